@@ -1,0 +1,45 @@
+/** The Koa application: fixed middleware order, then one router per resource. */
+import Koa from 'koa';
+import Router from '@koa/router';
+import { koaBody, HttpMethodEnum } from 'koa-body';
+import { accessLog, errorEnvelope, requestId, securityHeaders } from './http/middleware.js';
+import { authenticate } from './http/authenticate.js';
+import { mountRoutes } from './http/route.js';
+import { createMetrics } from './http/metrics.js';
+import { apiRoutes, systemRoutes } from './routes/index.js';
+import { mountStatic } from './static.js';
+import type { AppDeps } from './deps.js';
+
+export interface CreatedApp {
+  app: Koa;
+  router: Router;
+}
+
+export function createApp(deps: AppDeps): CreatedApp {
+  const app = new Koa({ proxy: true });
+  const router = new Router();
+  const metrics = createMetrics(deps);
+
+  app.use(requestId());
+  app.use(accessLog(deps.logger, metrics.observe));
+  app.use(errorEnvelope(deps.logger));
+  app.use(securityHeaders());
+  app.use(koaBody({
+    multipart: true,
+    includeUnparsed: true,
+    jsonLimit: '1mb',
+    formLimit: '1mb',
+    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
+    onError: (err) => { throw Object.assign(err, { status: 400 }); },
+  }));
+  app.use(authenticate(deps.db.knex, deps.tokens, () => deps.clock.now()));
+
+  mountRoutes(router, '', systemRoutes, deps);
+  mountRoutes(router, '/api/v1', apiRoutes, deps);
+  router.get('/metrics', metrics.handler);
+  mountStatic(router);
+
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return { app, router };
+}

@@ -1,0 +1,32 @@
+/** What the HTTP layer is given by main.ts; routes reach everything through it. */
+import type { Context } from 'koa';
+import type { Config } from '../lib/config.js';
+import type { Logger } from '../lib/logger.js';
+import type { Clock } from '../lib/clock.js';
+import { AppError } from '../lib/errors.js';
+import type { Database } from '../models/db.js';
+import type { RateLimits } from './http/rateLimit.js';
+import type { TokenService } from '../models/tokens.js';
+
+/**
+ * Hooks that main.ts wires to the engine and channels, so api/ never imports
+ * them. Each is optional: a bare API (tests, benchmarks) runs without them.
+ */
+export interface AppHooks {
+  /** Outbound rows were committed: wake the dispatcher now instead of at its next poll. */
+  outboundQueued?: () => void;
+  /** State of each channel adapter, for /channels and /system/status. */
+  channelStatus?: () => Array<{ name: string; enabled: boolean; status: string; detail?: string }>;
+}
+
+export interface AppDeps {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  rateLimits: RateLimits;
+  tokens: TokenService;
+  hooks: AppHooks;
+  startedAt: Date;
+  unauthorized(ctx: Context): AppError;
+}

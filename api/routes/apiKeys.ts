@@ -1,0 +1,3 @@
+import type { MountableRoute } from '../http/route.js';
+
+export const apiKeysRoutes: MountableRoute[] = [];

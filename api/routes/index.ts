@@ -1,0 +1,21 @@
+/** Every router of the API, in one list (each file is one resource). */
+import type { MountableRoute } from '../http/route.js';
+import { systemRoutes, adminHealthRoutes } from './system.js';
+import { authRoutes } from './auth.js';
+import { usersRoutes } from './users.js';
+import { apiKeysRoutes } from './apiKeys.js';
+import { patientRoutes } from './patients.js';
+import { doctorsRoutes } from './doctors.js';
+import { appointmentsRoutes } from './appointments.js';
+
+export { systemRoutes };
+
+export const apiRoutes: MountableRoute[] = [
+  ...adminHealthRoutes,
+  ...authRoutes,
+  ...usersRoutes,
+  ...apiKeysRoutes,
+  ...patientRoutes,
+  ...doctorsRoutes,
+  ...appointmentsRoutes,
+];

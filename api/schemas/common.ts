@@ -1,0 +1,23 @@
+/** Request schema pieces shared by several resources. */
+import { z } from 'zod';
+import { toE164 } from '../../lib/phone.js';
+
+/** A phone in E.164 after normalization; "+34 612 34 56 78" is accepted and stored as +34612345678. */
+export const phoneInput = z
+  .string()
+  .max(32)
+  .transform((v, ctx) => {
+    const e164 = toE164(v);
+    if (!e164) {
+      ctx.addIssue({ code: 'custom', message: 'must be a valid phone number in international format, e.g. +34612345678' });
+      return z.NEVER;
+    }
+    return e164;
+  })
+  .describe('Phone number in E.164, e.g. +34612345678');
+
+export const languageInput = z.enum(['en', 'es', 'ca', 'hi']).describe('Preferred language: en, es, ca or hi');
+
+export const deletedSchema = z.null();
+
+export const idSchema = (prefix: string) => z.string().min(1).max(64).describe(`A ${prefix}_ id`);

@@ -1,0 +1,71 @@
+/**
+ * The only reader of process.env. Every setting is typed, validated and has a
+ * default that runs on a fresh machine (embedded database, no accounts).
+ */
+import { z } from 'zod';
+
+const bool = z
+  .union([z.boolean(), z.string()])
+  .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase())));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().default('./data'),
+  REDIS_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ORG_NAME: z.string().min(1).default('Demo Clinic'),
+  ORG_TIMEZONE: z.string().default('UTC'),
+  ADMIN_EMAIL: z.string().email().default('admin@example.com'),
+  ADMIN_PASSWORD: z.string().min(8).optional(),
+  SEED_DEMO: bool.optional(),
+  JWT_SECRET: z.string().min(32).optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(900),
+  REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().positive().default(30),
+  PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().positive().default(60),
+  RATE_LIMITS_ENABLED: bool.default(true),
+  PUBLIC_URL: z.string().url().optional(),
+  ENCRYPTION_KEYS: z.string().optional(),
+  OPENAI_API_KEY: z.string().optional(),
+  OPENAI_BASE_URL: z.string().url().optional(),
+  OPENAI_MODEL: z.string().default('gpt-4o-mini'),
+  OPENAI_TIMEOUT_MS: z.coerce.number().int().positive().default(4000),
+  CONVERSATION_IDLE_MINUTES: z.coerce.number().int().positive().default(24 * 60),
+  EMERGENCY_NUMBER: z.string().default('112'),
+  DISPATCH_POLL_MS: z.coerce.number().int().positive().default(1000),
+  REMINDER_TICK: z.string().default('*/15 * * * * *'),
+  SMS_RATE_PER_SECOND: z.coerce.number().positive().default(10),
+  TWILIO_ACCOUNT_SID: z.string().optional(),
+  TWILIO_AUTH_TOKEN: z.string().optional(),
+  TWILIO_FROM_NUMBER: z.string().optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
+  TWILIO_API_BASE_URL: z.string().url().optional(),
+});
+
+export type Config = z.infer<typeof schema> & { seedDemo: boolean; embedded: boolean };
+
+export class ConfigError extends Error {}
+
+/** Parses an environment (process.env by default) into a validated Config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  if (!isValidTimeZone(c.ORG_TIMEZONE)) throw new ConfigError(`Invalid configuration:\n  ORG_TIMEZONE: unknown IANA time zone "${c.ORG_TIMEZONE}"`);
+  const embedded = !c.DATABASE_URL;
+  return { ...c, embedded, seedDemo: c.SEED_DEMO ?? embedded };
+}
+
+export function isValidTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

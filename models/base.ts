@@ -1,0 +1,22 @@
+/** Shared Objection base: timestamps as Date, JSON columns parsed by pg. */
+import { Model, type Transaction } from 'objection';
+import type { Knex } from 'knex';
+
+export class BaseModel extends Model {
+  static override get modelPaths(): string[] {
+    return [];
+  }
+}
+
+/** A transaction or the root connection: domain operations accept either. */
+export type Db = Knex | Knex.Transaction | Transaction;
+
+/** The tenant every domain operation runs for. */
+export interface OrgScope {
+  organizationId: string;
+}
+
+/** Writes a domain event in the caller's transaction (delivered after commit by a scheduler). */
+export async function recordEvent(db: Db, orgId: string, event: string, subjectId: string | null, data: unknown, id: string): Promise<void> {
+  await (db as Knex)('events').insert({ id, organization_id: orgId, event, subject_id: subjectId, data: JSON.stringify(data) });
+}

@@ -1,0 +1,136 @@
+/**
+ * The knex connection for both backends: PostgreSQL through `pg` when a URL is
+ * given, otherwise embedded PGlite through its node-postgres adapter. Only the
+ * connection differs; migrations and queries are the same code path.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import { Model } from 'objection';
+import { PGlite } from '@electric-sql/pglite';
+import { createPgConfig } from '@electric-sql/pglite/node-postgres';
+import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import { migrationSource } from './migrations/index.js';
+
+// int8 (count(*), sums) as JS numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+// numeric (averages) as numbers too.
+pg.types.setTypeParser(1700, (v) => Number.parseFloat(v));
+// dates stay 'YYYY-MM-DD' strings instead of local-midnight Date objects.
+pg.types.setTypeParser(1082, (v) => v);
+
+export type Notify = (channel: string, payload: string) => void;
+
+export interface Database {
+  knex: Knex;
+  kind: 'pglite' | 'postgres';
+  /** Subscribe to a NOTIFY channel; returns an unsubscribe function. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  url?: string;
+  /** Data folder for PGlite; `memory://` keeps it in memory (tests). */
+  dataDir?: string;
+  poolMax?: number;
+}
+
+/** Opens the database, binds Objection to it and runs pending migrations. */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
+  const db = opts.url ? openPostgres(opts.url, opts.poolMax ?? 10) : await openPglite(opts.dataDir ?? './data');
+  Model.knex(db.knex);
+  await db.knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
+  return db;
+}
+
+function openPostgres(url: string, poolMax: number): Database {
+  const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
+  let listener: pg.Client | null = null;
+  const handlers = new Map<string, Set<(p: string) => void>>();
+  return {
+    knex,
+    kind: 'postgres',
+    async listen(channel, onPayload) {
+      if (!listener) {
+        listener = new pg.Client({ connectionString: url });
+        await listener.connect();
+        listener.on('notification', (msg) => {
+          for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
+        });
+      }
+      if (!handlers.has(channel)) {
+        handlers.set(channel, new Set());
+        await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+      handlers.get(channel)!.add(onPayload);
+      return async () => {
+        handlers.get(channel)?.delete(onPayload);
+      };
+    },
+    async close() {
+      await listener?.end().catch(() => undefined);
+      await knex.destroy();
+    },
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const inMemory = dataDir.startsWith('memory://');
+  let lockFile: string | null = null;
+  let location = dataDir;
+  if (!inMemory) {
+    const dir = path.resolve(dataDir);
+    fs.mkdirSync(dir, { recursive: true });
+    lockFile = takeDataDirLock(dir);
+    location = path.join(dir, 'pgdata');
+  }
+  const pglite = new PGlite(location, { extensions: { btree_gist, pgcrypto } });
+  await pglite.waitReady;
+  const knex = knexFactory({
+    client: 'pg',
+    // knex hands this object to pg.Client, which then talks to PGlite in-process.
+    connection: createPgConfig(pglite) as unknown as Knex.PgConnectionConfig,
+    pool: { min: 1, max: 1 },
+    acquireConnectionTimeout: 120_000,
+  });
+  return {
+    knex,
+    kind: 'pglite',
+    async listen(channel, onPayload) {
+      const unsubscribe = await pglite.listen(channel, onPayload);
+      return async () => unsubscribe();
+    },
+    async close() {
+      await knex.destroy();
+      await pglite.close();
+      if (lockFile) fs.rmSync(lockFile, { force: true });
+    },
+  };
+}
+
+/** PGlite takes no lock on its folder, and two processes would corrupt it. */
+function takeDataDirLock(dir: string): string {
+  const lockFile = path.join(dir, 'carechat.lock');
+  try {
+    fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+  } catch {
+    const pid = Number.parseInt(fs.readFileSync(lockFile, 'utf8'), 10);
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new Error(`The data folder ${dir} is in use by process ${pid}; stop it or set DATA_DIR to another folder.`);
+    }
+    fs.writeFileSync(lockFile, String(process.pid));
+  }
+  return lockFile;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

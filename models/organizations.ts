@@ -1,0 +1,39 @@
+import { BaseModel, type Db } from './base.js';
+import { newId } from '../lib/ids.js';
+
+export interface OrganizationSettings {
+  cancellation_window_hours?: number;
+  reschedule_window_hours?: number;
+  [key: string]: unknown;
+}
+
+export class Organization extends BaseModel {
+  static override tableName = 'organizations';
+  static override jsonAttributes = ['settings'];
+  id!: string;
+  name!: string;
+  time_zone!: string;
+  settings!: OrganizationSettings;
+  created_at!: Date;
+  updated_at!: Date;
+}
+
+export const DEFAULT_SETTINGS = { cancellation_window_hours: 24, reschedule_window_hours: 2 } as const;
+
+export async function createOrganization(db: Db, input: { name: string; timeZone: string; settings?: OrganizationSettings }): Promise<Organization> {
+  return Organization.query(db).insertAndFetch({
+    id: newId('organization'),
+    name: input.name,
+    time_zone: input.timeZone,
+    settings: { ...DEFAULT_SETTINGS, ...(input.settings ?? {}) },
+  });
+}
+
+export async function getOrganization(db: Db, orgId: string): Promise<Organization> {
+  return Organization.query(db).findById(orgId).throwIfNotFound();
+}
+
+/** Settings with defaults filled in. */
+export function orgSettings(org: Organization): Required<Pick<OrganizationSettings, 'cancellation_window_hours' | 'reschedule_window_hours'>> & OrganizationSettings {
+  return { ...DEFAULT_SETTINGS, ...org.settings };
+}

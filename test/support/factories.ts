@@ -1,0 +1,79 @@
+/**
+ * Factories: each call makes what it needs, parents included, in a fresh
+ * organization unless one is given. Passwords are hashed once per run.
+ */
+import { randomBytes } from 'node:crypto';
+import { ApiClient } from './client.js';
+import { testService } from './service.js';
+import { createOrganization, type Organization } from '../../models/organizations.js';
+import { hashPassword, User, type UserRole } from '../../models/users.js';
+import { createPatient, type Patient, type PatientInput } from '../../models/patients.js';
+import { newId } from '../../lib/ids.js';
+import type { RunningService } from '../../main.js';
+
+export const TEST_PASSWORD = 'correct horse battery';
+let passwordHash: Promise<string> | null = null;
+
+const unique = () => randomBytes(5).toString('hex');
+
+export interface TestUser {
+  user: User;
+  token: string;
+  client: ApiClient;
+  email: string;
+  password: string;
+}
+
+export interface TestOrg {
+  org: Organization;
+  admin: TestUser;
+  svc: RunningService;
+}
+
+export async function createTestUser(svc: RunningService, orgId: string, role: UserRole, extra: Partial<User> = {}): Promise<TestUser> {
+  passwordHash ??= hashPassword(TEST_PASSWORD);
+  const email = `${role}-${unique()}@clinic.test`;
+  const user = await User.query(svc.deps.db.knex).insertAndFetch({
+    id: newId('user'), organization_id: orgId, email, username: `${role}_${unique()}`, password_hash: await passwordHash,
+    first_name: 'Test', last_name: role, role, permissions: [], doctor_id: null, is_active: true, ...extra,
+  });
+  const { token } = await svc.deps.tokens.signAccess({ sub: user.id, org: orgId, role, ver: user.token_version });
+  return { user, token, client: new ApiClient(svc.url, token), email, password: TEST_PASSWORD };
+}
+
+/** A fresh organization with an admin, on the shared service unless one is given. */
+export async function createTestOrg(opts: { timeZone?: string; settings?: Record<string, unknown>; svc?: RunningService } = {}): Promise<TestOrg> {
+  const svc = opts.svc ?? (await testService());
+  const org = await createOrganization(svc.deps.db.knex, { name: `Clinic ${unique()}`, timeZone: opts.timeZone ?? 'UTC', settings: opts.settings });
+  const admin = await createTestUser(svc, org.id, 'admin');
+  return { org, admin, svc };
+}
+
+let phoneCounter = Math.floor(Math.random() * 1_000_000);
+/** A valid, unique Spanish mobile number. */
+export function uniquePhone(): string {
+  phoneCounter = (phoneCounter + 1) % 10_000_000;
+  return `+346${String(10_000_000 + phoneCounter).slice(-8)}`;
+}
+
+export async function buildPatient(t: TestOrg, overrides: Partial<PatientInput> = {}): Promise<Patient> {
+  return createPatient(t.svc.deps.db.knex, { organizationId: t.org.id }, { name: 'Ana López', phone: uniquePhone(), preferred_language: 'es', ...overrides } as PatientInput & { name: string });
+}
+
+export const WEEKDAY_HOURS = (ranges: string[] = ['09:00-13:00', '14:00-18:00'], days = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday']) =>
+  Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, days.includes(d) ? ranges : []]));
+
+/** Every day of the week, so booking tests do not depend on today's weekday. */
+export const ALL_WEEK_HOURS = (ranges: string[] = ['08:00-20:00']) =>
+  WEEKDAY_HOURS(ranges, ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday']);
+
+export interface DoctorRow { id: string; name: string; specialization: string; working_hours: Record<string, string[]> }
+
+export async function buildDoctor(t: TestOrg, overrides: Partial<DoctorRow> & { active?: boolean } = {}): Promise<DoctorRow> {
+  const row = {
+    id: newId('doctor'), organization_id: t.org.id, name: `Dr. ${unique()}`, specialization: 'General Practice',
+    working_hours: ALL_WEEK_HOURS(), location: 'Room 1', active: true, ...overrides,
+  };
+  await t.svc.deps.db.knex('doctors').insert({ ...row, working_hours: JSON.stringify(row.working_hours) });
+  return row;
+}
