@@ -4,11 +4,13 @@
  */
 import type { Knex } from 'knex';
 import * as core from './001_core.js';
+import * as messaging from './002_messaging.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
 const migrations: Record<string, Migration> = {
   '001_core': core,
+  '002_messaging': messaging,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
