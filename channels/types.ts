@@ -1,0 +1,106 @@
+/**
+ * The one small interface every channel adapter implements (grammY-style
+ * adapters, Chatwoot-style normalization at the edge). The engine only ever
+ * sees an InboundMessage; the dispatcher only ever calls `send`.
+ */
+import type Router from '@koa/router';
+
+export type ChannelName = 'webchat' | 'sms' | 'whatsapp' | 'telegram' | 'voice';
+
+export interface ChannelCapabilities {
+  /** Can show tappable options; otherwise options are rendered as a numbered list. */
+  buttons: boolean;
+  media: boolean;
+  /** Longest text the provider accepts in one message; longer text is split. */
+  maxTextLength: number;
+}
+
+/** A provider payload normalized at the edge. */
+export interface InboundMessage {
+  organizationId: string;
+  channel: ChannelName;
+  /** The sender's address on the channel: E.164 phone, chat id, web chat session id. */
+  from: string;
+  /** The provider's id, unique per channel: redeliveries of the same id are stored and answered once. */
+  providerMessageId: string | null;
+  /** Client-chosen id (web chat), unique per conversation. */
+  clientMessageId?: string | null;
+  text: string;
+  media?: { url: string; contentType: string }[];
+  receivedAt: Date;
+  /** Display name the provider knows (WhatsApp push name, Telegram first name). */
+  profileName?: string | null;
+  /** Web chat: the conversation the session is bound to. */
+  conversationId?: string | null;
+}
+
+export interface InboundResult {
+  messageId: string;
+  conversationId: string;
+  duplicate: boolean;
+}
+
+export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
+
+export interface OutboundMessage {
+  id: string;
+  organizationId: string;
+  channel: ChannelName;
+  to: string;
+  text: string;
+  options: { value: string; label: string }[] | null;
+  conversationId: string | null;
+  sender: 'assistant' | 'staff' | 'system';
+  createdAt: Date;
+}
+
+export interface SendResult {
+  providerMessageId: string | null;
+  /** Some channels (web chat) know at once that the message reached the device. */
+  status?: 'sent' | 'delivered';
+}
+
+/** The provider answered and refused (bad number, blocked): retrying will not help unless `retryable`. */
+export class ProviderRefusedError extends Error {
+  constructor(message: string, readonly code: string, readonly retryable = false, readonly payload: unknown = null) {
+    super(message);
+  }
+}
+
+/** We could not reach the provider (network, timeout, 5xx): retry with backoff. */
+export class ProviderUnreachableError extends Error {}
+
+export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered';
+
+/** Delivery and read receipts, normalized. */
+export interface StatusUpdate {
+  channel: ChannelName;
+  providerMessageId: string;
+  status: DeliveryStatus;
+  errorCode?: string | null;
+  at: Date;
+}
+
+export type OnStatus = (update: StatusUpdate) => Promise<void>;
+
+export interface ChannelHealth {
+  name: ChannelName;
+  enabled: boolean;
+  status: 'up' | 'down' | 'off';
+  detail?: string;
+}
+
+export interface ChannelAdapter {
+  readonly name: ChannelName;
+  readonly capabilities: ChannelCapabilities;
+  /** False when credentials are missing: the channel is off and says so. */
+  readonly enabled: boolean;
+  /** Sends per second this channel may make (the dispatcher paces to it); undefined = unpaced. */
+  readonly ratePerSecond?: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  send(msg: OutboundMessage): Promise<SendResult>;
+  /** Provider webhooks, mounted by main.ts under /api/v1. */
+  router?: Router;
+  health(): ChannelHealth;
+}
