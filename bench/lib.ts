@@ -1,0 +1,77 @@
+/**
+ * Benchmark plumbing: a PostgreSQL database of its own, child processes for
+ * the servers under test, and autocannon in its own process so the load
+ * generator never shares an event loop with the server it measures.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function benchDatabaseUrl(): string {
+  return process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/carechat_bench';
+}
+
+/** Drops and recreates the benchmark database (never the one the tests or the service use). */
+export async function resetDatabase(url: string): Promise<void> {
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  if (!/^[a-z_][a-z0-9_]*$/.test(name) || name === 'test' || name === 'postgres') throw new Error(`refusing to reset database "${name}"`);
+  u.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: u.toString() });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+}
+
+export interface ServerProcess { url: string; child: ChildProcess; stop(): Promise<void> }
+
+/** Starts `bench/servers/<script>` in its own process; it prints `LISTENING <port>` when ready. */
+export async function startServerProcess(script: string, env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'servers', script)], {
+    cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      const m = /LISTENING (\d+)/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before listening`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+export interface LoadResult { requestsPerSec: number; p50: number; p99: number; errors: number; non2xx: number; total: number }
+
+/** Runs autocannon's CLI against one or more URLs (round-robin) and returns its figures. */
+export async function runLoad(opts: { urls: string[]; connections: number; seconds: number; headers?: Record<string, string> }): Promise<LoadResult> {
+  const bin = path.join(ROOT, 'node_modules', 'autocannon', 'autocannon.js');
+  const args = [bin, '-j', '-c', String(opts.connections), '-d', String(opts.seconds)];
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
+  // Several paths: autocannon's --on-port is awkward, so one URL per run is the norm here.
+  args.push(opts.urls[0]);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  await once(child, 'exit');
+  const r = JSON.parse(out) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; errors: number; non2xx: number };
+  return { requestsPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, total: r.requests.total };
+}
+
+export function fmt(r: LoadResult): string {
+  return `${r.requestsPerSec.toFixed(0).padStart(6)} req/s   p50 ${String(r.p50).padStart(4)} ms   p99 ${String(r.p99).padStart(4)} ms   (${r.total} requests, ${r.errors} errors, ${r.non2xx} non-2xx)`;
+}

@@ -1,0 +1,16 @@
+/**
+ * `npm run bench`: every benchmark, each printing its figures beside a floor
+ * measured in the same run. Needs PostgreSQL (BENCH_DATABASE_URL, default
+ * postgres://postgres@127.0.0.1:5432/carechat_bench, dropped and recreated).
+ * BENCH_ONLY=api|chat|comms runs one; BENCH_SECONDS sets the load duration.
+ */
+import { runApiBenchmark } from './api.js';
+
+const only = process.env.BENCH_ONLY;
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+
+if (!only || only === 'api') {
+  console.log('== API: appointments list and available slots ==');
+  await runApiBenchmark({ connections: 50, seconds });
+}
+process.exit(0);
