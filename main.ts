@@ -2,6 +2,7 @@
  * Composition root: config -> database -> engine -> channels -> API -> schedulers,
  * and graceful shutdown. `startService` is what tests and benchmarks start too.
  */
+import fs from 'node:fs';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
@@ -98,6 +99,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
 }
 
 async function main(): Promise<void> {
+  // A local .env is optional; real deployments set the environment directly.
+  if (fs.existsSync('.env')) process.loadEnvFile('.env');
   let config: Config;
   try {
     config = loadConfig();
