@@ -16,7 +16,7 @@ export interface CreatedApp {
 }
 
 export function createApp(deps: AppDeps): CreatedApp {
-  const app = new Koa({ proxy: true });
+  const app = new Koa({ proxy: deps.config.TRUST_PROXY });
   const router = new Router();
   const metrics = createMetrics(deps);
 

@@ -15,8 +15,15 @@ import type { TokenService } from '../models/tokens.js';
 export interface AppHooks {
   /** Outbound rows were committed: wake the dispatcher now instead of at its next poll. */
   outboundQueued?: () => void;
+  /** A staff reply was committed on a conversation: push it at once to a connected web-chat visitor (main.ts wires this). */
+  staffMessageQueued?: (conversationId: string, messageId: string) => void;
   /** State of each channel adapter, for /channels and /system/status. */
   channelStatus?: () => Array<{ name: string; enabled: boolean; status: string; detail?: string }>;
+  /**
+   * A password-reset token was issued: deliver the link (e-mail...). Without
+   * it the link is written to the log at info level, without the address.
+   */
+  passwordResetIssued?: (userId: string, token: string) => void;
 }
 
 export interface AppDeps {

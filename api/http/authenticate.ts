@@ -16,8 +16,21 @@ interface UserRow { id: string; organization_id: string; role: Role; permissions
 /** A short cache keeps the per-request user check cheap while a deactivation still takes effect within seconds. */
 const USER_CACHE_MS = 3000;
 
+/** Every service's user cache in this process (tests run several services side by side). */
+const caches = new Set<Map<string, CachedUser>>();
+
+/**
+ * Drops a user's cached row so a logout, password reset, deactivation or role
+ * change takes effect on the next request in this process; other instances
+ * still see it within USER_CACHE_MS.
+ */
+export function forgetCachedUser(userId: string): void {
+  for (const cache of caches) cache.delete(userId);
+}
+
 export function authenticate(knex: Knex, tokens: TokenService, now: () => Date) {
   const cache = new Map<string, CachedUser>();
+  caches.add(cache);
 
   async function loadUser(id: string): Promise<UserRow | undefined> {
     const hit = cache.get(id);

@@ -7,8 +7,9 @@ import addFormatsModule from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { buildOpenApiDocument } from '../../api/http/openapi.js';
 
-// ajv-formats is CommonJS with a default export.
-const addFormats = (addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule;
+// ajv-formats is CommonJS with a default export; under NodeNext the namespace is what TypeScript sees.
+type AddFormats = (ajv: Ajv2020) => Ajv2020;
+const addFormats = ((addFormatsModule as unknown as { default?: AddFormats }).default ?? addFormatsModule) as unknown as AddFormats;
 
 interface Operation { responses: Record<string, { $ref?: string; content?: Record<string, { schema: unknown }> }> }
 interface Compiled { regex: RegExp; method: string; template: string; op: Operation }

@@ -20,6 +20,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     RATE_LIMITS_ENABLED: 'false',
+    // Tests vary X-Forwarded-For to act as different clients.
+    TRUST_PROXY: 'true',
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     DISPATCH_POLL_MS: '200',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
