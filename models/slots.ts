@@ -1,0 +1,146 @@
+/**
+ * Free appointment slots and day schedules. Slots step by the requested
+ * duration from the start of each working window, in real time, so a day
+ * with a daylight-saving change has exactly the hours that really exist;
+ * booked time and the past are removed. One doctor query and one
+ * appointments query per request.
+ */
+import type { Knex } from 'knex';
+import { DateTime } from 'luxon';
+import type { Db, OrgScope } from './base.js';
+import { AppError } from '../lib/errors.js';
+import { doctorsQuery, type Doctor } from './doctors.js';
+import { ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
+import { addDays, dayWindows, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
+
+export type PartOfDay = 'morning' | 'afternoon' | 'evening';
+
+export interface AvailableSlot { doctorId: string; doctorName: string; startTime: Date; endTime: Date; localTime: string }
+
+export interface FindAvailableSlotsInput {
+  doctorId?: string;
+  specialization?: string;
+  /** YYYY-MM-DD, a calendar date in the doctor's zone (the organization's unless the doctor has its own). */
+  date: string;
+  durationMinutes: number;
+  partOfDay?: PartOfDay;
+  limit?: number;
+  now: Date;
+}
+
+/** Pure: the free slots of one day, given its working windows and the booked intervals. */
+export function computeSlots(args: { windows: Window[]; booked: Window[]; durationMinutes: number; now: Date }): Window[] {
+  const step = args.durationMinutes * 60_000;
+  const booked = [...args.booked].sort((a, b) => a.start - b.start);
+  const out: Window[] = [];
+  for (const w of args.windows) {
+    for (let start = w.start; start + step <= w.end; start += step) {
+      const end = start + step;
+      if (start < args.now.getTime()) continue;
+      if (booked.some((b) => b.start < end && b.end > start)) continue;
+      out.push({ start, end });
+    }
+  }
+  return out;
+}
+
+/** Morning before 12:00, afternoon 12:00-17:00, evening from 17:00, local time. */
+export function partOfDayOf(instant: number, zone: string): PartOfDay {
+  const hour = DateTime.fromMillis(instant, { zone }).hour;
+  return hour < 12 ? 'morning' : hour < 17 ? 'afternoon' : 'evening';
+}
+
+async function bookedByDoctor(db: Db, orgId: string, doctorIds: string[], from: number, to: number): Promise<Map<string, Window[]>> {
+  const map = new Map<string, Window[]>(doctorIds.map((id) => [id, []]));
+  if (!doctorIds.length || to <= from) return map;
+  const rows = (await (db as Knex)('appointments')
+    .select('doctor_id', 'start_time', 'end_time')
+    .where('organization_id', orgId)
+    .whereIn('doctor_id', doctorIds)
+    .whereIn('status', ACTIVE_STATUSES as AppointmentStatus[])
+    .where('start_time', '<', new Date(to))
+    .where('end_time', '>', new Date(from))) as Array<{ doctor_id: string; start_time: Date; end_time: Date }>;
+  for (const r of rows) map.get(r.doctor_id)?.push({ start: new Date(r.start_time).getTime(), end: new Date(r.end_time).getTime() });
+  return map;
+}
+
+/** Each matching active doctor with its free slots on the date (a doctor with none still appears). */
+export async function availableSlotsByDoctor(db: Db, scope: OrgScope, input: FindAvailableSlotsInput): Promise<Array<{ doctor: Doctor; slots: AvailableSlot[] }>> {
+  const q = doctorsQuery(db, scope.organizationId);
+  if (input.doctorId) q.where('doctors.id', input.doctorId);
+  else if (input.specialization) q.where('doctors.specialization', 'ilike', input.specialization.replace(/[\\%_]/g, (c) => `\\${c}`)).where('doctors.active', true);
+  else throw new AppError('VALIDATION_ERROR', 'doctor_id or specialization is required', { fields: [{ field: 'doctor_id', message: 'doctor_id or specialization is required' }] });
+  const doctors = await q.orderBy('doctors.name');
+  if (input.doctorId && !doctors.length) throw new AppError('NOT_FOUND', 'Doctor not found', { resource: 'doctor', field: 'doctor_id', id: input.doctorId });
+  const windows = new Map(doctors.map((d) => [d.id, d.active ? dayWindows(d.working_hours, input.date, d.effective_time_zone) : []]));
+  const all = [...windows.values()].flat();
+  const booked = await bookedByDoctor(db, scope.organizationId, doctors.filter((d) => windows.get(d.id)!.length).map((d) => d.id),
+    Math.min(...all.map((w) => w.start)), Math.max(...all.map((w) => w.end)));
+  return doctors.map((doctor) => {
+    const zone = doctor.effective_time_zone;
+    const slots = computeSlots({ windows: windows.get(doctor.id)!, booked: booked.get(doctor.id) ?? [], durationMinutes: input.durationMinutes, now: input.now })
+      .filter((s) => !input.partOfDay || partOfDayOf(s.start, zone) === input.partOfDay)
+      .map((s) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: new Date(s.start), endTime: new Date(s.end), localTime: localTime(s.start, zone) }));
+    return { doctor, slots };
+  });
+}
+
+/**
+ * Free slots of one doctor or of every active doctor of a specialization,
+ * soonest first (then by doctor name), at most `limit`.
+ */
+export async function findAvailableSlots(db: Db, scope: OrgScope, input: FindAvailableSlotsInput): Promise<AvailableSlot[]> {
+  const slots = mergeSlots(await availableSlotsByDoctor(db, scope, input));
+  return input.limit ? slots.slice(0, input.limit) : slots;
+}
+
+/** Every doctor's slots in one list, soonest first, then by doctor name. */
+export function mergeSlots(perDoctor: Array<{ slots: AvailableSlot[] }>): AvailableSlot[] {
+  return perDoctor.flatMap((d) => d.slots)
+    .sort((a, b) => a.startTime.getTime() - b.startTime.getTime() || a.doctorName.localeCompare(b.doctorName));
+}
+
+export interface ScheduleAppointment { id: string; patientId: string; patientName: string; startTime: Date; endTime: Date; localStart: string; localEnd: string; status: AppointmentStatus; type: string }
+export interface ScheduleDay { date: string; workingHours: string[]; appointments: ScheduleAppointment[]; availableSlots: number }
+
+/**
+ * A doctor's schedule for `days` consecutive local dates from `date` (default
+ * today in the doctor's zone): its
+ * appointments (all but cancelled ones), working hours and how many free
+ * slots of `durationMinutes` remain (from `now` on).
+ */
+export async function getDoctorSchedule(db: Db, scope: OrgScope, doctorId: string, input: { date?: string; days: number; durationMinutes: number; now: Date }): Promise<{ doctor: Doctor; zone: string; days: ScheduleDay[] }> {
+  const doctor = await doctorsQuery(db, scope.organizationId).where('doctors.id', doctorId).first();
+  if (!doctor) throw new AppError('NOT_FOUND', 'Doctor not found', { resource: 'doctor', id: doctorId });
+  const zone = doctor.effective_time_zone;
+  const first = input.date ?? (DateTime.fromJSDate(input.now, { zone }).toISODate() as string);
+  const dates = Array.from({ length: input.days }, (_, i) => addDays(first, i));
+  const from = DateTime.fromISO(dates[0], { zone }).startOf('day').toMillis();
+  const to = DateTime.fromISO(addDays(dates[dates.length - 1], 1), { zone }).startOf('day').toMillis();
+  const rows = (await (db as Knex)('appointments as a')
+    .join('patients as p', 'p.id', 'a.patient_id')
+    .select('a.id', 'a.patient_id', 'p.name as patient_name', 'a.start_time', 'a.end_time', 'a.status', 'a.type')
+    .where('a.organization_id', scope.organizationId)
+    .where('a.doctor_id', doctor.id)
+    .whereNot('a.status', 'cancelled')
+    .where('a.start_time', '<', new Date(to))
+    .where('a.end_time', '>', new Date(from))
+    .orderBy('a.start_time')) as Array<{ id: string; patient_id: string; patient_name: string; start_time: Date; end_time: Date; status: AppointmentStatus; type: string }>;
+  const appointments: ScheduleAppointment[] = rows.map((r) => ({
+    id: r.id, patientId: r.patient_id, patientName: r.patient_name, startTime: new Date(r.start_time), endTime: new Date(r.end_time),
+    localStart: localTime(r.start_time, zone), localEnd: localTime(r.end_time, zone), status: r.status, type: r.type,
+  }));
+  const booked = appointments.filter((a) => ACTIVE_STATUSES.includes(a.status)).map((a) => ({ start: a.startTime.getTime(), end: a.endTime.getTime() }));
+  const days = dates.map((date) => {
+    const dayStart = DateTime.fromISO(date, { zone }).startOf('day').toMillis();
+    const dayEnd = DateTime.fromISO(addDays(date, 1), { zone }).startOf('day').toMillis();
+    const windows = doctor.active ? dayWindows(doctor.working_hours as WorkingHours, date, zone) : [];
+    return {
+      date,
+      workingHours: rangesOn(doctor.working_hours, date),
+      appointments: appointments.filter((a) => a.startTime.getTime() >= dayStart && a.startTime.getTime() < dayEnd),
+      availableSlots: computeSlots({ windows, booked, durationMinutes: input.durationMinutes, now: input.now }).length,
+    };
+  });
+  return { doctor, zone, days };
+}
