@@ -7,6 +7,9 @@ import { apiKeysRoutes } from './apiKeys.js';
 import { patientRoutes } from './patients.js';
 import { doctorsRoutes } from './doctors.js';
 import { appointmentsRoutes } from './appointments.js';
+import { conversationRoutes } from './conversations.js';
+import { messageRoutes } from './messages.js';
+import { ticketRoutes } from './tickets.js';
 
 export { systemRoutes };
 
@@ -18,4 +21,7 @@ export const apiRoutes: MountableRoute[] = [
   ...patientRoutes,
   ...doctorsRoutes,
   ...appointmentsRoutes,
+  ...conversationRoutes,
+  ...messageRoutes,
+  ...ticketRoutes,
 ];

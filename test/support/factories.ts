@@ -8,6 +8,9 @@ import { testService } from './service.js';
 import { createOrganization, type Organization } from '../../models/organizations.js';
 import { hashPassword, User, type UserRole } from '../../models/users.js';
 import { createPatient, type Patient, type PatientInput } from '../../models/patients.js';
+import { findOrCreateOpenConversation, type Conversation } from '../../models/conversations.js';
+import { storeInboundMessage } from '../../models/messages.js';
+import { createDoctor } from '../../models/doctors.js';
 import { newId } from '../../lib/ids.js';
 import type { RunningService } from '../../main.js';
 
@@ -69,11 +72,42 @@ export const ALL_WEEK_HOURS = (ranges: string[] = ['08:00-20:00']) =>
 
 export interface DoctorRow { id: string; name: string; specialization: string; working_hours: Record<string, string[]> }
 
-export async function buildDoctor(t: TestOrg, overrides: Partial<DoctorRow> & { active?: boolean } = {}): Promise<DoctorRow> {
-  const row = {
-    id: newId('doctor'), organization_id: t.org.id, name: `Dr. ${unique()}`, specialization: 'General Practice',
-    working_hours: ALL_WEEK_HOURS(), location: 'Room 1', active: true, ...overrides,
-  };
-  await t.svc.deps.db.knex('doctors').insert({ ...row, working_hours: JSON.stringify(row.working_hours) });
-  return row;
+export async function buildDoctor(t: TestOrg, overrides: Partial<DoctorRow> & { active?: boolean; time_zone?: string | null; location?: string | null } = {}): Promise<DoctorRow> {
+  const { id: _ignored, ...input } = overrides;
+  const doctor = await createDoctor(t.svc.deps.db.knex, { organizationId: t.org.id }, {
+    name: `Dr. ${unique()}`, specialization: 'General Practice', working_hours: ALL_WEEK_HOURS(), location: 'Room 1', active: true, ...input,
+  });
+  return { id: doctor.id, name: doctor.name, specialization: doctor.specialization, working_hours: doctor.working_hours };
+}
+
+export interface ConversationOverrides {
+  channel?: string;
+  /** Default: the patient's phone (sms/whatsapp) or a fresh session id. */
+  address?: string;
+  /** A patient to link; default a new one; null for an anonymous visitor. */
+  patient?: Patient | null;
+  language?: string | null;
+  /** Inbound patient messages to store in it (default 1). */
+  inbound?: string[];
+}
+
+/** An open conversation built through the domain operations (find-or-create + inbound messages). */
+export async function buildConversation(t: TestOrg, overrides: ConversationOverrides = {}): Promise<Conversation> {
+  const db = t.svc.deps.db.knex;
+  const scope = { organizationId: t.org.id };
+  const patient = overrides.patient === undefined ? await buildPatient(t) : overrides.patient;
+  const channel = overrides.channel ?? 'sms';
+  const address = overrides.address ?? (patient?.phone && (channel === 'sms' || channel === 'whatsapp') ? patient.phone : `sess_${unique()}`);
+  const now = new Date();
+  const conv = await findOrCreateOpenConversation(db, scope, {
+    channel, address, patientId: patient?.id ?? null, language: overrides.language === undefined ? patient?.preferred_language ?? null : overrides.language,
+    idleMinutes: 24 * 60, now,
+  });
+  for (const text of overrides.inbound ?? ['Hola, quisiera una cita']) {
+    await storeInboundMessage(db, scope, {
+      conversationId: conv.id, patientId: patient?.id ?? null, channel, from: address, text,
+      providerMessageId: `in-${unique()}`, receivedAt: new Date(),
+    });
+  }
+  return conv.$query(db);
 }

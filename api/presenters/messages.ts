@@ -1,0 +1,47 @@
+/** What leaves the API about a message: a whitelist (never addresses, attempts or provider internals). */
+import { z } from 'zod';
+import type { Message } from '../../models/messages.js';
+import { iso } from './patients.js';
+
+export const messageSchema = z.object({
+  id: z.string(),
+  conversation_id: z.string().nullable(),
+  patient_id: z.string().nullable(),
+  timestamp: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  sender: z.enum(['patient', 'assistant', 'staff', 'system']),
+  sender_user_id: z.string().nullable(),
+  content: z.string(),
+  content_type: z.string(),
+  status: z.enum(['received', 'queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped', 'cancelled']),
+  channel: z.string(),
+  options: z.array(z.object({ value: z.string(), label: z.string() })).nullable(),
+  /** Why a send failed or was skipped (e.g. opted_out), for staff to see. */
+  error: z.string().nullable(),
+  sent_at: z.string().nullable(),
+  delivered_at: z.string().nullable(),
+  read_at: z.string().nullable(),
+});
+
+export type MessageView = z.infer<typeof messageSchema>;
+
+export function presentMessage(m: Message): MessageView {
+  return {
+    id: m.id,
+    conversation_id: m.conversation_id,
+    patient_id: m.patient_id,
+    timestamp: iso(m.created_at)!,
+    direction: m.direction,
+    sender: m.sender,
+    sender_user_id: m.sender_user_id,
+    content: m.content,
+    content_type: m.content_type,
+    status: m.status,
+    channel: m.channel,
+    options: m.options ?? null,
+    error: m.status === 'failed' || m.status === 'skipped' || m.status === 'queued' ? m.last_error : null,
+    sent_at: iso(m.sent_at),
+    delivered_at: iso(m.delivered_at),
+    read_at: iso(m.read_at),
+  };
+}

@@ -1,0 +1,116 @@
+/** /conversations: Mark Assistant document (list, get, delete) plus staff reply, handoff, resume and close. */
+import { z } from 'zod';
+import { route, paginationQuery, paginate, parseSort, idParam, isoDate, isoDateTime } from '../http/route.js';
+import { languageInput } from '../schemas/common.js';
+import { conversationSchema, conversationDetailSchema, presentConversation, presentConversationDetail } from '../presenters/conversations.js';
+import { messageSchema, presentMessage } from '../presenters/messages.js';
+import {
+  CONVERSATION_SORTS, closeConversation, deleteConversation, getConversation, handoffConversation, listConversations,
+  queueStaffReply, resumeConversation,
+} from '../../models/conversations.js';
+import { listConversationMessages } from '../../models/messages.js';
+import type { AppDeps } from '../deps.js';
+
+const dateOrDateTime = z.union([isoDateTime, isoDate]).describe('ISO 8601 date or date-time');
+
+/** A date-only end bound covers that whole day (UTC). */
+function endBound(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(Date.parse(`${value}T00:00:00Z`) + 86_400_000);
+  return new Date(Date.parse(value) + 1);
+}
+
+async function detail(deps: AppDeps, orgId: string, id: string) {
+  const scope = { organizationId: orgId };
+  const conv = await getConversation(deps.db.knex, scope, id);
+  return presentConversationDetail(conv, await listConversationMessages(deps.db.knex, scope, id));
+}
+
+const convParam = idParam('conv');
+
+export const conversationRoutes = [
+  route({
+    method: 'get', path: '/conversations', operationId: 'listConversations', summary: 'List conversations', tag: 'conversations',
+    permission: 'conversation.view', rateLimit: 'admin', list: true,
+    query: z.object({
+      ...paginationQuery,
+      patient_id: z.string().max(64).optional(),
+      start_date: dateOrDateTime.optional().describe('Started at or after'),
+      end_date: dateOrDateTime.optional().describe('Started on or before (a date covers the whole day)'),
+      language: languageInput.optional(),
+      status: z.enum(['bot', 'handoff', 'closed']).optional(),
+      channel: z.enum(['webchat', 'sms', 'whatsapp', 'telegram', 'voice']).optional(),
+      escalated: z.enum(['true', 'false']).optional(),
+      assignee: z.string().max(64).optional().describe('User id of the staff member holding it'),
+    }),
+    response: z.array(conversationSchema),
+    handler: async ({ deps, orgId, query }) => {
+      const sort = parseSort(query.sort, CONVERSATION_SORTS, ['last_message_at', 'desc']);
+      const { rows, total } = await listConversations(deps.db.knex, { organizationId: orgId }, {
+        page: query.page, limit: query.limit, patientId: query.patient_id,
+        startDate: query.start_date ? new Date(query.start_date) : undefined, endDate: endBound(query.end_date),
+        language: query.language, status: query.status, channel: query.channel,
+        escalated: query.escalated === undefined ? undefined : query.escalated === 'true',
+        assigneeUserId: query.assignee, sort,
+      });
+      return { data: rows.map(presentConversation), pagination: paginate(query.page, query.limit, total) };
+    },
+  }),
+  route({
+    method: 'get', path: '/conversations/:id', operationId: 'getConversation', summary: 'Get a conversation with its messages', tag: 'conversations',
+    permission: 'conversation.view', rateLimit: 'admin', params: convParam, response: conversationDetailSchema, errors: [404],
+    handler: async ({ deps, orgId, params }) => ({ data: await detail(deps, orgId, params.id) }),
+  }),
+  route({
+    method: 'delete', path: '/conversations/:id', operationId: 'deleteConversation', summary: 'Delete a conversation (soft delete)', tag: 'conversations',
+    permission: 'conversation.delete', rateLimit: 'admin', params: convParam, response: z.null(), errors: [403, 404],
+    handler: async ({ deps, orgId, params, ctx }) => {
+      await deps.db.knex.transaction((trx) => deleteConversation(trx, { organizationId: orgId }, params.id, { now: deps.clock.now() }));
+      deps.logger.info({ conversation_id: params.id, request_id: ctx.state.requestId }, 'conversation deleted');
+      return { data: null, message: 'Conversation deleted successfully' };
+    },
+  }),
+  route({
+    method: 'post', path: '/conversations/:id/messages', operationId: 'replyToConversation',
+    summary: 'Reply as staff (the conversation moves to handoff; the bot stays silent)', tag: 'conversations',
+    permission: 'conversation.reply', rateLimit: 'admin', params: convParam, status: 201, errors: [404, 409],
+    body: z.object({ content: z.string().trim().min(1, 'is required').max(4000) }),
+    aliases: { text: 'content', message: 'content' },
+    response: messageSchema,
+    handler: async ({ deps, orgId, params, body, principal }) => {
+      const { message } = await deps.db.knex.transaction((trx) =>
+        queueStaffReply(trx, { organizationId: orgId }, params.id, { text: body.content, userId: principal.userId, now: deps.clock.now() }));
+      deps.hooks.outboundQueued?.();
+      deps.hooks.staffMessageQueued?.(params.id, message.id);
+      return { data: presentMessage(message), message: 'Reply queued' };
+    },
+  }),
+  route({
+    method: 'post', path: '/conversations/:id/handoff', operationId: 'handoffConversation', summary: 'Hand the conversation to staff', tag: 'conversations',
+    permission: 'conversation.manage', rateLimit: 'admin', params: convParam, errors: [404, 409, 422],
+    body: z.object({ reason: z.string().max(500).optional(), assignee_id: z.string().max(64).optional() }),
+    response: conversationDetailSchema,
+    handler: async ({ deps, orgId, params, body, principal }) => {
+      await deps.db.knex.transaction((trx) => handoffConversation(trx, { organizationId: orgId }, params.id, {
+        reason: body.reason ?? null, byUserId: principal.userId, assigneeUserId: body.assignee_id ?? null, now: deps.clock.now(),
+      }));
+      return { data: await detail(deps, orgId, params.id), message: 'Conversation handed off to staff' };
+    },
+  }),
+  route({
+    method: 'post', path: '/conversations/:id/resume', operationId: 'resumeConversation', summary: 'Give the conversation back to the bot', tag: 'conversations',
+    permission: 'conversation.manage', rateLimit: 'admin', params: convParam, errors: [404, 409], response: conversationDetailSchema,
+    handler: async ({ deps, orgId, params }) => {
+      await deps.db.knex.transaction((trx) => resumeConversation(trx, { organizationId: orgId }, params.id, { now: deps.clock.now() }));
+      return { data: await detail(deps, orgId, params.id), message: 'Conversation resumed by the assistant' };
+    },
+  }),
+  route({
+    method: 'post', path: '/conversations/:id/close', operationId: 'closeConversation', summary: 'Close the conversation', tag: 'conversations',
+    permission: 'conversation.manage', rateLimit: 'admin', params: convParam, errors: [404, 409], response: conversationDetailSchema,
+    handler: async ({ deps, orgId, params }) => {
+      await deps.db.knex.transaction((trx) => closeConversation(trx, { organizationId: orgId }, params.id, { now: deps.clock.now(), reason: 'staff' }));
+      return { data: await detail(deps, orgId, params.id), message: 'Conversation closed' };
+    },
+  }),
+];

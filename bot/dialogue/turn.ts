@@ -1,0 +1,118 @@
+/** One turn of the dialogue: a working copy of the state, the actions so far, and small helpers. */
+import { DateTime } from 'luxon';
+import { render } from '../catalog/index.js';
+import type { ReplyKey } from '../catalog/keys.js';
+import type { PartOfDay } from '../understanding/types.js';
+import type { AppointmentSummary, DialogueAction, DialogueContext, DialogueState, Flow, ReplyOption, SlotOffer } from './types.js';
+
+/** What the flows keep in `state.data`; every field is JSON. */
+export interface FlowData {
+  doctorId?: string;
+  specialization?: string;
+  date?: string;
+  partOfDay?: PartOfDay;
+  time?: string;
+  /** Dates offered as numbered options at the "which day" question. */
+  days?: string[];
+  /** Specializations or doctor ids offered at the "which specialty" question. */
+  choices?: string[];
+  choiceKind?: 'specialization' | 'doctor';
+  offered?: SlotOffer[];
+  chosen?: SlotOffer;
+  /** Days searched past the requested one when it had no free slot. */
+  extraDays?: number;
+  searchDate?: string;
+  conflict?: boolean;
+  appointments?: AppointmentSummary[];
+  appointment?: AppointmentSummary;
+  appointmentId?: string;
+  pending?: Pending;
+  /** Why the bot offers a person (for the handoff summary). */
+  reason?: string;
+}
+
+/** The request an identification question interrupted, resumed once the patient is identified. */
+export interface Pending {
+  intent: 'book' | 'list_appointments' | 'cancel' | 'reschedule' | 'confirm';
+  date?: string; partOfDay?: PartOfDay; time?: string; specialization?: string; doctorId?: string; appointmentId?: string;
+}
+
+export interface Turn {
+  s: DialogueState;
+  ctx: DialogueContext;
+  actions: DialogueAction[];
+  /** The last patient text, for handoff summaries. */
+  text: string;
+  /** Set once identification finished in this turn, before the context knows about it. */
+  identified: boolean;
+}
+
+export function data(t: Turn): FlowData {
+  return t.s.data as FlowData;
+}
+
+/** Moves to a flow step; `keep` false starts the flow's data afresh. */
+export function go(t: Turn, flow: Flow, step: string, keep = true): void {
+  t.s.flow = flow;
+  t.s.step = step;
+  if (!keep) t.s.data = {};
+}
+
+export function say(t: Turn, key: ReplyKey, params?: Record<string, string | number>, options?: ReplyOption[]): void {
+  const action: DialogueAction = { type: 'reply', key };
+  if (params) action.params = params;
+  if (options?.length) action.options = options;
+  t.actions.push(action);
+}
+
+export function label(t: Turn, key: ReplyKey): string {
+  return render(t.s.language, key);
+}
+
+/** Numbered options "1".."n", so a number works on every channel. */
+export function numbered(labels: string[]): ReplyOption[] {
+  return labels.map((l, i) => ({ value: String(i + 1), label: l }));
+}
+
+export function when(t: Turn, iso: string): string {
+  return t.ctx.formatDateTime(iso, t.s.language);
+}
+
+export function today(t: Turn): DateTime {
+  return DateTime.fromJSDate(t.ctx.now, { zone: t.ctx.timeZone }).startOf('day');
+}
+
+export function addDays(isoDate: string, days: number, zone: string): string {
+  return DateTime.fromISO(isoDate, { zone }).plus({ days }).toISODate() ?? isoDate;
+}
+
+/** "Today", "Tomorrow", or a localized weekday and date. */
+export function dayLabel(t: Turn, isoDate: string): string {
+  const day = DateTime.fromISO(isoDate, { zone: t.ctx.timeZone });
+  const diff = Math.round(day.diff(today(t), 'days').days);
+  if (diff === 0) return label(t, 'opt_today');
+  if (diff === 1) return label(t, 'opt_tomorrow');
+  return day.setLocale(t.s.language).toLocaleString({ weekday: 'long', day: 'numeric', month: 'long' });
+}
+
+const INACTIVE = new Set(['cancelled', 'canceled', 'completed', 'no_show', 'rescheduled']);
+
+/** Appointments still ahead and active, soonest first. */
+export function upcoming(t: Turn, list: AppointmentSummary[]): AppointmentSummary[] {
+  return list
+    .filter((a) => !INACTIVE.has(a.status) && Date.parse(a.startTime) >= t.ctx.now.getTime())
+    .sort((a, b) => Date.parse(a.startTime) - Date.parse(b.startTime));
+}
+
+export function appointmentLabel(t: Turn, a: { startTime: string; doctorName: string }): string {
+  return `${when(t, a.startTime)} — ${a.doctorName}`;
+}
+
+/** The local calendar date of an ISO instant in the clinic's zone. */
+export function localDate(t: Turn, iso: string): string {
+  return DateTime.fromISO(iso, { zone: t.ctx.timeZone }).toISODate() ?? '';
+}
+
+export function localTime(t: Turn, iso: string): string {
+  return DateTime.fromISO(iso, { zone: t.ctx.timeZone }).toFormat('HH:mm');
+}

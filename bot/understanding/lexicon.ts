@@ -1,0 +1,207 @@
+/**
+ * Keyword tables per language for the rules understander. Phrases are written naturally
+ * (accents, apostrophes) and normalized with `words()` before matching, so "d'acord" matches "d acord".
+ */
+import type { HandoffCategory, Lang } from './types.js';
+
+export type Table = Record<Lang, readonly string[]>;
+
+/** Matched anywhere in the message; emergency wins over every other intent. */
+export const EMERGENCY: Table = {
+  en: ['chest pain', 'pain in my chest', 'my chest hurts', 'chest hurts', 'heart attack', "can't breathe", 'cant breathe', 'cannot breathe',
+    'can not breathe', 'not breathing', 'difficulty breathing', 'trouble breathing', 'struggling to breathe', 'choking',
+    'kill myself', 'killing myself', 'suicide', 'suicidal', 'want to die', 'wanna die', 'end my life', 'hurt myself',
+    'heavy bleeding', 'bleeding heavily', 'bleeding a lot', "won't stop bleeding", 'unconscious', 'passed out', 'unresponsive',
+    'not responding', 'stroke', 'face drooping', 'slurred speech', 'seizure', 'overdose', 'anaphylaxis', 'emergency'],
+  es: ['dolor en el pecho', 'dolor de pecho', 'dolor pecho', 'me duele el pecho', 'infarto', 'ataque al corazón', 'no puedo respirar',
+    'no respira', 'me ahogo', 'me falta el aire', 'dificultad para respirar', 'quiero morir', 'quiero morirme', 'me quiero morir',
+    'suicidio', 'suicidarme', 'matarme', 'quitarme la vida', 'hacerme daño', 'sangrado abundante', 'sangra mucho', 'sangrando mucho',
+    'hemorragia', 'inconsciente', 'se ha desmayado', 'desmayado', 'desmayada', 'no responde', 'ictus', 'derrame cerebral',
+    'convulsiones', 'sobredosis', 'emergencia'],
+  ca: ['dolor al pit', 'dolor de pit', 'em fa mal el pit', 'infart', 'atac de cor', 'no puc respirar', 'no respira', "m'ofego",
+    "em falta l'aire", 'vull morir', "vull morir-me", "em vull morir", 'suïcidi', "suïcidar-me", "matar-me", "treure'm la vida",
+    'sagnat abundant', 'sagna molt', 'hemorràgia', 'inconscient', "s'ha desmaiat", 'desmaiat', 'desmaiada', 'no respon', 'ictus',
+    'convulsions', 'sobredosi', 'emergència'],
+  hi: ['seene mein dard', 'seene me dard', 'sine mein dard', 'sine me dard', 'chhati mein dard', 'chhati me dard', 'chati me dard',
+    'chest mein dard', 'dil ka daura', 'saans nahi aa rahi', 'saans nahi', 'sans nahi', 'saans nahin', 'saans lene mein taklif',
+    'marna chahta', 'marna chahti', 'mar jana chahta', 'mar jaana chahta', 'khudkushi', 'aatmahatya', 'jaan dena',
+    'bahut khoon', 'khoon beh raha', 'khoon band nahi', 'behosh', 'hosh nahi', 'lakwa',
+    'सीने में दर्द', 'छाती में दर्द', 'दिल का दौरा', 'सांस नहीं', 'साँस नहीं', 'सांस लेने में तकलीफ', 'मरना चाहता', 'मरना चाहती',
+    'आत्महत्या', 'ख़ुदकुशी', 'बहुत खून', 'खून बह रहा', 'बेहोश', 'लकवा', 'इमरजेंसी', 'आपातकाल'],
+};
+
+/** Whole-message keywords (after fillers are dropped); plain "cancel" is the cancel-appointment intent. */
+export const OPT_OUT: Table = {
+  en: ['stop', 'stopall', 'stop all', 'unsubscribe', 'end', 'quit', 'opt out', 'optout', 'stop messages', 'stop texting me',
+    'stop messaging me', 'no more messages'],
+  es: ['baja', 'darme de baja', 'dar de baja', 'parar', 'alto', 'no más mensajes', 'no quiero más mensajes', 'no me mandéis más mensajes'],
+  ca: ['prou', 'baixa', "donar-me de baixa", 'atura', 'para', 'no més missatges', 'no vull més missatges'],
+  hi: ['band karo', 'band kar do', 'band', 'message band karo', 'messages band karo', 'message mat bhejo', 'mat bhejo',
+    'बंद करो', 'बंद', 'मैसेज बंद करो', 'मत भेजो'],
+};
+
+export const OPT_IN: Table = {
+  en: ['start', 'unstop', 'subscribe', 'resume', 'opt in', 'optin'],
+  es: ['alta', 'darme de alta', 'reanudar', 'reactivar'],
+  ca: ['alta', "donar-me d'alta", 'reprendre', 'reactivar'],
+  hi: ['shuru', 'shuru karo', 'chalu karo', 'phir se shuru', 'शुरू', 'शुरू करो'],
+};
+
+/** Dropped before the whole-message checks, so "STOP please" still opts out. */
+export const FILLERS: readonly string[] = ['please', 'pls', 'plz', 'now', 'por favor', 'ya', 'si us plau', 'sisplau', 'ara',
+  'kripya', 'please ji', 'ji', 'abhi', 'कृपया'];
+
+/** Checked in this order: the more specific reason wins over "a person". */
+export const HANDOFF: [Exclude<HandoffCategory, 'other'>, Table][] = [
+  ['complaint', {
+    en: ['complaint', 'complain', 'not happy with', 'unhappy with'],
+    es: ['queja', 'quejarme', 'reclamación', 'reclamar', 'hoja de reclamaciones'],
+    ca: ['queixa', 'queixar-me', 'reclamació', 'reclamar'],
+    hi: ['shikayat', 'shikaayat', 'complaint', 'शिकायत'],
+  }],
+  ['billing', {
+    en: ['bill', 'billing', 'invoice', 'payment', 'pay', 'refund', 'charged', 'receipt'],
+    es: ['factura', 'pago', 'pagar', 'cobro', 'cobrado', 'reembolso', 'recibo'],
+    ca: ['factura', 'pagament', 'pagar', 'cobrament', 'reemborsament', 'rebut'],
+    hi: ['bill', 'bhugtan', 'bhugtaan', 'payment', 'paisa wapas', 'refund', 'भुगतान', 'बिल'],
+  }],
+  ['results', {
+    en: ['results', 'result', 'lab results', 'test results', 'blood test results', 'report', 'reports'],
+    es: ['resultados', 'resultado', 'analítica', 'informe'],
+    ca: ['resultats', 'resultat', 'analítica', 'informe'],
+    hi: ['report', 'reports', 'result', 'jaanch ki report', 'रिपोर्ट', 'रिजल्ट', 'नतीजे'],
+  }],
+  ['human', {
+    en: ['person', 'human', 'agent', 'receptionist', 'staff', 'real person', 'operator', 'representative', 'talk to someone',
+      'speak to someone', 'speak with someone'],
+    es: ['persona', 'humano', 'agente', 'recepcionista', 'hablar con alguien', 'operador', 'hablar con una persona'],
+    ca: ['persona', 'humà', 'agent', 'recepcionista', 'parlar amb algú', 'parlar amb una persona'],
+    hi: ['insaan se baat', 'insan se baat', 'kisi se baat', 'aadmi se baat', 'receptionist', 'staff', 'इंसान', 'किसी से बात', 'व्यक्ति'],
+  }],
+];
+
+export const RESCHEDULE: Table = {
+  en: ['reschedule', 're-schedule', 'rebook', 'change my appointment', 'change the appointment', 'change appointment',
+    'move my appointment', 'move the appointment', 'move it', 'change the time', 'change the date', 'postpone', 'change it'],
+  es: ['cambiar', 'cambiar la cita', 'cambiar mi cita', 'mover la cita', 'mover mi cita', 'aplazar', 'reprogramar', 'modificar la cita'],
+  ca: ['canviar', 'canviar la cita', 'canviar la meva cita', 'moure la cita', 'ajornar', 'reprogramar', 'modificar la cita'],
+  hi: ['badalna', 'badalni', 'badal do', 'badlo', 'reschedule', 'change karna', 'change karni', 'बदलना', 'बदलनी', 'बदल दो'],
+};
+
+export const CANCEL: Table = {
+  en: ['cancel', 'call off', "can't come", 'cannot come', "can't make it", 'cant make it', "won't make it"],
+  es: ['cancelar', 'anular', 'no puedo ir', 'no podré ir', 'cancela'],
+  ca: ['cancel·lar', 'cancelar', 'anul·lar', 'no puc venir', 'no podré venir', 'cancel·la'],
+  hi: ['radd', 'radd karna', 'rad karna', 'cancel', 'cancel karna', 'nahi aa paunga', 'nahi aa paungi', 'nahi aa sakta', 'रद्द', 'कैंसल'],
+};
+
+export const CONFIRM: Table = {
+  en: ['confirm', "i'll be there", 'i will be there', 'will attend'],
+  es: ['confirmar', 'confirmo', 'allí estaré', 'asistiré'],
+  ca: ['confirmar', 'confirmo', 'hi seré', 'hi aniré'],
+  hi: ['confirm', 'pakka', 'aaunga', 'aaungi', 'aa jaunga', 'पक्का', 'पुष्टि', 'आऊंगा', 'आऊंगी'],
+};
+
+/** Strong booking words win over "my appointment" (which alone means listing). */
+export const BOOK_STRONG: Table = {
+  en: ['book', 'booking', 'schedule', 'make an appointment', 'an appointment', 'a new appointment', 'new appointment', 'see a doctor'],
+  es: ['reservar', 'pedir cita', 'pedir hora', 'una cita', 'cita nueva', 'nueva cita', 'coger cita', 'sacar cita'],
+  ca: ['reservar', 'demanar hora', 'demanar cita', 'una cita', 'nova cita', 'una hora'],
+  hi: ['book karna', 'book karni', 'appointment chahiye', 'appointment lena', 'appointment leni', 'milna hai', 'dikhana hai',
+    'अपॉइंटमेंट चाहिए', 'मिलना है'],
+};
+export const BOOK_WEAK: Table = {
+  en: ['appointment', 'consultation', 'visit', 'slot'],
+  es: ['cita', 'consulta', 'visita'],
+  ca: ['cita', 'consulta', 'visita', 'hora'],
+  hi: ['appointment', 'अपॉइंटमेंट', 'doctor ko dikhana'],
+};
+
+export const LIST: Table = {
+  en: ['my appointments', 'my appointment', 'when is my appointment', 'list', 'upcoming', 'do i have', 'show my'],
+  es: ['mis citas', 'mi cita', 'ver mis citas', 'cuándo es mi cita', 'qué citas tengo', 'tengo cita', 'tengo hora', 'tengo alguna cita'],
+  ca: ['les meves cites', 'la meva cita', 'quines cites', 'quan és la meva cita', 'tinc cita', 'tinc hora', 'tinc alguna cita', 'veure les cites'],
+  hi: ['meri appointments', 'meri appointment', 'mera appointment', 'mere appointment', 'appointment kab hai', 'kab hai',
+    'मेरी अपॉइंटमेंट', 'मेरे अपॉइंटमेंट', 'कब है'],
+};
+
+export const HELP: Table = {
+  en: ['help', 'how does this work', 'what can you do'],
+  es: ['ayuda', 'cómo funciona', 'qué puedes hacer'],
+  ca: ['ajuda', 'com funciona', 'què pots fer'],
+  hi: ['madad', 'help chahiye', 'sahayata', 'मदद', 'सहायता'],
+};
+
+export const MENU: Table = {
+  en: ['menu', 'main menu', 'start over', 'restart', 'back'],
+  es: ['menú', 'inicio', 'menú principal', 'volver', 'empezar de nuevo'],
+  ca: ['menú', 'inici', 'menú principal', 'tornar', 'tornar a començar'],
+  hi: ['menu', 'shuru se', 'wapas', 'मेनू', 'शुरू से'],
+};
+
+export const THANKS: Table = {
+  en: ['thanks', 'thank you', 'thx', 'ty', 'cheers', 'bye', 'goodbye', 'thank u'],
+  es: ['gracias', 'muchas gracias', 'adiós', 'hasta luego', 'chao'],
+  ca: ['gràcies', 'moltes gràcies', 'merci', 'adéu', 'fins aviat'],
+  hi: ['dhanyavad', 'dhanyawad', 'dhanyavaad', 'shukriya', 'thank you ji', 'धन्यवाद', 'शुक्रिया'],
+};
+
+export const GREET: Table = {
+  en: ['hi', 'hello', 'hey', 'good morning', 'good afternoon', 'good evening'],
+  es: ['hola', 'buenos días', 'buenas tardes', 'buenas noches', 'buenas'],
+  ca: ['hola', 'bon dia', 'bona tarda', 'bona nit', 'bones'],
+  hi: ['namaste', 'namaskar', 'hello ji', 'नमस्ते', 'नमस्कार'],
+};
+
+export const AFFIRM: Table = {
+  en: ['yes', 'yeah', 'yep', 'yup', 'sure', 'ok', 'okay', 'sounds good', 'correct', 'right', "that's right", 'perfect', 'great', 'fine', 'y'],
+  es: ['sí', 'si', 'claro', 'vale', 'perfecto', 'correcto', 'de acuerdo', 'está bien', 'bueno', 'ok'],
+  ca: ['sí', 'si', "d'acord", 'perfecte', 'molt bé', 'està bé', 'val', 'vale', 'és clar', 'correcte', 'ok'],
+  hi: ['haan', 'han', 'haa', 'haanji', 'haan ji', 'ji haan', 'ji', 'theek hai', 'thik hai', 'theek', 'sahi', 'ok', 'हाँ', 'हां', 'जी', 'जी हाँ', 'ठीक है', 'सही'],
+};
+
+export const DENY: Table = {
+  en: ['no', 'nope', 'nah', 'no thanks', 'not really', 'n'],
+  es: ['no', 'no gracias', 'ninguna', 'ninguno'],
+  ca: ['no', 'no gràcies', 'cap'],
+  hi: ['nahi', 'nahin', 'nai', 'na', 'nahi chahiye', 'नहीं', 'नही', 'ना'],
+};
+
+/** Ordinal words by position (index 0 = first); only read in short messages. */
+export const ORDINALS: Record<Lang, readonly (readonly string[])[]> = {
+  en: [['first', '1st'], ['second', '2nd'], ['third', '3rd'], ['fourth', '4th'], ['fifth', '5th'], ['sixth', '6th']],
+  es: [['primero', 'primera', 'primer'], ['segundo', 'segunda'], ['tercero', 'tercera', 'tercer'], ['cuarto', 'cuarta'], ['quinto', 'quinta'], ['sexto', 'sexta']],
+  ca: [['primer', 'primera'], ['segon', 'segona'], ['tercer', 'tercera'], ['quart', 'quarta'], ['cinquè', 'cinquena'], ['sisè', 'sisena']],
+  hi: [['pehla', 'pehli', 'pehle', 'pahla', 'pahli', 'पहला', 'पहली', 'पहले'], ['doosra', 'dusra', 'doosri', 'dusri', 'doosre', 'dusre', 'दूसरा', 'दूसरी', 'दूसरे'],
+    ['teesra', 'tisra', 'teesri', 'tisri', 'तीसरा', 'तीसरी'], ['chautha', 'chauthi', 'चौथा', 'चौथी'], ['paanchva', 'panchva', 'paanchvi', 'पांचवां', 'पांचवा', 'पांचवी'],
+    ['chhatha', 'छठा']],
+};
+
+/** Number words: read as a choice only when they are the whole message or follow "option". */
+export const NUMBER_WORDS: Record<Lang, readonly (readonly string[])[]> = {
+  en: [['one'], ['two'], ['three'], ['four'], ['five'], ['six']],
+  es: [['uno', 'una'], ['dos'], ['tres'], ['cuatro'], ['cinco'], ['seis']],
+  ca: [['un', 'una'], ['dos', 'dues'], ['tres'], ['quatre'], ['cinc'], ['sis']],
+  hi: [['ek', 'एक'], ['do', 'दो'], ['teen', 'तीन'], ['char', 'chaar', 'चार'], ['paanch', 'panch', 'पांच'], ['chhe', 'छह']],
+};
+export const OPTION_WORDS: readonly string[] = ['option', 'opcion', 'opcio', 'number', 'numero', 'num', 'no', 'n', 'vikalp', 'विकल्प', 'the', 'el', 'la', 'wala', 'wali'];
+
+/** Function words per language for language detection, on top of every table above. */
+export const LANGUAGE_WORDS: Table = {
+  en: ['i', 'my', 'me', 'the', 'a', 'an', 'to', 'want', 'need', 'is', 'are', 'can', 'you', 'for', 'with', 'and', 'on', 'at', 'what',
+    'when', 'of', 'have', 'next', 'this', 'would', 'like', 'please', 'thanks', 'would', 'there', 'it', 'in', 'your', 'name'],
+  es: ['quiero', 'necesito', 'una', 'por', 'para', 'con', 'mi', 'mis', 'el', 'los', 'las', 'que', 'es', 'y', 'me', 'puedo', 'tengo',
+    'día', 'semana', 'próximo', 'próxima', 'viene', 'llamo', 'nombre', 'favor', 'hola', 'vale', 'la', 'de', 'en', 'del', 'al', 'hora', 'cita'],
+  ca: ['vull', 'necessito', 'per', 'amb', 'meu', 'meva', 'meves', 'els', 'les', 'i', 'tinc', 'puc', 'dia', 'setmana', 'vinent',
+    'dic', 'nom', 'hola', 'vale', 'la', 'de', 'en', 'el', 'al', 'que', 'es', 'una', 'hora', 'cita', 'd', 'l', 'em', 'sisplau'],
+  hi: ['hai', 'hain', 'mein', 'mujhe', 'muje', 'mera', 'meri', 'mere', 'ka', 'ki', 'ke', 'ko', 'se', 'karna', 'karni', 'karo',
+    'chahiye', 'chahta', 'chahti', 'nahi', 'kya', 'kab', 'kaise', 'aap', 'hum', 'baje', 'baat', 'wala', 'wali', 'theek', 'acha',
+    'accha', 'abhi', 'naam', 'din', 'hoga', 'tha', 'yeh', 'doctor sahab', 'ji', 'agle', 'agla', 'kar', 'karke', 'dikhao',
+    'batao', 'aur', 'bhi', 'liye', 'kuch', 'mujhse', 'sakta', 'sakti'],
+};
+
+/** Loanwords Hinglish speakers use as much as English speakers: no evidence of either language. */
+export const NEUTRAL_WORDS: readonly string[] = ['appointment', 'appointments', 'doctor', 'dr', 'ok', 'okay', 'book', 'cancel', 'report',
+  'reports', 'bill', 'time', 'date', 'sorry', 'please', 'thanks', 'thank', 'you', 'hi', 'hello', 'reschedule', 'confirm', 'slot', 'lab',
+  'test', 'stop', 'start', 'payment', 'refund', 'result', 'complaint', 'receptionist', 'staff', 'menu', 'help', 'chest', 'heart',
+  'attack', 'no', 'si', 'sí'];

@@ -1,0 +1,91 @@
+/** The default understander: keyword tables, numbers, dates and times in en, es, ca and hi; no network. */
+import { parseWhen } from './dates.js';
+import { findChoice, findDoctor, findName, findPhone, findSpecialization } from './extract.js';
+import { detectLanguage } from './language.js';
+import * as lx from './lexicon.js';
+import { hasPhrase, words } from './normalize.js';
+import { LANGS, type Intent, type UnderstandContext, type Understander, type Understanding } from './types.js';
+
+/** Every phrase of a table across languages, normalized once. */
+function flatten(table: lx.Table): string[] {
+  return [...new Set(LANGS.flatMap((l) => table[l].map(words)))];
+}
+const T = {
+  emergency: flatten(lx.EMERGENCY), optOut: flatten(lx.OPT_OUT), optIn: flatten(lx.OPT_IN),
+  handoff: lx.HANDOFF.map(([category, table]) => [category, flatten(table)] as const),
+  reschedule: flatten(lx.RESCHEDULE), cancel: flatten(lx.CANCEL), confirm: flatten(lx.CONFIRM), bookStrong: flatten(lx.BOOK_STRONG),
+  bookWeak: flatten(lx.BOOK_WEAK), list: flatten(lx.LIST), help: flatten(lx.HELP), menu: flatten(lx.MENU), thanks: flatten(lx.THANKS),
+  greet: flatten(lx.GREET), affirm: flatten(lx.AFFIRM), deny: flatten(lx.DENY),
+};
+const FILLERS = lx.FILLERS.map(words).sort((a, b) => b.length - a.length);
+
+function any(w: string, phrases: readonly string[]): boolean {
+  return phrases.some((p) => hasPhrase(w, p));
+}
+
+/** Drops politeness words so "STOP please" is still just the keyword. */
+function withoutFillers(w: string): string {
+  let t = ` ${w} `;
+  for (const f of FILLERS) t = t.split(` ${f} `).join(' ');
+  return t.replace(/\s+/g, ' ').trim();
+}
+
+/** Yes/no words count only in short replies, and one-letter ones ("y", "n") only alone: "y" is Spanish "and". */
+function shortAnswer(w: string, phrases: readonly string[]): boolean {
+  const n = w.split(' ').length;
+  if (n > 5) return false;
+  return phrases.some((p) => (p.length === 1 ? w === p : hasPhrase(w, p)));
+}
+
+function classify(w: string, choice: number | undefined, hasInfo: boolean): Intent {
+  if (any(w, T.emergency)) return 'emergency';
+  const bare = withoutFillers(w);
+  if (T.optOut.includes(bare)) return 'opt_out';
+  if (T.optIn.includes(bare)) return 'opt_in';
+  if (T.handoff.some(([, phrases]) => any(w, phrases))) return 'handoff';
+  if (any(w, T.reschedule)) return 'reschedule';
+  if (any(w, T.cancel)) return 'cancel';
+  if (any(w, T.confirm)) return 'confirm';
+  if (any(w, T.bookStrong)) return 'book';
+  if (any(w, T.list)) return 'list_appointments';
+  if (any(w, T.bookWeak)) return 'book';
+  if (choice === 0) return 'menu';
+  if (w.split(' ').length <= 3 && any(w, T.menu)) return 'menu';
+  if (any(w, T.help)) return 'help';
+  if (choice !== undefined) return 'choose';
+  if (shortAnswer(w, T.affirm)) return 'affirm';
+  if (shortAnswer(w, T.deny)) return 'deny';
+  if (any(w, T.thanks)) return 'thanks';
+  if (hasInfo) return 'provide_info';
+  if (any(w, T.greet)) return 'greet';
+  return 'unknown';
+}
+
+/** Understands one message with the keyword tables; pure and synchronous underneath. */
+export function understandByRules(text: string, ctx: UnderstandContext): Understanding {
+  const w = words(text);
+  const u: Understanding = { intent: 'unknown', language: detectLanguage(text, ctx.languageHint) };
+  const choice = findChoice(text);
+  if (choice !== undefined) u.choice = choice;
+  const phone = findPhone(text);
+  if (phone) u.phone = phone;
+  // A phone number's digit groups must not be read as dates or times.
+  const when = parseWhen(phone ? text.replace(phone, ' ') : text, ctx.now, ctx.timeZone);
+  Object.assign(u, when);
+  const name = findName(text);
+  if (name) u.name = name;
+  const specialization = findSpecialization(text, ctx);
+  if (specialization) u.specialization = specialization;
+  const doctorId = findDoctor(text, ctx);
+  if (doctorId) u.doctorId = doctorId;
+  const hasInfo = Boolean(u.date || u.partOfDay || u.time || u.name || u.phone || u.specialization || u.doctorId);
+  u.intent = classify(w, choice, hasInfo);
+  if (u.intent === 'handoff') u.handoffCategory = T.handoff.find(([, phrases]) => any(w, phrases))?.[0] ?? 'other';
+  return u;
+}
+
+export class RulesUnderstander implements Understander {
+  async understand(text: string, ctx: UnderstandContext): Promise<Understanding> {
+    return understandByRules(text, ctx);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The outbound dispatcher: claims queued messages (models/outbox.ts, SKIP
+ * LOCKED, so any number of instances can run), sends each through its
+ * channel's adapter, and records the result. No transaction is held while a
+ * provider is awaited: claim, commit, send, then record. A crash mid-send
+ * leaves the row 'sending' until its lease expires, and then it is retaken.
+ */
+import type { Database } from '../models/db.js';
+import type { Logger } from '../lib/logger.js';
+import { systemClock, type Clock } from '../lib/clock.js';
+import { claimOutbound, markFailed, markRetry, markSent, markSkipped, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
+import { ProviderRefusedError, ProviderUnreachableError, type ChannelCapabilities, type ChannelName, type SendResult } from './types.js';
+import type { ChannelRegistry } from './registry.js';
+
+export interface DispatcherOptions {
+  /** Poll interval when idle (kick() wakes it sooner). */
+  pollMs: number;
+  /** Messages claimed per round. */
+  batchSize: number;
+  /** How long a claim is ours; an older 'sending' row is retaken by anyone. */
+  leaseSeconds: number;
+  /** Upper bound on attempts (a row's own max_attempts may be lower). */
+  maxAttempts: number;
+  /** Delay before attempt n+1 in ms: a list (the last entry repeats) or a function of the attempt that failed (1-based). */
+  backoff: readonly number[] | ((attempt: number) => number);
+  /** Sends in flight at once (different recipients; one recipient's messages go in order). Default 8. */
+  concurrency?: number;
+  /** Channels this instance claims; default: every channel in the registry. */
+  channels?: readonly ChannelName[];
+  /** Only these organizations (sharding by tenant; tests). */
+  organizationIds?: readonly string[];
+  clock?: Clock;
+}
+
+/** Production defaults: 5 s, 30 s, 2 min, 10 min, then every 30 min. */
+export const DEFAULT_BACKOFF_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000] as const;
+
+export interface MessagePart { text: string; options: { value: string; label: string }[] | null }
+
+/**
+ * What the channel receives: options as buttons where it has them, otherwise
+ * appended as a numbered list ("1. Label"); text longer than the channel takes
+ * is split on sentence, then word boundaries (options ride on the last part).
+ */
+export function renderForChannel(text: string, options: MessagePart['options'], caps: ChannelCapabilities): MessagePart[] {
+  let body = text;
+  let buttons = options && options.length > 0 ? options : null;
+  if (buttons && !caps.buttons) {
+    body = `${text}\n\n${buttons.map((o, i) => `${i + 1}. ${o.label}`).join('\n')}`;
+    buttons = null;
+  }
+  const chunks = splitText(body, caps.maxTextLength);
+  return chunks.map((c, i) => ({ text: c, options: i === chunks.length - 1 ? buttons : null }));
+}
+
+/** Splits text into parts of at most `max` characters, preferring line and sentence ends, then spaces. */
+export function splitText(text: string, max: number): string[] {
+  if (text.length <= max) return [text];
+  const parts: string[] = [];
+  let rest = text;
+  while (rest.length > max) {
+    const window = rest.slice(0, max + 1);
+    let cut = -1;
+    for (const m of window.slice(0, max).matchAll(/(?:[.!?…][)"'»]*\s)|\n/g)) cut = m.index + m[0].length;
+    if (cut < max * 0.5) {
+      const space = window.lastIndexOf(' ');
+      cut = space > max * 0.3 ? space + 1 : max;
+    }
+    if (cut > max) cut = max;
+    // Never split a surrogate pair (emoji).
+    const code = rest.charCodeAt(cut - 1);
+    if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+    const part = rest.slice(0, cut).trimEnd();
+    if (part) parts.push(part);
+    rest = rest.slice(cut).trimStart();
+  }
+  if (rest) parts.push(rest);
+  return parts;
+}
+
+/** Paces sends to `rate` per second with a burst of max(1, rate). */
+class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  constructor(private readonly rate: number, private readonly burst = Math.max(1, rate)) {
+    this.tokens = this.burst;
+  }
+  async take(): Promise<void> {
+    for (;;) {
+      const now = Date.now();
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
+      this.last = now;
+      if (this.tokens >= 1) {
+        this.tokens -= 1;
+        return;
+      }
+      await sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
+
+export class OutboundDispatcher {
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private kicked = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly db: Database,
+    private readonly registry: ChannelRegistry,
+    private readonly logger: Logger,
+    private readonly opts: DispatcherOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Starts the poll loop (idempotent). */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /** Stops polling and waits for the sends in flight to be recorded. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loopDone;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Wakes the loop now (call right after a commit that queued messages). */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  /** Claims one batch, sends it and records the results; returns how many were claimed. */
+  async runOnce(): Promise<number> {
+    const round = this.round();
+    this.inFlight.add(round);
+    try {
+      return await round;
+    } finally {
+      this.inFlight.delete(round);
+    }
+  }
+
+  /** Runs rounds until nothing due is left (tests, shutdown flushes). */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.runOnce(); n > 0; n = await this.runOnce()) total += n;
+    return total;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      let claimed = 0;
+      try {
+        claimed = await this.runOnce();
+      } catch (err) {
+        this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round failed');
+      }
+      if (!this.running) break;
+      if (claimed >= this.opts.batchSize || this.kicked) {
+        this.kicked = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private async round(): Promise<number> {
+    const claimed = await claimOutbound(this.db.knex, {
+      limit: this.opts.batchSize,
+      leaseSeconds: this.opts.leaseSeconds,
+      now: this.clock.now(),
+      channels: this.opts.channels ?? this.registry.names(),
+      organizationIds: this.opts.organizationIds,
+    });
+    if (claimed.length === 0) return 0;
+    // One recipient's messages go in order; different recipients in parallel.
+    const queues = new Map<string, ClaimedMessage[]>();
+    for (const m of claimed) {
+      const key = `${m.channel}\u0000${m.to_address}`;
+      queues.set(key, [...(queues.get(key) ?? []), m]);
+    }
+    const lanes = [...queues.values()];
+    const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 8, lanes.length) }, async () => {
+      for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
+        for (const m of lane) await this.process(m);
+      }
+    });
+    await Promise.all(workers);
+    return claimed.length;
+  }
+
+  private backoffMs(attempt: number): number {
+    const b = this.opts.backoff;
+    if (typeof b === 'function') return b(attempt);
+    return b[Math.min(attempt - 1, b.length - 1)] ?? 60_000;
+  }
+
+  private bucket(channel: string, rate: number | undefined): TokenBucket | null {
+    if (!rate || rate <= 0) return null;
+    let bucket = this.buckets.get(channel);
+    if (!bucket) this.buckets.set(channel, (bucket = new TokenBucket(rate)));
+    return bucket;
+  }
+
+  /** Sends one claimed message and records what happened; never throws. */
+  private async process(m: ClaimedMessage): Promise<void> {
+    const claim: ClaimRef = { id: m.id, attempts: m.attempts };
+    const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
+    const maxAttempts = Math.min(m.max_attempts, this.opts.maxAttempts);
+    try {
+      const adapter = this.registry.get(m.channel);
+      if (!adapter) {
+        await markFailed(this.db.knex, claim, `channel_unavailable: no ${m.channel} channel is installed`, this.clock.now());
+        this.logger.warn(log, 'outbound failed: channel unavailable');
+        return;
+      }
+      if (!adapter.enabled) {
+        await markFailed(this.db.knex, claim, `channel_disabled: the ${m.channel} channel is not configured`, this.clock.now());
+        this.logger.warn(log, 'outbound failed: channel disabled');
+        return;
+      }
+      if (m.patient_opted_out && m.sender !== 'staff' && m.metadata?.transactional !== true) {
+        await markSkipped(this.db.knex, claim, 'opted_out');
+        this.logger.info(log, 'outbound skipped: patient opted out');
+        return;
+      }
+      if (m.attempts > maxAttempts) {
+        // A claim retaken after crashes: it has had its chances.
+        await markFailed(this.db.knex, claim, `max_attempts: gave up after ${maxAttempts} attempts`, this.clock.now());
+        return;
+      }
+      const parts = renderForChannel(m.content, m.options, adapter.capabilities);
+      const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
+      let firstId = alreadySent > 0 ? m.provider_message_id : null;
+      let result: SendResult | null = null;
+      let sent = alreadySent;
+      const bucket = this.bucket(adapter.name, adapter.ratePerSecond);
+      try {
+        for (let i = alreadySent; i < parts.length; i++) {
+          await bucket?.take();
+          this.logger.debug({ ...log, part: i + 1, parts: parts.length, to: m.to_address, text: parts[i].text }, 'sending');
+          result = await adapter.send({
+            id: m.id, organizationId: m.organization_id, channel: adapter.name, to: m.to_address,
+            text: parts[i].text, options: parts[i].options, conversationId: m.conversation_id,
+            sender: m.sender, createdAt: new Date(m.created_at),
+          });
+          if (i === 0) firstId = result.providerMessageId;
+          sent = i + 1;
+        }
+      } catch (err) {
+        await this.recordFailure(m, claim, err, maxAttempts, { partsSent: sent, firstProviderMessageId: firstId });
+        return;
+      }
+      const recorded = await markSent(this.db.knex, claim, firstId, result?.status === 'delivered' ? 'delivered' : 'sent', this.clock.now());
+      if (recorded) this.logger.info({ ...log, parts: parts.length }, 'outbound sent');
+      else this.logger.warn(log, 'outbound sent but the claim was lost (lease expired?)');
+    } catch (err) {
+      // Recording itself failed (database down): the lease expires and the row is retaken.
+      this.logger.error({ ...log, err: { message: (err as Error).message } }, 'could not record an outbound result');
+    }
+  }
+
+  private async recordFailure(m: ClaimedMessage, claim: ClaimRef, err: unknown, maxAttempts: number, progress: { partsSent: number; firstProviderMessageId: string | null }): Promise<void> {
+    const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
+    const now = this.clock.now();
+    if (err instanceof ProviderRefusedError && !err.retryable) {
+      await markFailed(this.db.knex, claim, clip(`refused: ${err.code}: ${err.message}`), now);
+      this.logger.warn({ ...log, code: err.code }, 'outbound refused by the provider');
+      return;
+    }
+    const reason = err instanceof ProviderRefusedError
+      ? `refused: ${err.code}: ${err.message}`
+      : err instanceof ProviderUnreachableError ? `unreachable: ${err.message}` : `error: ${(err as Error)?.message ?? String(err)}`;
+    if (m.attempts >= maxAttempts) {
+      await markFailed(this.db.knex, claim, clip(`${reason} (gave up after ${m.attempts} attempts)`), now);
+      this.logger.warn(log, 'outbound failed after its last attempt');
+      return;
+    }
+    const next = new Date(now.getTime() + this.backoffMs(m.attempts));
+    await markRetry(this.db.knex, claim, clip(reason), next, progress);
+    this.logger.info({ ...log, retry_at: next.toISOString() }, 'outbound will be retried');
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Messages: every inbound message and every outbound one (the outbox). An
+ * outbound message is always stored first (status `queued`) in the caller's
+ * transaction; the dispatcher (channels/dispatcher.ts) sends it after commit.
+ */
+import type { Knex } from 'knex';
+import { BaseModel, type Db, type OrgScope } from './base.js';
+import { newId } from '../lib/ids.js';
+
+export type MessageDirection = 'inbound' | 'outbound';
+export type MessageSender = 'patient' | 'assistant' | 'staff' | 'system';
+export type MessageStatus = 'received' | 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped' | 'cancelled';
+export interface MessageOption { value: string; label: string }
+
+export class Message extends BaseModel {
+  static override tableName = 'messages';
+  static override jsonAttributes = ['options', 'metadata'];
+  id!: string;
+  organization_id!: string;
+  conversation_id!: string | null;
+  patient_id!: string | null;
+  channel!: string;
+  direction!: MessageDirection;
+  sender!: MessageSender;
+  sender_user_id!: string | null;
+  content_type!: string;
+  content!: string;
+  options!: MessageOption[] | null;
+  to_address!: string | null;
+  from_address!: string | null;
+  status!: MessageStatus;
+  provider_message_id!: string | null;
+  client_message_id!: string | null;
+  attempts!: number;
+  max_attempts!: number;
+  next_attempt_at!: Date | null;
+  claimed_until!: Date | null;
+  last_error!: string | null;
+  batch_id!: string | null;
+  reminder_id!: string | null;
+  metadata!: Record<string, unknown>;
+  sent_at!: Date | null;
+  delivered_at!: Date | null;
+  read_at!: Date | null;
+  failed_at!: Date | null;
+  created_at!: Date;
+  updated_at!: Date;
+}
+
+/** Runs `fn` in the caller's transaction when `db` is one, otherwise in a new one. */
+export async function withTransaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const maybeTrx = db as Knex.Transaction;
+  if (maybeTrx.isTransaction) return fn(maybeTrx);
+  return (db as Knex).transaction(fn);
+}
+
+export interface StoreInboundInput {
+  conversationId: string;
+  patientId: string | null;
+  channel: string;
+  /** The sender's address on the channel (E.164, chat id, web chat session id). */
+  from: string;
+  text: string;
+  /** Provider's id: unique per organization and channel. */
+  providerMessageId: string | null;
+  /** Client-chosen id (web chat): unique per conversation. */
+  clientMessageId?: string | null;
+  contentType?: string;
+  receivedAt: Date;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * Stores an inbound message once: a redelivery with the same provider id (or
+ * client id in the same conversation) returns the stored row with
+ * `duplicate: true` and changes nothing. Only a new message bumps the
+ * conversation's message_count / last_message_at and the patient's activity.
+ */
+export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreInboundInput): Promise<{ message: Message; duplicate: boolean }> {
+  const k = db as Knex;
+  const id = newId('message');
+  const inserted = (await k.raw(
+    `INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, content_type, content,
+       from_address, status, provider_message_id, client_message_id, metadata, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, 'inbound', 'patient', ?, ?, ?, 'received', ?, ?, ?, ?, ?)
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [id, scope.organizationId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', input.text,
+      input.from, input.providerMessageId, input.clientMessageId ?? null, JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt],
+  )) as { rows: { id: string }[] };
+
+  if (inserted.rows.length === 0) {
+    const inbound = () => Message.query(db).where({ organization_id: scope.organizationId, direction: 'inbound' });
+    let existing = input.providerMessageId
+      ? await inbound().where({ channel: input.channel, provider_message_id: input.providerMessageId }).first()
+      : undefined;
+    if (!existing && input.clientMessageId) {
+      existing = await inbound().where({ conversation_id: input.conversationId, client_message_id: input.clientMessageId }).first();
+    }
+    if (!existing) throw new Error('inbound message conflicted but the stored row was not found');
+    return { message: existing, duplicate: true };
+  }
+
+  await k('conversations').where({ id: input.conversationId, organization_id: scope.organizationId }).update({
+    message_count: k.raw('message_count + 1'),
+    last_message_at: k.raw('greatest(last_message_at, ?)', [input.receivedAt]),
+    updated_at: k.fn.now(),
+  });
+  if (input.patientId) {
+    await k('patients').where({ id: input.patientId, organization_id: scope.organizationId })
+      .update({ last_activity_at: k.raw('greatest(last_activity_at, ?)', [input.receivedAt]) });
+  }
+  const message = await Message.query(db).findById(id);
+  return { message: message!, duplicate: false };
+}
+
+export interface QueueOutboundInput {
+  conversationId?: string | null;
+  patientId?: string | null;
+  channel: string;
+  /** The recipient's address on the channel. */
+  to: string;
+  text: string;
+  /** Choices: buttons where the channel has them, else appended as "1. Label" lines. */
+  options?: MessageOption[] | null;
+  sender: 'assistant' | 'staff' | 'system';
+  senderUserId?: string | null;
+  batchId?: string | null;
+  reminderId?: string | null;
+  /**
+   * Free-form; `transactional: true` exempts the message from the opt-out check
+   * at send time (e.g. the STOP confirmation queued in the same transaction as the opt-out).
+   */
+  metadata?: Record<string, unknown>;
+  contentType?: string;
+  maxAttempts?: number;
+  /** Do not send before this time (quiet hours, scheduled sends). */
+  notBefore?: Date | null;
+  /** Creation time; defaults to now. Messages are sent in (created_at, id) order. */
+  now?: Date;
+}
+
+/**
+ * Stores an outbound message with status `queued` in the caller's transaction.
+ * Nothing is sent here: after commit, call the dispatcher's `kick()`
+ * (hooks.outboundQueued in the API). Bumps the conversation's counters.
+ */
+export async function queueOutboundMessage(db: Db, scope: OrgScope, input: QueueOutboundInput): Promise<Message> {
+  const now = input.now ?? new Date();
+  const message = await Message.query(db).insertAndFetch({
+    id: newId('message'),
+    organization_id: scope.organizationId,
+    conversation_id: input.conversationId ?? null,
+    patient_id: input.patientId ?? null,
+    channel: input.channel,
+    direction: 'outbound',
+    sender: input.sender,
+    sender_user_id: input.senderUserId ?? null,
+    content_type: input.contentType ?? 'text',
+    content: input.text,
+    options: input.options && input.options.length ? input.options : null,
+    to_address: input.to,
+    status: 'queued',
+    batch_id: input.batchId ?? null,
+    reminder_id: input.reminderId ?? null,
+    metadata: input.metadata ?? {},
+    max_attempts: input.maxAttempts ?? 5,
+    next_attempt_at: input.notBefore ?? null,
+    created_at: now,
+    updated_at: now,
+  } as Partial<Message>);
+  if (input.conversationId) {
+    const k = db as Knex;
+    await k('conversations').where({ id: input.conversationId, organization_id: scope.organizationId }).update({
+      message_count: k.raw('message_count + 1'),
+      last_message_at: k.raw('greatest(last_message_at, ?)', [now]),
+      updated_at: k.fn.now(),
+    });
+  }
+  return message;
+}
+
+/** Messages of one conversation, oldest first. Does not check the conversation (see getConversation). */
+export async function listConversationMessages(db: Db, scope: OrgScope, conversationId: string, opts: { limit?: number } = {}): Promise<Message[]> {
+  const q = Message.query(db).where({ organization_id: scope.organizationId, conversation_id: conversationId })
+    .orderBy('created_at', 'asc').orderBy('id', 'asc');
+  if (opts.limit) q.limit(opts.limit);
+  return q;
+}
+
+/** One message of the organization, or undefined. */
+export async function findMessage(db: Db, scope: OrgScope, id: string): Promise<Message | undefined> {
+  return Message.query(db).where({ organization_id: scope.organizationId, id }).first();
+}
+
+/** Cancels the still-queued outbound messages of a conversation (it was deleted). Returns how many. */
+export async function cancelQueuedMessages(db: Db, scope: OrgScope, conversationId: string): Promise<number> {
+  return (db as Knex)('messages')
+    .where({ organization_id: scope.organizationId, conversation_id: conversationId, direction: 'outbound', status: 'queued' })
+    .update({ status: 'cancelled', updated_at: (db as Knex).fn.now() });
+}

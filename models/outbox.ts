@@ -1,0 +1,190 @@
+/**
+ * The outbox queries the dispatcher runs: claim a batch with SKIP LOCKED (a
+ * claim whose lease expired is taken again: crash safety), then record each
+ * result. Every record is guarded by the claim (status 'sending' and the
+ * attempt number that claimed it), so a late or duplicate worker changes nothing.
+ */
+import type { Knex } from 'knex';
+import { recordEvent, type Db } from './base.js';
+import { newId } from '../lib/ids.js';
+import { withTransaction, type Message, type MessageOption } from './messages.js';
+
+/** A claimed outbound row, with what the dispatcher needs to decide at send time. */
+export interface ClaimedMessage {
+  id: string;
+  organization_id: string;
+  conversation_id: string | null;
+  patient_id: string | null;
+  channel: string;
+  sender: 'assistant' | 'staff' | 'system';
+  content: string;
+  options: MessageOption[] | null;
+  to_address: string;
+  /** The attempt this claim is (1 for the first); it fences the record calls. */
+  attempts: number;
+  max_attempts: number;
+  metadata: Record<string, unknown>;
+  batch_id: string | null;
+  reminder_id: string | null;
+  provider_message_id: string | null;
+  created_at: Date;
+  /** patients.opted_out_at is set at claim time. */
+  patient_opted_out: boolean;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  leaseSeconds: number;
+  now: Date;
+  /** Only these channels (the ones this instance can send on). */
+  channels?: readonly string[];
+  /** Only these organizations (sharding by tenant; tests). */
+  organizationIds?: readonly string[];
+}
+
+/**
+ * Claims up to `limit` due outbound messages in one statement: queued and due,
+ * or 'sending' with an expired lease. Sets status 'sending', claimed_until =
+ * now + lease, attempts + 1. Concurrent claimers skip each other's rows.
+ */
+export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimedMessage[]> {
+  const filters: string[] = [];
+  const bindings: Knex.Value[] = [opts.now, opts.now];
+  if (opts.channels) {
+    if (opts.channels.length === 0) return [];
+    filters.push(`AND channel = ANY(?::text[])`);
+    bindings.push([...opts.channels]);
+  }
+  if (opts.organizationIds) {
+    if (opts.organizationIds.length === 0) return [];
+    filters.push(`AND organization_id = ANY(?::text[])`);
+    bindings.push([...opts.organizationIds]);
+  }
+  const claimedUntil = new Date(opts.now.getTime() + opts.leaseSeconds * 1000);
+  const result = (await (db as Knex).raw(
+    `UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
+     WHERE id IN (
+       SELECT id FROM messages
+       WHERE direction = 'outbound'
+         AND ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = 'sending' AND claimed_until < ?))
+         ${filters.join(' ')}
+       ORDER BY created_at, id
+       LIMIT ?
+       FOR UPDATE SKIP LOCKED)
+     RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
+       metadata, batch_id, reminder_id, provider_message_id, created_at,
+       coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS patient_opted_out`,
+    [claimedUntil, opts.now, ...bindings, opts.limit],
+  )) as { rows: ClaimedMessage[] };
+  // RETURNING gives no order; keep the queue's.
+  return result.rows.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
+}
+
+/** Identifies the claim a record call belongs to: the row id and the attempt number that claimed it. */
+export interface ClaimRef { id: string; attempts: number }
+
+async function guardedUpdate(trx: Knex.Transaction, claim: ClaimRef, patch: Record<string, unknown>): Promise<Message | null> {
+  const rows = (await trx('messages').where({ id: claim.id, status: 'sending', attempts: claim.attempts })
+    .update({ ...patch, claimed_until: null, updated_at: trx.fn.now() }).returning('*')) as Message[];
+  return rows[0] ?? null;
+}
+
+function eventData(m: Message, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    message_id: m.id, conversation_id: m.conversation_id, patient_id: m.patient_id, channel: m.channel,
+    batch_id: m.batch_id, reminder_id: m.reminder_id, status: m.status, ...extra,
+  };
+}
+
+/**
+ * Records a successful send (status sent, or delivered when the channel knows
+ * at once) with the provider's id; event communication.sent. Returns false
+ * when the claim was lost (the row is no longer ours) and nothing changed.
+ */
+export async function markSent(db: Db, claim: ClaimRef, providerMessageId: string | null, status: 'sent' | 'delivered' = 'sent', at = new Date()): Promise<boolean> {
+  return withTransaction(db, async (trx) => {
+    const m = await guardedUpdate(trx, claim, {
+      status, provider_message_id: providerMessageId, sent_at: at, last_error: null, next_attempt_at: null,
+      ...(status === 'delivered' ? { delivered_at: at } : {}),
+    });
+    if (!m) return false;
+    await recordEvent(trx, m.organization_id, 'communication.sent', m.id, eventData(m), newId('event'));
+    if (status === 'delivered') await recordEvent(trx, m.organization_id, 'communication.delivered', m.id, eventData(m), newId('event'));
+    return true;
+  });
+}
+
+/** Progress of a split message: parts already sent are not sent again on retry. */
+export interface SendProgress { partsSent: number; firstProviderMessageId: string | null }
+
+/** Puts the message back in the queue for another attempt at `nextAttemptAt`, keeping the error visible. */
+export async function markRetry(db: Db, claim: ClaimRef, error: string, nextAttemptAt: Date, progress?: SendProgress): Promise<boolean> {
+  return withTransaction(db, async (trx) => {
+    const patch: Record<string, unknown> = { status: 'queued', last_error: error, next_attempt_at: nextAttemptAt };
+    if (progress && progress.partsSent > 0) {
+      patch.provider_message_id = progress.firstProviderMessageId;
+      patch.metadata = trx.raw(`metadata || ?::jsonb`, [JSON.stringify({ parts_sent: progress.partsSent })]);
+    }
+    return (await guardedUpdate(trx, claim, patch)) != null;
+  });
+}
+
+/** Gives up: status failed with the error (after max attempts, a refusal, a disabled channel); event communication.failed. */
+export async function markFailed(db: Db, claim: ClaimRef, error: string, at = new Date()): Promise<boolean> {
+  return withTransaction(db, async (trx) => {
+    const m = await guardedUpdate(trx, claim, { status: 'failed', last_error: error, failed_at: at, next_attempt_at: null });
+    if (!m) return false;
+    await recordEvent(trx, m.organization_id, 'communication.failed', m.id, eventData(m, { error }), newId('event'));
+    return true;
+  });
+}
+
+/** Not sent on purpose (the patient opted out before it went): status skipped, last_error = reason. */
+export async function markSkipped(db: Db, claim: ClaimRef, reason: string): Promise<boolean> {
+  return withTransaction(db, async (trx) => (await guardedUpdate(trx, claim, { status: 'skipped', last_error: reason, next_attempt_at: null })) != null);
+}
+
+const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4 };
+
+export interface StatusUpdateInput {
+  channel: string;
+  providerMessageId: string;
+  status: 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered';
+  errorCode?: string | null;
+  at: Date;
+  /** When the receipt's account identifies the organization: provider ids are only unique per account. */
+  organizationId?: string | null;
+}
+
+/**
+ * Applies a delivery receipt to the outbound message with that provider id:
+ * sent -> delivered -> read, undelivered/failed -> failed, never backwards
+ * (a late 'sent' after 'delivered' changes nothing; 'failed' after delivery is
+ * ignored). Events communication.delivered / communication.failed. Returns the
+ * message's status after the update, or null when no message has that id.
+ */
+export async function applyStatusUpdate(db: Db, update: StatusUpdateInput): Promise<{ messageId: string; organizationId: string; status: string; changed: boolean } | null> {
+  return withTransaction(db, async (trx) => {
+    const q = trx('messages').where({ channel: update.channel, provider_message_id: update.providerMessageId, direction: 'outbound' });
+    if (update.organizationId) q.where({ organization_id: update.organizationId });
+    const m = (await q.orderBy('created_at', 'desc').forUpdate().first()) as Message | undefined;
+    if (!m) return null;
+    const unchanged = { messageId: m.id, organizationId: m.organization_id, status: m.status, changed: false };
+    const target = update.status === 'undelivered' ? 'failed' : update.status;
+    if (target === 'failed') {
+      if (m.status !== 'sent' && m.status !== 'sending') return unchanged;
+      const error = `undelivered${update.errorCode ? `: ${update.errorCode}` : ''}`;
+      const [row] = (await trx('messages').where({ id: m.id }).update({ status: 'failed', failed_at: update.at, last_error: error, updated_at: trx.fn.now() }).returning('*')) as Message[];
+      await recordEvent(trx, m.organization_id, 'communication.failed', m.id, eventData(row, { error, error_code: update.errorCode ?? null }), newId('event'));
+      return { ...unchanged, status: 'failed', changed: true };
+    }
+    if (!(m.status in RANK) || RANK[target] <= RANK[m.status]) return unchanged;
+    const patch: Record<string, unknown> = { status: target, updated_at: trx.fn.now() };
+    if (target === 'sent' && !m.sent_at) patch.sent_at = update.at;
+    if ((target === 'delivered' || target === 'read') && !m.delivered_at) patch.delivered_at = update.at;
+    if (target === 'read') patch.read_at = update.at;
+    const [row] = (await trx('messages').where({ id: m.id }).update(patch).returning('*')) as Message[];
+    if (patch.delivered_at) await recordEvent(trx, m.organization_id, 'communication.delivered', m.id, eventData(row), newId('event'));
+    return { ...unchanged, status: target, changed: true };
+  });
+}
