@@ -17,6 +17,17 @@ import { createApp } from './api/app.js';
 import { createRateLimits } from './api/http/rateLimit.js';
 import type { AppDeps } from './api/deps.js';
 import { unauthorized } from './lib/errors.js';
+import type { OnInbound } from './channels/types.js';
+import { WebchatAdapter } from './channels/webchat/adapter.js';
+import { createUpgradeRouter } from './channels/webchat/upgrade.js';
+import { ChannelRegistry } from './channels/registry.js';
+import { DEFAULT_BACKOFF_MS, OutboundDispatcher } from './channels/dispatcher.js';
+import { buildEngine } from './bot/build.js';
+import { setReminderContext, type ConversationEngine } from './bot/engine.js';
+import { render } from './bot/catalog/index.js';
+import { TwilioSmsAdapter } from './channels/sms/adapter.js';
+import { createSmsWebhooks } from './channels/sms/webhooks.js';
+import { createSchedulers, type Schedulers } from './schedulers/index.js';
 
 export interface StartOptions {
   config?: Config;
@@ -26,6 +37,16 @@ export interface StartOptions {
   clock?: Clock;
   /** Skip bootstrap (tests create their own organizations). */
   skipBootstrap?: boolean;
+  /** Where inbound channel messages go (the conversation engine); tests may hand in their own. */
+  onInbound?: OnInbound;
+  /** Run the outbound dispatcher in this service (default true). */
+  dispatcher?: boolean;
+  /** Run the scheduled jobs (reminders) in this service (default true). */
+  schedulers?: boolean;
+  /** Only these organizations' outbound messages and reminders are worked on here (tenant sharding; tests). */
+  organizationIds?: readonly string[];
+  /** Lease of a dispatcher or reminder claim in seconds (default 60): a crashed instance's work is retaken after it. */
+  leaseSeconds?: number;
 }
 
 export interface RunningService {
@@ -33,6 +54,15 @@ export interface RunningService {
   port: number;
   deps: AppDeps;
   server: http.Server;
+  /** The web chat channel (WebSocket at /chat on `server`). */
+  webchat: WebchatAdapter;
+  /** The SMS channel (Twilio); off without credentials. */
+  sms: TwilioSmsAdapter;
+  schedulers: Schedulers;
+  /** The conversation engine; `engine.handleInbound` is every channel's onInbound unless StartOptions.onInbound replaced it. */
+  engine: ConversationEngine;
+  channels: ChannelRegistry;
+  dispatcher: OutboundDispatcher;
   stop(): Promise<void>;
 }
 
@@ -67,10 +97,44 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     startedAt: new Date(),
     unauthorized: () => unauthorized(),
   };
+  // Provider webhooks are mounted with the app; they reach the engine once it exists (below).
+  const sms = new TwilioSmsAdapter({ config, logger });
+  deps.extraRouters = [createSmsWebhooks({
+    config, db, logger, clock, onInbound: (msg) => onInbound(msg), onQueued: () => dispatcher.kick(),
+    keywordReply: (lang, kind) => render(lang, kind),
+  })];
 
   const { app } = createApp(deps);
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
+  // Inbound: adapter -> engine -> queued rows; outbound: dispatcher -> registry -> adapter.send.
+  const engine = buildEngine({ config, db, logger, clock, onQueued: () => dispatcher.kick() });
+  const onInbound = opts.onInbound ?? engine.handleInbound;
+  const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
+  const channels = new ChannelRegistry([webchat, sms]);
+  const leaseSeconds = opts.leaseSeconds ?? 60;
+  const dispatcher = new OutboundDispatcher(db, channels, logger, {
+    pollMs: config.DISPATCH_POLL_MS, batchSize: 50, leaseSeconds, maxAttempts: 5, backoff: DEFAULT_BACKOFF_MS,
+    // Only channels this instance can send on: another instance with credentials sends the rest.
+    channels: channels.list().filter((a) => a.enabled).map((a) => a.name), organizationIds: opts.organizationIds,
+  });
+  const schedulers = createSchedulers({
+    reminders: {
+      db, logger, clock, schedule: config.REMINDER_TICK, leaseSeconds, idleMinutes: config.CONVERSATION_IDLE_MINUTES,
+      organizationIds: opts.organizationIds, setContext: setReminderContext, onQueued: () => dispatcher.kick(),
+    },
+  });
+  await channels.startAll();
+  if (opts.dispatcher !== false) dispatcher.start();
+  if (opts.schedulers !== false) schedulers.start();
+  deps.hooks.outboundQueued = () => dispatcher.kick();
+  deps.hooks.channelStatus = () => channels.health();
+  deps.hooks.staffMessageQueued = (conversationId, messageId) => {
+    webchat.pushStoredMessage(conversationId, messageId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'web chat: pushing a staff reply failed'));
+  };
+  const upgrades = createUpgradeRouter();
+  upgrades.route('/chat', (req, socket, head) => webchat.handleUpgrade(req, socket, head));
+  upgrades.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.PORT, config.HOST, () => resolve());
@@ -85,6 +149,11 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       // Stop accepting, let in-flight requests finish, then drop idle keep-alive sockets.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      // Upgraded sockets keep server.close() waiting: close them (1001, the widget reconnects elsewhere).
+      await channels.stopAll();
+      // A reminder tick in progress and the sends in flight are recorded before the database closes.
+      await schedulers.stop();
+      await dispatcher.stop();
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(force);
@@ -95,7 +164,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     return stopping;
   }
 
-  return { url, port, deps, server, stop };
+  return { url, port, deps, server, webchat, sms, schedulers, engine, channels, dispatcher, stop };
 }
 
 async function main(): Promise<void> {

@@ -37,6 +37,7 @@ export function createApp(deps: AppDeps): CreatedApp {
   mountRoutes(router, '', systemRoutes, deps);
   mountRoutes(router, '/api/v1', apiRoutes, deps);
   router.get('/metrics', metrics.handler);
+  for (const extra of deps.extraRouters ?? []) router.use(extra.routes(), extra.allowedMethods());
   mountStatic(router);
 
   app.use(router.routes());

@@ -1,5 +1,6 @@
 /** What the HTTP layer is given by main.ts; routes reach everything through it. */
 import type { Context } from 'koa';
+import type Router from '@koa/router';
 import type { Config } from '../lib/config.js';
 import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/clock.js';
@@ -36,4 +37,9 @@ export interface AppDeps {
   hooks: AppHooks;
   startedAt: Date;
   unauthorized(ctx: Context): AppError;
+  /**
+   * Routers mounted as they are (provider webhooks: their own signature
+   * checks, no API auth or rate limit), before the 404 for unknown paths.
+   */
+  extraRouters?: Router[];
 }

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { Organization } from '../models/organizations.js';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -30,6 +31,22 @@ const DOCS_HTML = `<!doctype html>
 <body><div id="swagger-ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script></body></html>`;
 
+const DEMO_ORG_PLACEHOLDER = '__CARECHAT_ORG_ID__';
+const ORG_ID = /^org_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/**
+ * The organization the demo page's widget talks to: `/?org=org_…` previews
+ * another one (organization ids are public: they sit in every embed tag),
+ * otherwise the first organization, created at first start.
+ */
+async function demoOrganizationId(ctx: Context): Promise<string> {
+  const asked = typeof ctx.query.org === 'string' ? ctx.query.org : '';
+  if (ORG_ID.test(asked)) return asked;
+  // Objection's default connection (bound by openDatabase), so static pages need no deps.
+  const first = await Organization.query().orderBy('created_at').orderBy('id').first();
+  return first?.id ?? '';
+}
+
 export function mountStatic(router: Router): void {
   router.get('/docs', (ctx) => {
     ctx.type = 'html';
@@ -47,7 +64,10 @@ export function mountStatic(router: Router): void {
     if (!(await sendFile(ctx, path.join(publicDir, 'index.html'), 'no-cache'))) {
       ctx.type = 'html';
       ctx.body = '<!doctype html><title>CareChat</title><h1>CareChat</h1><p>API docs at <a href="/docs">/docs</a>.</p>';
+      return;
     }
+    const html = String(ctx.body as Buffer).replaceAll(DEMO_ORG_PLACEHOLDER, await demoOrganizationId(ctx));
+    ctx.body = html;
   });
   router.get('/widget/:file', async (ctx) => {
     const file = path.basename(ctx.params.file);

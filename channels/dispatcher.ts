@@ -8,7 +8,7 @@
 import type { Database } from '../models/db.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { claimOutbound, markFailed, markRetry, markSent, markSkipped, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
+import { claimOutbound, markFailed, markRetry, markSent, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
 import { ProviderRefusedError, ProviderUnreachableError, type ChannelCapabilities, type ChannelName, type SendResult } from './types.js';
 import type { ChannelRegistry } from './registry.js';
 
@@ -184,6 +184,7 @@ export class OutboundDispatcher {
   }
 
   private async round(): Promise<number> {
+    const claimedAt = Date.now();
     const claimed = await claimOutbound(this.db.knex, {
       limit: this.opts.batchSize,
       leaseSeconds: this.opts.leaseSeconds,
@@ -201,7 +202,7 @@ export class OutboundDispatcher {
     const lanes = [...queues.values()];
     const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 8, lanes.length) }, async () => {
       for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
-        for (const m of lane) await this.process(m);
+        for (const m of lane) await this.process(m, claimedAt);
       }
     });
     await Promise.all(workers);
@@ -222,7 +223,7 @@ export class OutboundDispatcher {
   }
 
   /** Sends one claimed message and records what happened; never throws. */
-  private async process(m: ClaimedMessage): Promise<void> {
+  private async process(m: ClaimedMessage, claimedAt = Date.now()): Promise<void> {
     const claim: ClaimRef = { id: m.id, attempts: m.attempts };
     const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
     const maxAttempts = Math.min(m.max_attempts, this.opts.maxAttempts);
@@ -248,6 +249,13 @@ export class OutboundDispatcher {
         await markFailed(this.db.knex, claim, `max_attempts: gave up after ${maxAttempts} attempts`, this.clock.now());
         return;
       }
+      // Fencing: a message that waited a third of its lease (pacing, a slow round) renews the claim before it is
+      // sent; when another instance already retook it, this one stands down instead of sending it twice.
+      if (Date.now() - claimedAt > (this.opts.leaseSeconds * 1000) / 3
+        && !(await renewClaim(this.db.knex, claim, new Date(this.clock.now().getTime() + this.opts.leaseSeconds * 1000)))) {
+        this.logger.warn(log, 'outbound claim lost before sending (retaken after its lease); not sent here');
+        return;
+      }
       const parts = renderForChannel(m.content, m.options, adapter.capabilities);
       const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
       let firstId = alreadySent > 0 ? m.provider_message_id : null;
@@ -256,13 +264,17 @@ export class OutboundDispatcher {
       const bucket = this.bucket(adapter.name, adapter.ratePerSecond);
       try {
         for (let i = alreadySent; i < parts.length; i++) {
-          await bucket?.take();
-          this.logger.debug({ ...log, part: i + 1, parts: parts.length, to: m.to_address, text: parts[i].text }, 'sending');
-          result = await adapter.send({
+          const out = {
             id: m.id, organizationId: m.organization_id, channel: adapter.name, to: m.to_address,
             text: parts[i].text, options: parts[i].options, conversationId: m.conversation_id,
             sender: m.sender, createdAt: new Date(m.created_at),
-          });
+          };
+          // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
+          const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;
+          if (found) this.logger.info({ ...log, part: i + 1 }, 'outbound found at the provider after an in-doubt attempt; not resent');
+          if (!found) await bucket?.take();
+          this.logger.debug({ ...log, part: i + 1, parts: parts.length, to: m.to_address, text: parts[i].text }, 'sending');
+          result = found ?? await adapter.send(out);
           if (i === 0) firstId = result.providerMessageId;
           sent = i + 1;
         }

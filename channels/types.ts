@@ -100,6 +100,12 @@ export interface ChannelAdapter {
   start(): Promise<void>;
   stop(): Promise<void>;
   send(msg: OutboundMessage): Promise<SendResult>;
+  /**
+   * Optional: looks `msg` up at the provider. The dispatcher asks before a
+   * retry, because the attempt before may have reached the provider without
+   * being recorded (a crash or a timeout); found means recorded, not resent.
+   */
+  findSent?(msg: OutboundMessage): Promise<SendResult | null>;
   /** Provider webhooks, mounted by main.ts under /api/v1. */
   router?: Router;
   health(): ChannelHealth;

@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { BaseModel, type Db, type OrgScope } from './base.js';
 import { notFound } from '../lib/errors.js';
 import { addDays } from './workingHours.js';
+import { listAppointmentReminders } from './reminders.js';
 
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'completed', 'cancelled', 'no_show'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
@@ -49,6 +50,8 @@ export interface AppointmentWithNames extends AppointmentRow {
   patient_preferred_language: string;
   doctor_name: string;
   doctor_specialization: string;
+  /** Filled by getAppointmentDetail: the appointment's reminders (planned or sent). */
+  reminders?: { channel: string | null; time: Date; status: string }[];
 }
 
 export class Appointment extends BaseModel implements AppointmentRow {
@@ -148,6 +151,7 @@ export async function getAppointmentDetail(db: Db, scope: OrgScope, id: string, 
   if (opts.onlyDoctorId) q.where('a.doctor_id', opts.onlyDoctorId);
   const row = (await q.first()) as AppointmentWithNames | undefined;
   if (!row) throw notFound('Appointment');
+  row.reminders = await listAppointmentReminders(db, row.id);
   return row;
 }
 

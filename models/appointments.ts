@@ -17,6 +17,7 @@ import {
   Appointment, ACTIVE_STATUSES, DURATIONS, findOverlapping, getAppointment,
   type AppointmentStatus,
 } from './appointmentQueries.js';
+import { syncRemindersForAppointment } from './reminders.js';
 
 export * from './appointmentQueries.js';
 
@@ -143,6 +144,7 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
     await recordEvent(trx, orgId, 'appointment.created', appointment.id, {
       appointment_id: appointment.id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString(),
     }, newId('event'));
+    await syncRemindersForAppointment(trx, scope, appointment.id, { now });
     return appointment;
   });
 }
@@ -160,7 +162,7 @@ function invalidTransition(action: string, status: AppointmentStatus): AppError 
  * Moves an appointment from one of `from` to `to` with one conditional
  * UPDATE, so two concurrent changes cannot both win.
  */
-async function transition(db: Db, scope: OrgScope, id: string, action: string, from: readonly AppointmentStatus[], patch: Partial<Appointment>, event: string, data: Record<string, unknown> = {}): Promise<Appointment> {
+async function transition(db: Db, scope: OrgScope, id: string, action: string, from: readonly AppointmentStatus[], patch: Partial<Appointment>, event: string, data: Record<string, unknown> = {}, now = new Date()): Promise<Appointment> {
   return (db as Knex).transaction(async (trx) => {
     const [row] = await Appointment.query(trx)
       .where({ id, organization_id: scope.organizationId })
@@ -169,6 +171,8 @@ async function transition(db: Db, scope: OrgScope, id: string, action: string, f
       .returning('*');
     if (!row) throw invalidTransition(action, (await getAppointment(trx, scope, id)).status);
     await recordEvent(trx, scope.organizationId, event, id, { appointment_id: id, doctor_id: row.doctor_id, patient_id: row.patient_id, ...data }, newId('event'));
+    // Cancelled, completed or no-show: its pending reminders are cancelled with it.
+    await syncRemindersForAppointment(trx, scope, id, { now });
     return row;
   });
 }
@@ -194,7 +198,7 @@ export async function cancelAppointment(db: Db, scope: OrgScope, id: string, inp
     status: 'cancelled', cancelled_at: now, cancellation_reason: input.reason ?? null, cancelled_by: input.cancelledBy ?? input.actor,
   }, 'appointment.cancelled', {
     reason: input.reason ?? null, actor: input.actor, notify_patient: input.notifyPatient ?? true,
-  });
+  }, now);
 }
 
 /**
@@ -239,6 +243,7 @@ export async function rescheduleAppointment(db: Db, scope: OrgScope, id: string,
       appointment_id: id, patient_id: row.patient_id, doctor_id: doctor.id, rescheduled: true, actor: input.actor,
       start_time: start.toISOString(), previous_start_time: new Date(current.start_time).toISOString(), previous_doctor_id: current.doctor_id,
     }, newId('event'));
+    await syncRemindersForAppointment(trx, scope, id, { now });
     return row;
   });
 }

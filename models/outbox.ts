@@ -114,6 +114,12 @@ export async function markSent(db: Db, claim: ClaimRef, providerMessageId: strin
   });
 }
 
+/** Extends a claim that is still ours (status sending, same attempt) to `until`; false when it was retaken or finished. */
+export async function renewClaim(db: Db, claim: ClaimRef, until: Date): Promise<boolean> {
+  const n = await (db as Knex)('messages').where({ id: claim.id, status: 'sending', attempts: claim.attempts }).update({ claimed_until: until });
+  return n === 1;
+}
+
 /** Progress of a split message: parts already sent are not sent again on retry. */
 export interface SendProgress { partsSent: number; firstProviderMessageId: string | null }
 

@@ -80,6 +80,8 @@ export function presentAppointmentDetail(a: AppointmentWithNames, reminders: z.i
     cancellation_reason: a.cancellation_reason,
     cancelled_by: a.cancelled_by,
     rescheduled_from: a.rescheduled_from,
-    reminders,
+    reminders: a.reminders
+      ? a.reminders.map((r) => ({ channel: r.channel ?? 'none', time: iso(r.time)!, status: r.status }))
+      : reminders,
   };
 }

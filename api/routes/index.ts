@@ -10,6 +10,10 @@ import { appointmentsRoutes } from './appointments.js';
 import { conversationRoutes } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { ticketRoutes } from './tickets.js';
+import { communicationRoutes } from './communications.js';
+import { templateRoutes } from './templates.js';
+import { settingsRoutes } from './settings.js';
+import { channelRoutes } from './channels.js';
 
 export { systemRoutes };
 
@@ -24,4 +28,8 @@ export const apiRoutes: MountableRoute[] = [
   ...conversationRoutes,
   ...messageRoutes,
   ...ticketRoutes,
+  ...communicationRoutes,
+  ...templateRoutes,
+  ...settingsRoutes,
+  ...channelRoutes,
 ];

@@ -33,6 +33,7 @@ export const ca: Catalog = {
   reschedule_refused: "Falta molt poc per a aquesta cita i no es pot canviar per aquí. Vols parlar amb algú de la clínica?",
   reschedule_conflict: "Ho sento, aquesta hora s'acaba d'ocupar. Aquestes són les hores lliures ara:",
   choose_confirm: 'Quina cita vols confirmar?',
+  reminder: "Recordatori: la teva cita amb {doctor} és el {date} a les {time}. Respon 1 per confirmar, 2 per canviar-la, 3 per cancel·lar-la.",
   reminder_options: "Respon 1 per confirmar, 2 per canviar l'hora o 3 per cancel·lar.",
   reminder_confirmed: "Gràcies! La teva cita del {date_time} està confirmada. T'esperem.",
   handoff_told: "He passat el teu missatge al nostre equip. Una persona et respondrà aquí al més aviat possible. La teva referència és {ticket}.",

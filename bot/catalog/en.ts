@@ -33,6 +33,7 @@ export const en: Catalog = {
   reschedule_refused: "This appointment is too close to be changed here. Would you like to talk to someone at the clinic?",
   reschedule_conflict: 'Sorry, that time was just taken. Here are the free times now:',
   choose_confirm: 'Which appointment would you like to confirm?',
+  reminder: 'Reminder: your appointment with {doctor} is on {date} at {time}. Reply 1 to confirm, 2 to change it, 3 to cancel it.',
   reminder_options: 'Reply 1 to confirm, 2 to change the time, or 3 to cancel.',
   reminder_confirmed: 'Thank you! Your appointment on {date_time} is confirmed. See you then.',
   handoff_told: 'I have passed your message to our team. A person will reply here as soon as possible. Your reference is {ticket}.',

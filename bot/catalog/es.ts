@@ -33,6 +33,7 @@ export const es: Catalog = {
   reschedule_refused: 'Falta muy poco para esta cita y no se puede cambiar por aquí. ¿Quieres hablar con alguien de la clínica?',
   reschedule_conflict: 'Lo siento, esa hora se acaba de ocupar. Estas son las horas libres ahora:',
   choose_confirm: '¿Qué cita quieres confirmar?',
+  reminder: 'Recordatorio: tu cita con {doctor} es el {date} a las {time}. Responde 1 para confirmar, 2 para cambiarla, 3 para cancelarla.',
   reminder_options: 'Responde 1 para confirmar, 2 para cambiar la hora o 3 para cancelar.',
   reminder_confirmed: '¡Gracias! Tu cita del {date_time} está confirmada. Te esperamos.',
   handoff_told: 'He pasado tu mensaje a nuestro equipo. Una persona te responderá aquí lo antes posible. Tu referencia es {ticket}.',

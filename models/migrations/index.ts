@@ -5,12 +5,18 @@
 import type { Knex } from 'knex';
 import * as core from './001_core.js';
 import * as messaging from './002_messaging.js';
+import * as communications from './006_communications.js';
+import * as webchat from './007_webchat.js';
+import * as reminders from './008_reminders.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
 const migrations: Record<string, Migration> = {
   '001_core': core,
   '002_messaging': messaging,
+  '006_communications': communications,
+  '007_webchat': webchat,
+  '008_reminders': reminders,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

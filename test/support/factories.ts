@@ -111,3 +111,22 @@ export async function buildConversation(t: TestOrg, overrides: ConversationOverr
   }
   return conv.$query(db);
 }
+
+// --- Conversation engine helpers (bot/engine.ts) ---
+
+/** An appointment booked by staff (no patient windows), `startTime` an instant. */
+export async function buildAppointment(t: TestOrg, input: { patientId: string; doctorId: string; startTime: Date; durationMinutes?: number; now?: Date }): Promise<{ id: string; start_time: Date; status: string }> {
+  const { bookAppointment } = await import('../../models/appointments.js');
+  const a = await bookAppointment(t.svc.deps.db.knex, { organizationId: t.org.id }, {
+    patientId: input.patientId, doctorId: input.doctorId, startTime: input.startTime, durationMinutes: input.durationMinutes ?? 30,
+    actor: 'staff', now: input.now ?? new Date(),
+  });
+  return { id: a.id, start_time: a.start_time, status: a.status };
+}
+
+/** A web chat session as the widget opens it (the session id is the conversation's address). */
+export async function buildWebchatSession(t: TestOrg, now: Date = new Date()): Promise<{ sessionId: string; conversationId: string }> {
+  const { openWebchatSession } = await import('../../models/webchatSessions.js');
+  const opened = await openWebchatSession(t.svc.deps.db.knex, { organizationId: t.org.id, idleMinutes: 24 * 60, now });
+  return { sessionId: opened.session.id, conversationId: opened.conversationId };
+}

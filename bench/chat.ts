@@ -1,0 +1,181 @@
+/**
+ * Chat benchmark: web chat visitors booking appointments by numbered replies
+ * (rules understanding, dialogue, domain writes, outbox and dispatcher, every
+ * turn) against CareChat on PostgreSQL, beside a Koa + ws + pg echo server
+ * doing the same database writes per turn (bench/servers/echo.ts), same run.
+ *
+ * 1. Calibration, in process: a few visitors book while every write statement
+ *    and transaction of the service is counted (knex query events), giving the
+ *    writes and transactions of an average turn; the echo does as many.
+ * 2. CareChat at full speed, then throttled to 70% of the rate it reached
+ *    (the p99 target applies there), then the echo at full speed.
+ * The load generator is its own process (bench/chatClient.ts), as are the servers.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { loadConfig } from '../lib/config.js';
+import { createLogger } from '../lib/logger.js';
+import { openDatabase } from '../models/db.js';
+import { createOrganization } from '../models/organizations.js';
+import { createDoctor } from '../models/doctors.js';
+import { startService } from '../main.js';
+import { runChatLoad, type ChatLoadConfig, type ChatLoadReport } from './chatClient.js';
+import { benchDatabaseUrl, resetDatabase, ROOT, startServerProcess } from './lib.js';
+
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
+/** The web chat lets one visitor send 20 messages per 10 s: visitors keep just under it. */
+const MIN_GAP_MS = 550;
+
+export interface ChatBenchOptions {
+  /** Concurrent visitors (default 200). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
+  clients?: number;
+  /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 3). */
+  seconds?: number;
+  warmupSeconds?: number;
+}
+
+export interface ChatBenchResult {
+  writesPerTurn: number;
+  transactionsPerTurn: number;
+  ours: ChatLoadReport;
+  throttled: ChatLoadReport & { target: number };
+  echo: ChatLoadReport;
+  ratio: number;
+  met: boolean;
+}
+
+/** The chat benchmark's own database, next to the API benchmark's. */
+export function chatDatabaseUrl(): string {
+  if (process.env.BENCH_CHAT_DATABASE_URL) return process.env.BENCH_CHAT_DATABASE_URL;
+  const u = new URL(benchDatabaseUrl());
+  u.pathname = '/carechat_bench_chat';
+  return u.toString();
+}
+
+const HOURS = Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, ['08:00-20:00']]));
+
+/** A Madrid clinic with ten cardiologists and ten GPs working every day 08:00-20:00 (2,400 free slots over the next five days). */
+async function seedClinic(knex: Knex): Promise<string> {
+  const org = await createOrganization(knex, { name: 'Bench Chat Clinic', timeZone: 'Europe/Madrid' });
+  for (let i = 0; i < 20; i++) {
+    await createDoctor(knex, { organizationId: org.id }, {
+      name: `Dr. Bench ${i}`, specialization: i % 2 ? 'General Practice' : 'Cardiology', working_hours: HOURS, location: `Room ${i + 1}`, active: true,
+    });
+  }
+  return org.id;
+}
+
+const WRITE = /^\s*(?:insert|update|delete)\b|^\s*with\b[\s\S]*\b(?:insert|update|delete)\b/i;
+/** Opening a web chat session (its row and its conversation) is per visitor, not per turn. */
+const SESSION_WRITE = /webchat_sessions|^\s*insert into "conversations"/i;
+
+/** Rows a statement wrote, from knex's response (a count, returned rows, or a pg result). */
+function rowsOf(response: unknown): number {
+  if (typeof response === 'number') return response;
+  if (Array.isArray(response)) return response.length;
+  const rowCount = (response as { rowCount?: unknown } | null)?.rowCount;
+  return typeof rowCount === 'number' ? rowCount : 1;
+}
+
+/**
+ * Counts the service's write statements that wrote a row, and the transactions
+ * that wrote, while a few visitors book (an empty dispatcher claim is not a write).
+ */
+async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: number; transactionsPerTurn: number; turns: number }> {
+  const config = loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', JWT_SECRET, SEED_DEMO: 'false' });
+  const db = await openDatabase({ url });
+  let writes = 0;
+  let transactions = 0;
+  const wrote = new Set<string>();
+  // COMMIT raises only 'query'; row counts come with 'query-response'.
+  db.knex.on('query', (q: { sql: string; __knexTxId?: string }) => {
+    if (q.__knexTxId && /^COMMIT/i.test(q.sql) && wrote.delete(q.__knexTxId)) transactions++;
+  });
+  db.knex.on('query-response', (response: unknown, q: { sql: string; __knexTxId?: string }) => {
+    const tx = q.__knexTxId;
+    if (!WRITE.test(q.sql) || SESSION_WRITE.test(q.sql) || rowsOf(response) === 0) return;
+    writes++;
+    if (tx) wrote.add(tx); else transactions++;
+  });
+  const svc = await startService({ config, db, logger: createLogger('warn'), skipBootstrap: true, schedulers: false });
+  try {
+    const report = await runChatLoad({ url: svc.url, org: orgId, mode: 'booking', clients: 10, warmupSeconds: 0, seconds: 6, minGapMs: MIN_GAP_MS, runId: 1 });
+    return { writesPerTurn: writes / report.totalTurns, transactionsPerTurn: transactions / report.totalTurns, turns: report.totalTurns };
+  } finally {
+    await svc.stop();
+    await db.close();
+  }
+}
+
+/** Runs the load generator in its own process. */
+async function runLoadProcess(cfg: ChatLoadConfig): Promise<ChatLoadReport> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chatClient.ts'), JSON.stringify(cfg)], {
+    cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`the chat load generator exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop()!) as ChatLoadReport;
+}
+
+function fmt(r: ChatLoadReport, offered: number): string {
+  const limited = r.turnsPerSec > 0.9 * offered ? ' VISITOR-LIMITED: add clients' : '';
+  return `${r.turnsPerSec.toFixed(0).padStart(6)} turns/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.turns} turns, ${r.errors} errors, ${r.stalls} stalls)${limited}`;
+}
+
+export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<ChatBenchResult> {
+  const clients = opts.clients ?? 200;
+  const seconds = opts.seconds ?? 10;
+  const warmupSeconds = opts.warmupSeconds ?? 3;
+  const url = chatDatabaseUrl();
+  await resetDatabase(url);
+  const setup = await openDatabase({ url });
+  const orgId = await seedClinic(setup.knex);
+  await setup.knex.raw('ANALYZE');
+  await setup.close();
+
+  const cal = await calibrate(url, orgId);
+  console.log(`calibration: ${cal.turns} booking turns; per turn ${cal.writesPerTurn.toFixed(2)} write statements in ${cal.transactionsPerTurn.toFixed(2)} transactions (session opening excluded)`);
+  const echoWrites = Math.round(cal.writesPerTurn);
+  const echoTxns = Math.max(1, Math.round(cal.transactionsPerTurn));
+
+  const base = { org: orgId, clients, warmupSeconds, seconds, minGapMs: MIN_GAP_MS };
+  const offered = Math.round((clients * 1000) / MIN_GAP_MS);
+  const ourServer = await startServerProcess('carechat.ts', { DATABASE_URL: url, JWT_SECRET, DISPATCH_POLL_MS: '1000' });
+  let ours: ChatLoadReport;
+  let throttled: ChatLoadReport & { target: number };
+  try {
+    ours = await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', runId: 2 });
+    const target = Math.round(ours.turnsPerSec * 0.7);
+    throttled = { ...(await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate: target, runId: 3 })), target };
+  } finally {
+    await ourServer.stop();
+  }
+  const echoServer = await startServerProcess('echo.ts', { DATABASE_URL: url, ECHO_WRITES: String(echoWrites), ECHO_TXNS: String(echoTxns) });
+  let echo: ChatLoadReport;
+  try {
+    echo = await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', minGapMs: 0, runId: 4 });
+  } finally {
+    await echoServer.stop();
+  }
+
+  const ratio = ours.turnsPerSec / echo.turnsPerSec;
+  const met = ratio >= 0.6 && throttled.p99 < 60;
+  console.log(`\nweb chat turns, ${clients} visitors (on CareChat each at most one message per ${MIN_GAP_MS} ms, its per-visitor limit: up to ${offered} turns/s offered), ${seconds} s after ${warmupSeconds} s warm-up`);
+  console.log(`  carechat booking      ${fmt(ours, offered)}   ${ours.bookings} bookings, ${ours.conflicts} slot conflicts, ${ours.misunderstood} misunderstood`);
+  console.log(`  carechat at 70% (${String(throttled.target).padStart(4)}/s) ${fmt(throttled, Infinity)}`);
+  console.log(`  echo floor (${echoWrites} writes, ${echoTxns} tx) ${fmt(echo, Infinity)}`);
+  console.log(`  ratio ${ratio.toFixed(2)}x (target >= 0.60x), p99 at 70% ${throttled.p99.toFixed(1)} ms (target < 60 ms): ${met ? 'MET' : 'NOT MET'}`);
+  return { writesPerTurn: cal.writesPerTurn, transactionsPerTurn: cal.transactionsPerTurn, ours, throttled, echo, ratio, met };
+}
+
+if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
+  await runChatBenchmark({
+    clients: process.env.BENCH_CHAT_CLIENTS ? Number(process.env.BENCH_CHAT_CLIENTS) : undefined,
+    seconds: process.env.BENCH_SECONDS ? Number(process.env.BENCH_SECONDS) : undefined,
+  });
+  process.exit(0);
+}

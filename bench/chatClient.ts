@@ -1,0 +1,215 @@
+/**
+ * The chat benchmark's load generator, run as its own process (bench/chat.ts
+ * spawns it) so it never shares an event loop with the server it measures.
+ *
+ * N web chat visitors (ws), each holding a conversation: in `booking` mode a
+ * booking by numbered replies, chosen from the options the server sends
+ * (hello -> book -> name -> phone -> specialty -> day -> slot -> yes, then
+ * "1" books again); in `echo` mode any reply is answered at once. A turn is
+ * "message sent -> first reply frame received". Visitors keep under the web
+ * chat's per-visitor limit (20 messages / 10 s) with a minimum gap between
+ * sends; `rate` paces all visitors together to that many turns per second.
+ *
+ * Usage: node --import tsx bench/chatClient.ts '<json ChatLoadConfig>'; prints one JSON ChatLoadReport line.
+ */
+import { pathToFileURL } from 'node:url';
+import { WebSocket } from 'ws';
+
+export interface ChatLoadConfig {
+  url: string;
+  org: string;
+  mode: 'booking' | 'echo';
+  clients: number;
+  warmupSeconds: number;
+  seconds: number;
+  /** Total turns per second to pace the visitors to; absent: as fast as replies and `minGapMs` allow. */
+  rate?: number;
+  /** Minimum time between two sends of one visitor (the server allows 20 per 10 s). */
+  minGapMs: number;
+  /** Distinguishes the phone numbers of visitors of different runs. */
+  runId: number;
+}
+
+export interface ChatLoadReport {
+  turns: number;
+  turnsPerSec: number;
+  p50: number;
+  p99: number;
+  max: number;
+  /** Turns completed over the whole run (warm-up and drain included). */
+  totalTurns: number;
+  bookings: number;
+  conflicts: number;
+  errors: number;
+  stalls: number;
+  /** Replies that were not understood ("Sorry, I didn't understand"): the script should make none. */
+  misunderstood: number;
+}
+
+interface Frame { type: string; text?: string; options?: { value: string; label: string }[]; code?: string }
+
+/** A reply of the booking dialogue -> what the visitor answers; null: wait for the next frame of the same turn. */
+export function bookingAnswer(frame: Frame, visitor: { name: string; phone: string }, random: () => number = Math.random): string | null {
+  const text = frame.text ?? '';
+  const labels = (frame.options ?? []).map((o) => o.label);
+  const pick = (from: number, to: number) => String(from + Math.floor(random() * (to - from + 1)));
+  if (text.startsWith('Before we go on, what is your full name?')) return visitor.name;
+  if (text.includes('What mobile number')) return visitor.phone;
+  if (text.startsWith('Done! Your appointment is booked')) return '1';
+  if (labels.length === 0) return null; // "Thank you, …", "nothing free on …": the question follows
+  if (labels.includes('Book an appointment')) return '1';
+  if (labels.includes('Talk to a person') && labels.includes('Main menu')) return '2';
+  if (labels[0] === 'Yes' && labels[1] === 'No') return '1';
+  if (labels[labels.length - 1] === 'Another day') return labels.length === 1 ? '1' : pick(1, labels.length - 1);
+  if (labels[0] === 'Today') return pick(2, labels.length); // today may be nearly over
+  return pick(1, labels.length); // specialty or doctor
+}
+
+class Visitor {
+  private ws!: WebSocket;
+  private sentAt = 0;
+  private awaiting = false;
+  private lastSend = 0;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private seq = 0;
+
+  constructor(private readonly run: Run, private readonly index: number) {}
+
+  get identity() {
+    const n = (this.run.cfg.runId * 10_000 + this.index) % 10_000_000;
+    // Names are letters only (a digit makes it "not a name"): visitor 12 is "Bench Visitor Bc".
+    const letters = String(this.index).replace(/\d/g, (d) => 'abcdefghij'[Number(d)]!);
+    return { name: `Bench Visitor ${letters[0]!.toUpperCase()}${letters.slice(1)}`, phone: `+34 6${String(n).padStart(8, '0').replace(/(\d{2})(\d{3})(\d{3})/, '$1 $2 $3')}` };
+  }
+
+  async connect(): Promise<void> {
+    const params = new URLSearchParams({ org: this.run.cfg.org });
+    this.ws = new WebSocket(`${this.run.cfg.url.replace(/^http/, 'ws')}/chat?${params}`, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      this.ws.on('message', (data: Buffer) => {
+        const frame = JSON.parse(data.toString('utf8')) as Frame;
+        if (frame.type === 'session') resolve();
+        else this.onFrame(frame);
+      });
+      this.ws.once('error', reject);
+      this.ws.once('close', (code) => reject(new Error(`closed ${code} before the session`)));
+    });
+  }
+
+  /** The first message of the conversation, at a random moment within one gap so visitors do not start in step. */
+  start(): void {
+    setTimeout(() => this.send(this.run.cfg.mode === 'echo' ? 'ping 0' : 'hello'), Math.random() * this.gap());
+  }
+
+  close(): void {
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.ws.close();
+  }
+
+  private gap(): number {
+    const paced = this.run.cfg.rate ? (this.run.cfg.clients / this.run.cfg.rate) * 1000 : 0;
+    return Math.max(this.run.cfg.minGapMs, paced);
+  }
+
+  private send(text: string): void {
+    if (this.run.stopping || this.ws.readyState !== WebSocket.OPEN) return;
+    const now = performance.now();
+    this.sentAt = now;
+    this.lastSend = now;
+    this.awaiting = true;
+    this.ws.send(JSON.stringify({ type: 'message', id: `b${this.index}-${++this.seq}`, text }));
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    // No reply that asks something within 30 s: say hello (the bot asks its question again).
+    this.stallTimer = setTimeout(() => { this.run.stalls++; this.send('hello'); }, 30_000);
+  }
+
+  /** Answers after the visitor's gap since its last send. */
+  private answer(text: string): void {
+    const wait = Math.max(0, this.lastSend + this.gap() - performance.now());
+    if (wait === 0) this.send(text); else setTimeout(() => this.send(text), wait);
+  }
+
+  private onFrame(frame: Frame): void {
+    if (frame.type === 'error') {
+      this.run.errors++;
+      if (frame.code === 'rate_limited') setTimeout(() => this.send('hello'), 1000);
+      return;
+    }
+    if (frame.type !== 'message') return;
+    if (this.awaiting) {
+      this.awaiting = false;
+      this.run.record(this.sentAt, performance.now());
+    }
+    const text = frame.text ?? '';
+    if (text.startsWith('Done! Your appointment is booked')) this.run.booked();
+    if (text.startsWith('Sorry, that time was just taken')) this.run.conflicts++;
+    if (text.startsWith("Sorry, I didn't understand")) this.run.misunderstood++;
+    const next = this.run.cfg.mode === 'echo' ? `ping ${this.seq}` : bookingAnswer(frame, this.identity);
+    if (next === null) return;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.answer(next);
+  }
+}
+
+class Run {
+  stopping = false;
+  errors = 0;
+  stalls = 0;
+  conflicts = 0;
+  misunderstood = 0;
+  private latencies: number[] = [];
+  private total = 0;
+  private bookings = 0;
+  private windowStart = Infinity;
+  private windowEnd = Infinity;
+
+  constructor(readonly cfg: ChatLoadConfig) {}
+
+  record(sentAt: number, repliedAt: number): void {
+    this.total++;
+    if (sentAt >= this.windowStart && repliedAt < this.windowEnd) this.latencies.push(repliedAt - sentAt);
+  }
+
+  booked(): void {
+    const now = performance.now();
+    if (now >= this.windowStart && now < this.windowEnd) this.bookings++;
+  }
+
+  async execute(): Promise<ChatLoadReport> {
+    const visitors = Array.from({ length: this.cfg.clients }, (_, i) => new Visitor(this, i));
+    // Sessions open before the clock starts, a batch at a time.
+    for (let i = 0; i < visitors.length; i += 50) await Promise.all(visitors.slice(i, i + 50).map((v) => v.connect()));
+    const t0 = performance.now();
+    this.windowStart = t0 + this.cfg.warmupSeconds * 1000;
+    this.windowEnd = this.windowStart + this.cfg.seconds * 1000;
+    for (const v of visitors) v.start();
+    await new Promise((r) => setTimeout(r, this.windowEnd - t0));
+    this.stopping = true;
+    // Let the turns in flight finish, so the server is idle when the next pass starts.
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const v of visitors) v.close();
+    const sorted = this.latencies.sort((a, b) => a - b);
+    const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
+    const round = (x: number) => Math.round(x * 10) / 10;
+    return {
+      turns: sorted.length, turnsPerSec: round(sorted.length / this.cfg.seconds), p50: round(at(0.5)), p99: round(at(0.99)),
+      max: round(sorted[sorted.length - 1] ?? NaN), totalTurns: this.total, bookings: this.bookings, conflicts: this.conflicts,
+      errors: this.errors, stalls: this.stalls, misunderstood: this.misunderstood,
+    };
+  }
+}
+
+export function runChatLoad(cfg: ChatLoadConfig): Promise<ChatLoadReport> {
+  return new Run(cfg).execute();
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const cfg = JSON.parse(process.argv[2] ?? '{}') as ChatLoadConfig;
+  runChatLoad(cfg).then((report) => {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.exit(0);
+  }, (err: unknown) => {
+    process.stderr.write(`chat load failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,245 @@
+/**
+ * The conversation engine around the pure dialogue: every channel's
+ * `onInbound`. One inbound message is one turn:
+ *   A. a short transaction stores the message (idempotent) in the open conversation;
+ *   B. the message is understood outside any transaction (an LLM call is network I/O);
+ *   C. a transaction locks the conversation row (concurrent turns of one
+ *      conversation run one after the other), runs the dialogue step by step,
+ *      applies each action through the domain operations, queues the replies
+ *      and saves the new state; after commit the dispatcher is kicked.
+ */
+import type { Knex } from 'knex';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { Database } from '../models/db.js';
+import type { Db, OrgScope } from '../models/base.js';
+import { Conversation, findOrCreateOpenConversation, setConversationInsights, updateDialogueState } from '../models/conversations.js';
+import { queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
+import type { Patient } from '../models/patients.js';
+import type { InboundMessage, InboundResult, OnInbound } from '../channels/types.js';
+import { render } from './catalog/index.js';
+import { initialState, step } from './dialogue/index.js';
+import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';
+import type { Understander, Understanding, UnderstandContext } from './understanding/types.js';
+import { formatDateTime } from './format.js';
+import { asLang, ClinicCache, type ClinicContext } from './runtime/context.js';
+import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
+import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
+
+export interface EngineOptions {
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  /** The understander for patient messages (rules, or the LLM with rules as fallback). */
+  understander: Understander;
+  /** The rules alone: used while staff hold a conversation (only STOP/START matter then). */
+  rules: Understander;
+  /** An open conversation silent this long is closed and a new one opened (CONVERSATION_IDLE_MINUTES). */
+  idleMinutes: number;
+  /** Used when the organization has no `emergency_number` setting (EMERGENCY_NUMBER). */
+  emergencyNumber: string;
+  /** How long a clinic's doctors and settings are cached. */
+  clinicCacheMs?: number;
+  /** Called after a commit that queued outbound messages (main.ts: dispatcher.kick()). */
+  onQueued?: () => void;
+}
+
+/** Dialogue steps per turn at most: a guard against a result event that never settles. */
+export const MAX_STEPS_PER_TURN = 10;
+
+const FLOWS = new Set<Flow>(['idle', 'identify', 'book', 'cancel', 'reschedule', 'confirm', 'handoff']);
+
+/** The stored dialogue state, or null when absent or not a state this code understands. */
+export function parseDialogueState(raw: unknown): DialogueState | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const r = raw as Record<string, unknown>;
+  const language = asLang(r.language);
+  if (!language || !FLOWS.has(r.flow as Flow)) return null;
+  return {
+    flow: r.flow as Flow,
+    // Resuming a handed-off conversation clears the step.
+    step: typeof r.step === 'string' ? r.step : 'menu',
+    language,
+    misunderstood: typeof r.misunderstood === 'number' ? r.misunderstood : 0,
+    data: r.data && typeof r.data === 'object' ? (r.data as Record<string, unknown>) : {},
+  };
+}
+
+/** Set by the reminder job: the next message of the conversation answers that appointment's reminder. */
+const REMINDER_KEY = 'reminderAppointmentId';
+/** A name given off a phone channel, kept until the phone number arrives (see identify.ts). */
+const PENDING_NAME_KEY = 'pendingName';
+
+/**
+ * Marks the conversation's next patient message as the answer to a reminder of
+ * `appointmentId` (1 confirm, 2 reschedule, 3 cancel). Call it in the
+ * transaction that queues the reminder.
+ */
+export async function setReminderContext(db: Db, scope: OrgScope, conversationId: string, appointmentId: string): Promise<void> {
+  const k = db as Knex;
+  const run = async (trx: Knex.Transaction) => {
+    const row = await Conversation.query(trx).where({ id: conversationId, organization_id: scope.organizationId }).forUpdate().first();
+    if (!row) return;
+    const current = parseDialogueState(row.dialogue_state) ?? initialState(asLang(row.language) ?? 'en');
+    const state: DialogueState = { ...current, data: { ...current.data, [REMINDER_KEY]: appointmentId } };
+    await updateDialogueState(trx, scope, conversationId, row.state_version, state as unknown as Record<string, unknown>);
+  };
+  if ((k as Knex.Transaction).isTransaction) await run(k as Knex.Transaction); else await k.transaction(run);
+}
+
+interface StoredTurn { conversationId: string; messageId: string; duplicate: boolean; patientId: string | null; status: string; hint: DialogueState | null; language: string | null }
+
+export class ConversationEngine {
+  private readonly clinics: ClinicCache;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.clinics = new ClinicCache(opts.clinicCacheMs ?? 30_000, opts.emergencyNumber);
+  }
+
+  /** The `onInbound` of every channel adapter (bound: pass it around as is). */
+  readonly handleInbound: OnInbound = (msg) => this.handle(msg);
+
+  /** Forgets cached clinic data (doctors or settings changed). */
+  invalidateClinic(organizationId?: string): void {
+    this.clinics.invalidate(organizationId);
+  }
+
+  private get knex(): Knex {
+    return this.opts.db.knex;
+  }
+
+  private async handle(msg: InboundMessage): Promise<InboundResult> {
+    const scope: OrgScope = { organizationId: msg.organizationId };
+    const stored = await this.store(scope, msg);
+    const result = { messageId: stored.messageId, conversationId: stored.conversationId, duplicate: stored.duplicate };
+    if (stored.duplicate || stored.status === 'closed') return result;
+
+    const clinic = await this.clinics.get(this.knex, msg.organizationId);
+    const patient = await findLivePatient(this.knex, scope, stored.patientId);
+    const now = this.opts.clock.now();
+    const understanding = await this.understand(msg.text, stored, patient, clinic, now);
+    try {
+      const queued = await this.knex.transaction((trx) => this.turn(trx, scope, msg, stored, understanding, clinic, now));
+      if (queued > 0) this.opts.onQueued?.();
+    } catch (err) {
+      await this.apologize(scope, msg, stored, err);
+    }
+    return result;
+  }
+
+  /** Transaction A: the conversation and the inbound message. */
+  private async store(scope: OrgScope, msg: InboundMessage): Promise<StoredTurn> {
+    return this.knex.transaction(async (trx) => {
+      const sender = await resolveSender(trx, scope, msg.channel, msg.from);
+      const conversation = await findOrCreateOpenConversation(trx, scope, {
+        channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,
+        idleMinutes: this.opts.idleMinutes, now: msg.receivedAt,
+      });
+      const patientId = conversation.patient_id ?? sender?.id ?? null;
+      const inbound = await storeInboundMessage(trx, scope, {
+        conversationId: conversation.id, patientId, channel: msg.channel, from: msg.from, text: msg.text,
+        providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
+        ...(msg.media?.length ? { metadata: { media: msg.media } } : {}),
+      });
+      return {
+        conversationId: inbound.message.conversation_id ?? conversation.id, messageId: inbound.message.id, duplicate: inbound.duplicate,
+        patientId, status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language,
+      };
+    });
+  }
+
+  /** Outside any transaction. While staff hold the conversation only the rules listen (STOP/START). */
+  private async understand(text: string, stored: StoredTurn, patient: Patient | undefined, clinic: ClinicContext, now: Date): Promise<Understanding> {
+    const ctx: UnderstandContext = {
+      now, timeZone: clinic.timeZone, specializations: clinic.specializations, doctors: clinic.doctors,
+      languageHint: stored.hint?.language ?? asLang(stored.language) ?? asLang(patient?.preferred_language) ?? null,
+    };
+    const understander = stored.status === 'handoff' ? this.opts.rules : this.opts.understander;
+    try {
+      return await understander.understand(text, ctx);
+    } catch (err) {
+      this.opts.logger.warn({ err: { message: (err as Error).message } }, 'engine: understanding failed; using the rules');
+      return this.opts.rules.understand(text, ctx);
+    }
+  }
+
+  /** Transaction B: one dialogue turn on the locked conversation. Returns how many messages were queued. */
+  private async turn(trx: Knex.Transaction, scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<number> {
+    const row = await Conversation.query(trx).where({ id: stored.conversationId, organization_id: scope.organizationId }).whereNull('deleted_at').forUpdate().first();
+    if (!row || row.status === 'closed') return 0;
+    const patient = await findLivePatient(trx, scope, row.patient_id ?? stored.patientId);
+    // Staff hold the conversation: the bot is silent, but STOP and START always work.
+    if (row.status === 'handoff' && !(u.intent === 'opt_out' || (u.intent === 'opt_in' && patient?.opted_out_at))) return 0;
+
+    const loaded = parseDialogueState(row.dialogue_state);
+    const language = u.language ?? loaded?.language ?? asLang(row.language) ?? asLang(patient?.preferred_language) ?? clinic.defaultLanguage;
+    let state: DialogueState = loaded ? structuredClone(loaded) : initialState(language);
+    const earlierName = typeof state.data[PENDING_NAME_KEY] === 'string' ? (state.data[PENDING_NAME_KEY] as string) : undefined;
+    const reminderId = typeof state.data[REMINDER_KEY] === 'string' ? (state.data[REMINDER_KEY] as string) : undefined;
+    delete state.data[REMINDER_KEY];
+
+    const ctx: DialogueContext = {
+      now, timeZone: clinic.timeZone, patient: { identified: false, name: null, hasPhone: false, optedOut: false },
+      channel: { name: msg.channel, needsPhone: !isPhoneChannel(msg.channel) }, specializations: clinic.specializations,
+      doctors: clinic.doctors, emergencyNumber: clinic.emergencyNumber, formatDateTime: (iso, lang) => formatDateTime(iso, lang, clinic.timeZone),
+    };
+    const rt: TurnRuntime = {
+      trx, scope, now, clinic, ctx, patient, pendingName: undefined, profileName: msg.profileName ?? null,
+      conversation: { id: row.id, channel: row.channel, address: row.channel_address }, queued: 0, summary: undefined, language: undefined,
+    };
+    refreshPatientContext(rt);
+
+    let event: DialogueEvent | null = reminderId
+      ? { type: 'reminder_reply', appointmentId: reminderId, understanding: u }
+      : { type: 'message', text: msg.text, understanding: u };
+    for (let steps = 0; event && steps < MAX_STEPS_PER_TURN; steps++) {
+      const result = step(state, event, ctx);
+      state = result.state;
+      event = null;
+      const transactional = result.actions.some((a) => a.type === 'opt_out');
+      for (const action of result.actions) {
+        const outcome = await runAction(rt, state, action, { transactional, earlierName });
+        if (outcome === 'confirm_failed') {
+          await runAction(rt, state, { type: 'reply', key: 'appointment_not_found' }, { transactional: false, earlierName });
+          state = { ...initialState(state.language), step: 'menu' };
+        } else if (outcome) {
+          event = outcome;
+        }
+      }
+    }
+    if (event) this.opts.logger.warn({ conversation_id: row.id, event: event.type }, 'engine: dialogue did not settle within the step limit');
+
+    if (rt.pendingName && state.flow === 'identify') state.data[PENDING_NAME_KEY] = rt.pendingName;
+    else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
+    const saved = await updateDialogueState(trx, scope, row.id, row.state_version, state as unknown as Record<string, unknown>);
+    if (!saved) throw new Error('dialogue state changed under a locked conversation');
+    await setConversationInsights(trx, scope, row.id, {
+      intent: u.intent, language: rt.language ?? state.language, ...(rt.summary ? { summary: rt.summary } : {}),
+    });
+    this.opts.logger.debug({ conversation_id: row.id, intent: u.intent, flow: state.flow, step: state.step, queued: rt.queued }, 'engine: turn done');
+    return rt.queued;
+  }
+
+  /** The turn failed (a bug or the database): the message is stored; tell the patient to try again rather than stay silent. */
+  private async apologize(scope: OrgScope, msg: InboundMessage, stored: StoredTurn, err: unknown): Promise<void> {
+    // A database error message can quote row values (a phone number): only its kind above debug.
+    const e = err as { name?: string; code?: string };
+    this.opts.logger.error({ err: { name: e.name, code: e.code }, conversation_id: stored.conversationId }, 'engine: turn failed');
+    this.opts.logger.debug({ err }, 'engine: turn failure detail');
+    try {
+      const lang = stored.hint?.language ?? asLang(stored.language) ?? 'en';
+      await queueOutboundMessage(this.knex, scope, {
+        conversationId: stored.conversationId, patientId: stored.patientId, channel: msg.channel, to: msg.from,
+        text: render(lang, 'action_failed'), sender: 'assistant', metadata: { reply_key: 'action_failed' }, now: this.opts.clock.now(),
+      });
+      this.opts.onQueued?.();
+    } catch (inner) {
+      this.opts.logger.error({ err: { name: (inner as Error).name } }, 'engine: could not queue the apology either');
+    }
+  }
+}
+
+/** Builds the engine; `engine.handleInbound` is the `onInbound` of every adapter. */
+export function createEngine(opts: EngineOptions): ConversationEngine {
+  return new ConversationEngine(opts);
+}

@@ -1,0 +1,33 @@
+/**
+ * Dates and times as the bot writes them, per language, in the clinic's time zone:
+ * "Tuesday 25 November, 10:30", "martes 25 de noviembre, 10:30",
+ * "dimarts 25 de novembre, 10:30", "मंगलवार 25 नवंबर, 10:30".
+ */
+import { DateTime } from 'luxon';
+import type { Lang } from './understanding/types.js';
+
+/** Catalan elides "de" before a vowel: "d'abril", "d'agost", "d'octubre". */
+function catalanMonth(month: string): string {
+  return /^[aeiouàèéíòóú]/i.test(month) ? `d'${month}` : `de ${month}`;
+}
+
+/** A weekday, day, month and 24-hour time; an unparsable instant is returned as given. */
+export function formatDateTime(iso: string | Date, lang: Lang, timeZone: string): string {
+  const dt = (iso instanceof Date ? DateTime.fromJSDate(iso) : DateTime.fromISO(iso)).setZone(timeZone).setLocale(lang);
+  if (!dt.isValid) return String(iso);
+  const weekday = dt.toFormat('cccc');
+  const day = dt.toFormat('d');
+  const month = dt.toFormat('LLLL');
+  const time = dt.toFormat('HH:mm');
+  switch (lang) {
+    case 'es': return `${weekday} ${day} de ${month}, ${time}`;
+    case 'ca': return `${weekday} ${day} ${catalanMonth(month)}, ${time}`;
+    default: return `${weekday} ${day} ${month}, ${time}`;
+  }
+}
+
+/** YYYY-MM-DD HH:mm in the clinic's zone, for staff-facing summaries. */
+export function formatLocalShort(iso: string | Date, timeZone: string): string {
+  const dt = (iso instanceof Date ? DateTime.fromJSDate(iso) : DateTime.fromISO(iso)).setZone(timeZone);
+  return dt.isValid ? dt.toFormat('yyyy-MM-dd HH:mm') : String(iso);
+}

@@ -1,0 +1,60 @@
+/**
+ * What the engine needs to know about a clinic on every turn (time zone,
+ * emergency number, bookable doctors and specializations), cached per
+ * organization for a short while so a turn costs no extra queries.
+ */
+import type { Db } from '../../models/base.js';
+import { doctorsQuery } from '../../models/doctors.js';
+import { loadOrganization, orgSettings } from '../../models/settings.js';
+import { LANGS, type Lang } from '../understanding/types.js';
+
+export interface ClinicDoctor { id: string; name: string; specialization: string }
+
+export interface ClinicContext {
+  organizationId: string;
+  timeZone: string;
+  emergencyNumber: string;
+  defaultLanguage: Lang;
+  doctors: ClinicDoctor[];
+  specializations: string[];
+}
+
+export function asLang(value: unknown): Lang | null {
+  return typeof value === 'string' && (LANGS as readonly string[]).includes(value) ? (value as Lang) : null;
+}
+
+async function loadClinic(db: Db, organizationId: string, fallbackEmergency: string): Promise<ClinicContext> {
+  const org = await loadOrganization(db, { organizationId });
+  const stored = (org.settings ?? {}) as Record<string, unknown>;
+  const settings = orgSettings(org);
+  const rows = await doctorsQuery(db, organizationId).where('doctors.active', true).orderBy('doctors.name');
+  const doctors = rows.map((d) => ({ id: d.id, name: d.name, specialization: d.specialization }));
+  const specializations = [...new Set(doctors.map((d) => d.specialization))].sort((a, b) => a.localeCompare(b));
+  const emergency = typeof stored.emergency_number === 'string' && stored.emergency_number ? stored.emergency_number : fallbackEmergency;
+  return {
+    organizationId, timeZone: org.time_zone, emergencyNumber: emergency,
+    defaultLanguage: asLang(settings.default_language) ?? 'en', doctors, specializations,
+  };
+}
+
+/** A per-organization cache with a time to live; `invalidate` drops one organization (settings or doctors changed). */
+export class ClinicCache {
+  private readonly entries = new Map<string, { at: number; value: Promise<ClinicContext> }>();
+
+  constructor(private readonly ttlMs: number, private readonly fallbackEmergency: string, private readonly nowMs: () => number = Date.now) {}
+
+  /** Reads through the root connection: never call it inside a transaction (PGlite has one connection). */
+  get(db: Db, organizationId: string): Promise<ClinicContext> {
+    const hit = this.entries.get(organizationId);
+    const now = this.nowMs();
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = loadClinic(db, organizationId, this.fallbackEmergency);
+    this.entries.set(organizationId, { at: now, value });
+    value.catch(() => this.entries.delete(organizationId));
+    return value;
+  }
+
+  invalidate(organizationId?: string): void {
+    if (organizationId) this.entries.delete(organizationId); else this.entries.clear();
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Who is writing: on phone channels the sender's number names the patient; on
+ * web chat (and Telegram) the session or the conversation carries the patient
+ * once the dialogue identified them. Identification (a name, a phone) links
+ * the conversation to an existing patient with the same E.164 number in the
+ * clinic, or creates one.
+ */
+import type { Knex } from 'knex';
+import type { Db, OrgScope } from '../../models/base.js';
+import { createPatient, findPatientByPhone, getPatient, updatePatient, type Patient } from '../../models/patients.js';
+import { setConversationPatient } from '../../models/conversations.js';
+import { toE164 } from '../../lib/phone.js';
+
+/** Channels whose sender address is the patient's phone number. */
+export const PHONE_CHANNELS = new Set(['sms', 'whatsapp', 'voice']);
+
+export const isPhoneChannel = (channel: string): boolean => PHONE_CHANNELS.has(channel);
+
+/** A country for numbers written without "+", guessed from the clinic's time zone (the few zones we serve). */
+const COUNTRY_BY_ZONE: Record<string, string> = {
+  'Europe/Madrid': 'ES', 'Atlantic/Canary': 'ES', 'Africa/Ceuta': 'ES', 'Europe/Andorra': 'AD',
+  'Asia/Kolkata': 'IN', 'Asia/Calcutta': 'IN', 'Europe/London': 'GB', 'Europe/Paris': 'FR', 'Europe/Lisbon': 'PT',
+  'America/New_York': 'US', 'America/Chicago': 'US', 'America/Denver': 'US', 'America/Los_Angeles': 'US',
+  'America/Mexico_City': 'MX', 'America/Bogota': 'CO', 'America/Argentina/Buenos_Aires': 'AR',
+};
+
+/** E.164 of a typed number: as written (with +), else in the clinic's country; null when it is no phone number. */
+export function normalizePhone(raw: string, timeZone: string): string | null {
+  return toE164(raw) ?? (COUNTRY_BY_ZONE[timeZone] ? toE164(raw, COUNTRY_BY_ZONE[timeZone]) : null);
+}
+
+export async function findLivePatient(db: Db, scope: OrgScope, id: string | null | undefined): Promise<Patient | undefined> {
+  if (!id) return undefined;
+  return getPatient(db, scope, id).catch(() => undefined);
+}
+
+/** The web chat session's linked patient, if any (the session id is the conversation's address). */
+export async function sessionPatientId(db: Db, scope: OrgScope, sessionId: string): Promise<string | null> {
+  const row = (await (db as Knex)('webchat_sessions').where({ id: sessionId, organization_id: scope.organizationId }).first('patient_id')) as { patient_id: string | null } | undefined;
+  return row?.patient_id ?? null;
+}
+
+/** The patient an inbound message comes from, before the conversation is known; undefined for an unknown sender. */
+export async function resolveSender(db: Db, scope: OrgScope, channel: string, from: string): Promise<Patient | undefined> {
+  if (isPhoneChannel(channel)) {
+    const phone = toE164(from);
+    return phone ? findPatientByPhone(db, scope, phone) : undefined;
+  }
+  if (channel === 'webchat') return findLivePatient(db, scope, await sessionPatientId(db, scope, from));
+  return undefined;
+}
+
+export interface IdentifyInput {
+  conversationId: string;
+  channel: string;
+  /** The conversation's address: the sender's phone on phone channels, the session id on web chat. */
+  address: string;
+  current: Patient | undefined;
+  name?: string;
+  phone?: string;
+  language: string;
+  timeZone: string;
+}
+
+/**
+ * Applies what the patient told about themselves. Returns the patient the
+ * conversation now belongs to, or undefined when there is not enough to make
+ * one yet: off phone channels a name waits for the phone number (the engine
+ * keeps it in the dialogue state), so a known number links to its patient
+ * instead of creating a second one.
+ */
+export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyInput): Promise<Patient | undefined> {
+  const phone = input.phone ? normalizePhone(input.phone, input.timeZone)
+    : isPhoneChannel(input.channel) ? toE164(input.address) : null;
+  let patient = input.current;
+  if (phone && phone !== patient?.phone) {
+    const existing = await findPatientByPhone(db, scope, phone);
+    if (existing) patient = existing;
+    else if (patient && !patient.phone) patient = await updatePatient(db, scope, patient.id, { phone, ...(input.name ? { name: input.name } : {}) });
+    else if (input.name || !patient) patient = await createPatient(db, scope, { name: input.name ?? 'Unknown', phone, preferred_language: input.language });
+  } else if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) {
+    patient = await updatePatient(db, scope, patient.id, { name: input.name });
+  } else if (!patient && !phone && input.phone && input.name) {
+    // The patient answered the phone question with something we cannot dial: keep the name rather than ask forever.
+    patient = await createPatient(db, scope, { name: input.name, preferred_language: input.language });
+  }
+  if (patient && patient.id !== input.current?.id) await linkPatient(db, scope, input, patient.id);
+  return patient;
+}
+
+async function linkPatient(db: Db, scope: OrgScope, input: IdentifyInput, patientId: string): Promise<void> {
+  await setConversationPatient(db, scope, input.conversationId, patientId);
+  if (input.channel === 'webchat') {
+    await (db as Knex)('webchat_sessions').where({ id: input.address, organization_id: scope.organizationId }).update({ patient_id: patientId });
+  }
+}

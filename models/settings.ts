@@ -1,0 +1,130 @@
+/**
+ * Organization settings: the one reader (`orgSettings`) with every default,
+ * and the two writers (clinic settings, AI settings). Everything lives in
+ * organizations.settings (jsonb); a PATCH merges in one UPDATE, so two
+ * concurrent PATCHes of different keys never lose each other's change.
+ */
+import type { Knex } from 'knex';
+import { DateTime } from 'luxon';
+import { type Db, type OrgScope } from './base.js';
+import { Organization } from './organizations.js';
+import type { PatientLanguage } from './patients.js';
+import { notFound } from '../lib/errors.js';
+
+export interface QuietHours { start: string; end: string }
+
+export interface ClinicSettings {
+  cancellation_window_hours: number;
+  reschedule_window_hours: number;
+  reminder_offsets_minutes: number[];
+  /** Local times (org zone) when bulk messages wait; null disables. */
+  quiet_hours: QuietHours | null;
+  default_language: PatientLanguage;
+  emergency_number: string;
+  sms_rate_per_second: number | null;
+}
+
+export interface AiSettings {
+  enabled: boolean;
+  model: string | null;
+  temperature: number;
+  system_prompt: string | null;
+  max_retries: number;
+  auto_suggestions: boolean;
+  require_confirmation: boolean;
+  /** Write-only: stored, never returned (see `presentableAiSettings`). */
+  api_key?: string | null;
+}
+
+export const DEFAULT_CLINIC_SETTINGS: ClinicSettings = {
+  cancellation_window_hours: 24,
+  reschedule_window_hours: 2,
+  reminder_offsets_minutes: [1440, 120],
+  quiet_hours: { start: '21:00', end: '08:00' },
+  default_language: 'en',
+  emergency_number: '112',
+  sms_rate_per_second: null,
+};
+
+export const DEFAULT_AI_SETTINGS: AiSettings = {
+  enabled: false,
+  model: null,
+  temperature: 0.2,
+  system_prompt: null,
+  max_retries: 2,
+  auto_suggestions: false,
+  require_confirmation: true,
+};
+
+export const CLINIC_SETTING_KEYS = Object.keys(DEFAULT_CLINIC_SETTINGS) as (keyof ClinicSettings)[];
+
+/** The clinic settings of an organization with every default filled in. */
+export function orgSettings(org: Pick<Organization, 'settings'>): ClinicSettings {
+  const stored = (org.settings ?? {}) as Record<string, unknown>;
+  const out = { ...DEFAULT_CLINIC_SETTINGS } as Record<string, unknown>;
+  for (const key of CLINIC_SETTING_KEYS) if (stored[key] !== undefined) out[key] = stored[key];
+  return out as unknown as ClinicSettings;
+}
+
+/** The AI settings with defaults; includes the stored api_key (callers present without it). */
+export function aiSettings(org: Pick<Organization, 'settings'>): AiSettings {
+  const stored = ((org.settings ?? {}) as Record<string, unknown>).ai;
+  return { ...DEFAULT_AI_SETTINGS, ...(stored && typeof stored === 'object' ? (stored as Partial<AiSettings>) : {}) };
+}
+
+export async function loadOrganization(db: Db, scope: OrgScope): Promise<Organization> {
+  const org = await Organization.query(db).findById(scope.organizationId);
+  if (!org) throw notFound('Organization');
+  return org;
+}
+
+export interface OrganizationPatch {
+  name?: string;
+  time_zone?: string;
+  settings?: Partial<ClinicSettings>;
+}
+
+/** Applies a validated patch; settings keys are merged, a null quiet_hours is stored as null (disabled). */
+export async function updateOrganizationSettings(db: Db, scope: OrgScope, patch: OrganizationPatch): Promise<Organization> {
+  const k = db as Knex;
+  const update: Record<string, unknown> = { updated_at: k.fn.now() };
+  if (patch.name !== undefined) update.name = patch.name;
+  if (patch.time_zone !== undefined) update.time_zone = patch.time_zone;
+  if (patch.settings && Object.keys(patch.settings).length) {
+    update.settings = k.raw('settings || ?::jsonb', [JSON.stringify(patch.settings)]);
+  }
+  const n = await k('organizations').where({ id: scope.organizationId }).update(update);
+  if (!n) throw notFound('Organization');
+  return loadOrganization(db, scope);
+}
+
+/** Merges a validated AI settings patch into settings.ai; `api_key: null` removes the key. */
+export async function updateAiSettings(db: Db, scope: OrgScope, patch: Partial<AiSettings>): Promise<Organization> {
+  const k = db as Knex;
+  const n = await k('organizations').where({ id: scope.organizationId }).update({
+    settings: k.raw(`jsonb_set(settings, '{ai}', jsonb_strip_nulls(coalesce(settings->'ai', '{}'::jsonb) || ?::jsonb))`, [JSON.stringify(patch)]),
+    updated_at: k.fn.now(),
+  });
+  if (!n) throw notFound('Organization');
+  return loadOrganization(db, scope);
+}
+
+/**
+ * The earliest time at or after `now` outside the quiet hours, in the
+ * organization's zone (a window like 21:00-08:00 spans midnight). Null quiet
+ * hours: `now`.
+ */
+export function nextSendTime(quiet: QuietHours | null, timeZone: string, now: Date): Date {
+  if (!quiet || quiet.start === quiet.end) return now;
+  const local = DateTime.fromJSDate(now, { zone: timeZone });
+  const minutes = local.hour * 60 + local.minute;
+  const toMin = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+  const start = toMin(quiet.start);
+  const end = toMin(quiet.end);
+  const inside = start < end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
+  if (!inside) return now;
+  // The end of the window: today when we are before it, otherwise tomorrow.
+  let endDay = local.startOf('day');
+  if (minutes >= end) endDay = endDay.plus({ days: 1 });
+  return endDay.set({ hour: Math.floor(end / 60), minute: end % 60 }).toJSDate();
+}

@@ -1,0 +1,438 @@
+/*!
+ * CareChat web chat widget. Embed with one tag:
+ *   <script src="https://your-carechat/widget/carechat.js" data-org="org_…" async></script>
+ * Optional: data-title="…" (panel title), data-open="true" (start open).
+ * No framework, no external requests: it talks only to the CareChat server it
+ * was loaded from, over a WebSocket at /chat. Its markup and styles live in a
+ * shadow root, so they neither affect nor are affected by the host page.
+ */
+(function () {
+  'use strict';
+  if (window.CareChat && window.CareChat.loaded) return;
+
+  var script = document.currentScript || document.querySelector('script[src*="carechat.js"][data-org]');
+  if (!script) return;
+  var ORG = script.getAttribute('data-org') || '';
+  var TITLE = script.getAttribute('data-title') || 'Clinic assistant';
+  var SERVER = new URL(script.src, location.href);
+  var WS_BASE = (SERVER.protocol === 'https:' ? 'wss://' : 'ws://') + SERVER.host + '/chat';
+  var KEY = 'carechat:' + ORG + ':';
+  var MAX_TEXT = 2000;
+  var PING_EVERY_MS = 25000;
+  var PONG_WAIT_MS = 10000;
+
+  var store = {
+    get: function (k) { try { return window.localStorage.getItem(KEY + k); } catch (e) { return null; } },
+    set: function (k, v) { try { window.localStorage.setItem(KEY + k, v); } catch (e) { /* private mode */ } },
+    del: function (k) { try { window.localStorage.removeItem(KEY + k); } catch (e) { /* private mode */ } },
+  };
+  // The transcript lives for the browser tab only (sessionStorage): health data is not kept on the device.
+  var transcript = {
+    load: function () { try { return JSON.parse(window.sessionStorage.getItem(KEY + 'transcript') || '[]'); } catch (e) { return []; } },
+    save: function (items) { try { window.sessionStorage.setItem(KEY + 'transcript', JSON.stringify(items.slice(-60))); } catch (e) { /* full */ } },
+  };
+
+  var CSS = [
+    ':host{all:initial}',
+    '*{box-sizing:border-box}',
+    '.cc-root{position:fixed;right:20px;bottom:20px;z-index:2147483000;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1f24}',
+    '.cc-launcher{width:60px;height:60px;border-radius:50%;border:0;background:#0b5cad;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}',
+    '.cc-launcher:hover{background:#094a8c}',
+    '.cc-launcher svg{width:28px;height:28px}',
+    '.cc-badge{position:absolute;top:2px;right:2px;min-width:18px;height:18px;border-radius:9px;background:#c62828;color:#fff;font-size:12px;font-weight:700;line-height:18px;text-align:center;padding:0 4px}',
+    '.cc-panel{position:absolute;right:0;bottom:76px;width:370px;height:min(600px,calc(100vh - 120px));background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden}',
+    '.cc-panel[hidden]{display:none}',
+    '.cc-header{background:#0b5cad;color:#fff;padding:12px 12px 12px 16px;display:flex;align-items:center;gap:10px}',
+    '.cc-heading{flex:1;min-width:0}',
+    '.cc-title{margin:0;font-size:16px;font-weight:700}',
+    '.cc-state{font-size:13px;display:flex;align-items:center;gap:6px}',
+    '.cc-dot{width:8px;height:8px;border-radius:50%;background:#ffd54f;display:inline-block}',
+    '.cc-state[data-state="online"] .cc-dot{background:#69f0ae}',
+    '.cc-state[data-state="offline"] .cc-dot{background:#ff8a80}',
+    '.cc-close{background:transparent;border:0;color:#fff;width:40px;height:40px;border-radius:8px;cursor:pointer;font-size:26px;line-height:1}',
+    '.cc-close:hover{background:rgba(255,255,255,.15)}',
+    '.cc-log{flex:1;overflow-y:auto;padding:16px 12px;background:#f4f6f9;display:flex;flex-direction:column;gap:8px}',
+    '.cc-msg{max-width:85%;padding:9px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}',
+    '.cc-msg-bot{align-self:flex-start;background:#fff;border:1px solid #d5dbe3;border-bottom-left-radius:4px}',
+    '.cc-msg-staff{align-self:flex-start;background:#fff7e0;border:1px solid #e6cf8a;border-bottom-left-radius:4px}',
+    '.cc-msg-me{align-self:flex-end;background:#0b5cad;color:#fff;border-bottom-right-radius:4px}',
+    '.cc-who{display:block;font-size:12px;font-weight:700;color:#5a4300;margin-bottom:2px}',
+    '.cc-meta{display:block;font-size:11px;opacity:.85;margin-top:3px;text-align:right}',
+    '.cc-msg-me[data-state="pending"]{opacity:.75}',
+    '.cc-msg-me[data-state="failed"]{background:#8e1b1b}',
+    '.cc-options{align-self:flex-start;display:flex;flex-wrap:wrap;gap:6px;max-width:95%}',
+    '.cc-option{border:1.5px solid #0b5cad;background:#fff;color:#0b5cad;border-radius:18px;padding:7px 14px;font:inherit;font-size:14px;cursor:pointer;min-height:36px}',
+    '.cc-option:hover,.cc-option:focus-visible{background:#0b5cad;color:#fff}',
+    '.cc-option:disabled{border-color:#9aa5b1;color:#5f6b78;background:#eef1f4;cursor:default}',
+    '.cc-typing{padding:0 16px 6px;background:#f4f6f9;font-size:13px;color:#4a5562;min-height:22px}',
+    '.cc-typing span{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;background:#4a5562;animation:cc-blink 1.2s infinite}',
+    '.cc-typing span:nth-child(2){animation-delay:.2s}.cc-typing span:nth-child(3){animation-delay:.4s}',
+    '@keyframes cc-blink{0%,80%,100%{opacity:.25}40%{opacity:1}}',
+    '.cc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #d5dbe3;background:#fff}',
+    '.cc-input{flex:1;min-width:0;border:1.5px solid #9aa5b1;border-radius:10px;padding:10px 12px;font:inherit;color:#1b1f24;resize:none;max-height:120px}',
+    '.cc-input:focus{outline:none;border-color:#0b5cad;box-shadow:0 0 0 3px rgba(11,92,173,.25)}',
+    '.cc-send{border:0;background:#0b5cad;color:#fff;border-radius:10px;padding:0 16px;font:inherit;font-weight:600;cursor:pointer;min-height:44px}',
+    '.cc-send:disabled{background:#9aa5b1;cursor:default}',
+    '.cc-note{font-size:11px;color:#4a5562;padding:0 12px 8px;background:#fff}',
+    'button:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
+    '.cc-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}',
+    '@media (max-width:480px){',
+    '.cc-root{right:14px;bottom:14px}',
+    '.cc-root.cc-open .cc-launcher{display:none}',
+    '.cc-panel{position:fixed;inset:0;width:100vw;height:100vh;height:100dvh;border-radius:0;bottom:0;right:0}',
+    '}',
+    '@media (prefers-reduced-motion:reduce){.cc-typing span{animation:none}}',
+  ].join('\n');
+
+  var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]);
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  // ---- DOM -----------------------------------------------------------------
+  var host = el('div', { id: 'carechat-widget', 'data-carechat': '' });
+  var shadow = host.attachShadow({ mode: 'open' });
+  var style = el('style');
+  style.textContent = CSS;
+  var root = el('div', { class: 'cc-root' });
+  var launcher = el('button', { type: 'button', class: 'cc-launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false', 'aria-controls': 'cc-panel' });
+  launcher.innerHTML = ICON;
+  var badge = el('span', { class: 'cc-badge', 'aria-hidden': 'true', hidden: '' });
+  launcher.appendChild(badge);
+
+  var panel = el('section', { id: 'cc-panel', class: 'cc-panel', role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': 'cc-title', hidden: '' });
+  var header = el('header', { class: 'cc-header' });
+  var heading = el('div', { class: 'cc-heading' });
+  var title = el('h2', { id: 'cc-title', class: 'cc-title' }, TITLE);
+  var state = el('div', { class: 'cc-state', 'data-state': 'connecting', role: 'status' });
+  var stateDot = el('span', { class: 'cc-dot', 'aria-hidden': 'true' });
+  var stateText = el('span', {}, 'Connecting…');
+  state.appendChild(stateDot);
+  state.appendChild(stateText);
+  heading.appendChild(title);
+  heading.appendChild(state);
+  var closeBtn = el('button', { type: 'button', class: 'cc-close', 'aria-label': 'Close chat' }, '×');
+  header.appendChild(heading);
+  header.appendChild(closeBtn);
+
+  var log = el('div', { class: 'cc-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0' });
+  var typing = el('div', { class: 'cc-typing', 'aria-live': 'polite' });
+  var form = el('form', { class: 'cc-form', autocomplete: 'off' });
+  var label = el('label', { for: 'cc-input', class: 'cc-sr' }, 'Type your message');
+  var input = el('textarea', { id: 'cc-input', class: 'cc-input', rows: '1', maxlength: String(MAX_TEXT), placeholder: 'Type your message…', enterkeyhint: 'send' });
+  var send = el('button', { type: 'submit', class: 'cc-send' }, 'Send');
+  form.appendChild(label);
+  form.appendChild(input);
+  form.appendChild(send);
+  var note = el('div', { class: 'cc-note' }, 'In an emergency, call your local emergency number.');
+
+  panel.appendChild(header);
+  panel.appendChild(log);
+  panel.appendChild(typing);
+  panel.appendChild(form);
+  panel.appendChild(note);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+  shadow.appendChild(style);
+  shadow.appendChild(root);
+
+  // ---- state ---------------------------------------------------------------
+  var ws = null;
+  var connState = 'idle';
+  var retries = 0;
+  var retryTimer = null;
+  var pingTimer = null;
+  var pongTimer = null;
+  var typingTimer = null;
+  var unread = 0;
+  var unavailable = false;
+  var seen = {};
+  var items = transcript.load();
+  var pending = []; // client frames not yet acknowledged: resent (same id) after a reconnect
+  // The server sends "typing" after the ack, once the turn is done, so the reply often arrives first:
+  // typing is shown only while the acknowledged message has no answer yet, and not while staff hold the chat.
+  var received = 0; // server messages shown so far
+  var receivedAtSend = {}; // client id -> `received` when it was sent
+  var awaitedSince = -1; // `received` when the last acknowledged message was sent
+  var lastSender = null;
+
+  function setState(s, text) {
+    connState = s;
+    state.setAttribute('data-state', s);
+    stateText.textContent = text;
+    send.disabled = s === 'offline' && unavailable;
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  function clientId() {
+    var rnd = window.crypto && window.crypto.getRandomValues ? Array.prototype.map.call(window.crypto.getRandomValues(new Uint8Array(8)), function (b) { return ('0' + b.toString(16)).slice(-2); }).join('') : String(Math.random()).slice(2);
+    return 'c_' + Date.now().toString(36) + '_' + rnd;
+  }
+
+  function renderMine(item) {
+    var bubble = el('div', { class: 'cc-msg cc-msg-me', 'data-client-id': item.cid, 'data-state': item.state || 'pending' });
+    bubble.appendChild(el('span', { class: 'cc-sr' }, 'You: '));
+    bubble.appendChild(document.createTextNode(item.text));
+    bubble.appendChild(el('span', { class: 'cc-meta' }, item.state === 'sent' ? 'Sent' : 'Sending…'));
+    log.appendChild(bubble);
+    scrollDown();
+  }
+
+  function clearOptions() {
+    var groups = log.querySelectorAll('.cc-options');
+    for (var i = 0; i < groups.length; i++) {
+      var buttons = groups[i].querySelectorAll('button');
+      for (var j = 0; j < buttons.length; j++) buttons[j].disabled = true;
+    }
+  }
+
+  function renderTheirs(item, live) {
+    clearOptions();
+    var staff = item.sender === 'staff';
+    var bubble = el('div', { class: 'cc-msg ' + (staff ? 'cc-msg-staff' : 'cc-msg-bot'), 'data-message-id': item.id, 'data-sender': item.sender });
+    if (staff) bubble.appendChild(el('span', { class: 'cc-who' }, 'Clinic staff'));
+    else bubble.appendChild(el('span', { class: 'cc-sr' }, 'Assistant: '));
+    bubble.appendChild(document.createTextNode(item.text));
+    log.appendChild(bubble);
+    if (item.options && item.options.length && live) {
+      var group = el('div', { class: 'cc-options', role: 'group', 'aria-label': 'Suggested replies' });
+      item.options.forEach(function (opt) {
+        var b = el('button', { type: 'button', class: 'cc-option', 'data-value': opt.value }, opt.label);
+        b.addEventListener('click', function () {
+          submit(String(opt.value), opt.label);
+          input.focus(); // the clicked button is now disabled: keep focus in the chat
+        });
+        group.appendChild(b);
+      });
+      log.appendChild(group);
+    }
+    scrollDown();
+  }
+
+  function restore() {
+    items.forEach(function (item, i) {
+      if (item.mine) renderMine(item);
+      else { seen[item.id + '\n' + item.text] = true; lastSender = item.sender; renderTheirs(item, i === items.length - 1); }
+    });
+    items.forEach(function (item) {
+      if (item.mine && item.state !== 'sent') pending.push({ type: 'message', id: item.cid, text: item.text });
+    });
+  }
+
+  function remember(item) {
+    items.push(item);
+    transcript.save(items);
+  }
+
+  function showTyping(on) {
+    clearTimeout(typingTimer);
+    typing.textContent = '';
+    if (!on) return;
+    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
+    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
+    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
+    typing.appendChild(document.createTextNode(' Assistant is typing…'));
+    // Never leave it spinning if no reply comes.
+    typingTimer = setTimeout(function () { showTyping(false); }, 20000);
+  }
+
+  function setUnread(n) {
+    unread = n;
+    badge.hidden = n === 0;
+    badge.textContent = n > 9 ? '9+' : String(n);
+    launcher.setAttribute('aria-label', n ? 'Open chat (' + n + ' new message' + (n > 1 ? 's' : '') + ')' : 'Open chat');
+  }
+
+  // ---- connection ----------------------------------------------------------
+  function connect() {
+    if (unavailable || ws) return;
+    clearTimeout(retryTimer);
+    var params = new URLSearchParams({ org: ORG });
+    var token = store.get('session');
+    var after = store.get('after');
+    if (token) params.set('session', token);
+    if (token && after) params.set('after', after);
+    setState('connecting', retries ? 'Reconnecting…' : 'Connecting…');
+    var socket;
+    try {
+      socket = new WebSocket(WS_BASE + '?' + params.toString());
+    } catch (e) {
+      return scheduleReconnect();
+    }
+    ws = socket;
+    socket.onmessage = function (ev) {
+      var frame;
+      try { frame = JSON.parse(ev.data); } catch (e) { return; }
+      onFrame(frame);
+    };
+    socket.onclose = function (ev) {
+      if (ws !== socket) return;
+      ws = null;
+      clearInterval(pingTimer);
+      clearTimeout(pongTimer);
+      showTyping(false);
+      if (ev.code === 4404 || ev.code === 4400) {
+        unavailable = true;
+        setState('offline', 'Chat is not available');
+        return;
+      }
+      setState('offline', 'Offline — reconnecting…');
+      scheduleReconnect(ev.code === 1001);
+    };
+  }
+
+  function scheduleReconnect(soon) {
+    clearTimeout(retryTimer);
+    var base = soon ? 500 : Math.min(30000, 1000 * Math.pow(2, retries));
+    retries++;
+    retryTimer = setTimeout(connect, base / 2 + Math.random() * base / 2);
+  }
+
+  function transmit(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN && connState === 'online') ws.send(JSON.stringify(frame));
+  }
+
+  function onFrame(frame) {
+    switch (frame.type) {
+      case 'session':
+        store.set('session', frame.session_token);
+        retries = 0;
+        setState('online', 'Online');
+        pending.forEach(transmit);
+        clearInterval(pingTimer);
+        pingTimer = setInterval(function () {
+          transmit({ type: 'ping' });
+          clearTimeout(pongTimer);
+          pongTimer = setTimeout(function () { if (ws) ws.close(4000, 'no pong'); }, PONG_WAIT_MS);
+        }, PING_EVERY_MS);
+        break;
+      case 'pong':
+        clearTimeout(pongTimer);
+        break;
+      case 'ack': {
+        pending = pending.filter(function (p) { return p.id !== frame.id; });
+        awaitedSince = frame.id in receivedAtSend ? receivedAtSend[frame.id] : -1;
+        delete receivedAtSend[frame.id];
+        items.forEach(function (item) { if (item.mine && item.cid === frame.id) item.state = 'sent'; });
+        transcript.save(items);
+        var mine = log.querySelector('[data-client-id="' + CSS_escape(frame.id) + '"]');
+        if (mine) {
+          mine.setAttribute('data-state', 'sent');
+          mine.setAttribute('data-message-id', frame.message_id);
+          mine.querySelector('.cc-meta').textContent = 'Sent';
+        }
+        break;
+      }
+      case 'typing':
+        if (awaitedSince === received && lastSender !== 'staff') showTyping(true);
+        awaitedSince = -1;
+        break;
+      case 'message':
+        store.set('after', frame.id);
+        // A long message may come as several parts under one id: the text is part of the key.
+        if (seen[frame.id + '\n' + frame.text]) break;
+        seen[frame.id + '\n' + frame.text] = true;
+        showTyping(false);
+        received++;
+        lastSender = frame.sender;
+        var item = { id: frame.id, sender: frame.sender, text: frame.text, options: frame.options || [], at: frame.created_at };
+        remember(item);
+        renderTheirs(item, true);
+        if (panel.hidden) setUnread(unread + 1);
+        break;
+      case 'error': {
+        if (frame.id) {
+          pending = pending.filter(function (p) { return p.id !== frame.id; });
+          var failed = log.querySelector('[data-client-id="' + CSS_escape(frame.id) + '"]');
+          if (failed) {
+            failed.setAttribute('data-state', 'failed');
+            failed.querySelector('.cc-meta').textContent = frame.code === 'rate_limited' ? 'Not sent: too many messages, wait a moment' : 'Not sent';
+          }
+        }
+        break;
+      }
+    }
+  }
+
+  function CSS_escape(s) { return String(s).replace(/["\\]/g, '\\$&'); }
+
+  function submit(text, shown) {
+    text = String(text).trim();
+    if (!text || unavailable) return;
+    if (text.length > MAX_TEXT) text = text.slice(0, MAX_TEXT);
+    var item = { mine: true, cid: clientId(), text: shown || text, state: 'pending' };
+    clearOptions();
+    remember(item);
+    renderMine(item);
+    var frame = { type: 'message', id: item.cid, text: text };
+    receivedAtSend[item.cid] = received;
+    pending.push(frame);
+    transmit(frame);
+    if (!ws) connect();
+  }
+
+  // ---- open / close --------------------------------------------------------
+  function openPanel() {
+    panel.hidden = false;
+    root.classList.add('cc-open');
+    launcher.setAttribute('aria-expanded', 'true');
+    launcher.setAttribute('aria-label', 'Close chat');
+    setUnread(0);
+    if (!items.length && !log.childNodes.length) {
+      log.appendChild(el('div', { class: 'cc-msg cc-msg-bot' }, 'Hi! I can help you book, change or cancel an appointment, or put you in touch with the clinic.'));
+    }
+    connect();
+    scrollDown();
+    input.focus();
+  }
+
+  function closePanel() {
+    panel.hidden = true;
+    root.classList.remove('cc-open');
+    launcher.setAttribute('aria-expanded', 'false');
+    setUnread(unread);
+    launcher.focus();
+  }
+
+  launcher.addEventListener('click', function () { if (panel.hidden) openPanel(); else closePanel(); });
+  closeBtn.addEventListener('click', closePanel);
+  root.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Escape' && !panel.hidden) { ev.preventDefault(); closePanel(); }
+  });
+  form.addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    var text = input.value;
+    input.value = '';
+    submit(text);
+    input.focus();
+  });
+  input.addEventListener('keydown', function (ev) {
+    if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event('submit')); }
+  });
+  window.addEventListener('online', function () { if (!ws && !unavailable && store.get('session')) { retries = 0; connect(); } });
+
+  function mount() {
+    document.body.appendChild(host);
+    restore();
+    if (!ORG) { unavailable = true; setState('offline', 'Chat is not configured'); }
+    // A returning visitor reconnects at once, so replies sent while away arrive.
+    else if (store.get('session')) connect();
+    if (script.getAttribute('data-open') === 'true') openPanel();
+  }
+
+  window.CareChat = {
+    loaded: true,
+    open: openPanel,
+    close: closePanel,
+    /** Forgets the session on this device (e.g. a shared computer). */
+    reset: function () { store.del('session'); store.del('after'); transcript.save([]); location.reload(); },
+  };
+
+  if (document.body) mount();
+  else document.addEventListener('DOMContentLoaded', mount);
+})();

@@ -1,0 +1,221 @@
+/**
+ * The reminder job (node-cron, REMINDER_TICK, noOverlap): each tick claims
+ * the due reminders of every instance's database with SKIP LOCKED and a lease
+ * (any number of instances may run it), writes each one in the patient's
+ * language with the date and time in the clinic's zone, and queues it on the
+ * patient's channel in the same transaction that marks it sent and makes the
+ * patient's next reply the answer to it. Then the dispatcher is kicked.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Knex } from 'knex';
+import { DateTime } from 'luxon';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { Database } from '../models/db.js';
+import type { OrgScope } from '../models/base.js';
+import { findOrCreateOpenConversation, latestConversationOfPatient, type Conversation } from '../models/conversations.js';
+import { orgSettings } from '../models/settings.js';
+import { Organization } from '../models/organizations.js';
+import { PATIENT_LANGUAGES, type PatientLanguage } from '../models/patients.js';
+import {
+  claimDueReminders, failReminder, recordReminderQueued, skipReminder,
+  type ClaimedReminder, type SetReminderContext,
+} from '../models/reminders.js';
+import { render } from '../bot/catalog/index.js';
+
+export interface ReminderJobOptions {
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  /** Cron expression (six fields allow seconds): config REMINDER_TICK. */
+  schedule: string;
+  /** How long a claim is ours; an older claim is retaken (a crashed instance). */
+  leaseSeconds: number;
+  /** Reminders claimed per round (a tick runs rounds until nothing is due). */
+  batchSize?: number;
+  /** Reminders rendered and queued at once within a round. */
+  concurrency?: number;
+  /** A reminder claimed this many times without being recorded fails. */
+  maxAttempts?: number;
+  /** CONVERSATION_IDLE_MINUTES: a silent open conversation is closed and a new one opened. */
+  idleMinutes: number;
+  /** Only these organizations (sharding by tenant; tests). */
+  organizationIds?: readonly string[];
+  /** bot/engine.ts setReminderContext, handed in by main.ts. */
+  setContext?: SetReminderContext;
+  /** After a round that queued messages: wake the dispatcher. */
+  onQueued?: () => void;
+}
+
+export interface TickResult { claimed: number; queued: number; skipped: number; failed: number; lost: number }
+
+interface ReminderSubject {
+  status: string;
+  start_time: Date;
+  patient_id: string;
+  phone: string | null;
+  preferred_language: string | null;
+  opted_out_at: Date | null;
+  deleted_at: Date | null;
+  doctor_name: string;
+  /** Reminders of the same appointment with a smaller offset that are due too (this one is then stale). */
+  newer_due: number;
+}
+
+interface OrgInfo { timeZone: string; defaultLanguage: PatientLanguage }
+
+const asLanguage = (v: string | null | undefined): PatientLanguage | null => (PATIENT_LANGUAGES as readonly string[]).includes(v ?? '') ? (v as PatientLanguage) : null;
+
+/** "martes 25 de noviembre", "Tuesday 25 November", "dimarts 25 de novembre" / "d'abril", "मंगलवार 25 नवंबर". */
+export function reminderDate(at: Date, lang: PatientLanguage, timeZone: string): { date: string; time: string } {
+  const dt = DateTime.fromJSDate(at, { zone: timeZone }).setLocale(lang);
+  const month = dt.toFormat('LLLL');
+  const day = `${dt.toFormat('cccc')} ${dt.toFormat('d')}`;
+  const date = lang === 'es' ? `${day} de ${month}` : lang === 'ca' ? `${day} ${/^[aeiouàèéíòóú]/i.test(month) ? `d'${month}` : `de ${month}`}` : `${day} ${month}`;
+  return { date, time: dt.toFormat('HH:mm') };
+}
+
+export class ReminderJob {
+  private task: ScheduledTask | null = null;
+  private current: Promise<TickResult> | null = null;
+
+  constructor(private readonly opts: ReminderJobOptions) {}
+
+  /** Schedules the cron task (idempotent). */
+  start(): void {
+    if (this.task) return;
+    if (!cron.validate(this.opts.schedule)) throw new Error(`REMINDER_TICK is not a cron expression: "${this.opts.schedule}"`);
+    // A tick missed while the event loop was busy is not lost: the next one claims whatever is due.
+    this.task = cron.schedule(this.opts.schedule, async () => {
+      try {
+        await this.tick();
+      } catch (err) {
+        this.opts.logger.error({ err: { message: (err as Error).message } }, 'reminders: tick failed');
+      }
+    }, {
+      name: 'reminders', noOverlap: true, suppressMissedWarning: true,
+      // A tick still running when the next comes up is normal under load (noOverlap skips it): debug, not warn.
+      logger: {
+        info: (m) => this.opts.logger.debug({ job: 'reminders' }, m),
+        warn: (m) => this.opts.logger.debug({ job: 'reminders' }, m),
+        error: (m) => this.opts.logger.error({ job: 'reminders' }, String(m)),
+        debug: (m) => this.opts.logger.debug({ job: 'reminders' }, String(m)),
+      },
+    });
+  }
+
+  /** Stops scheduling and waits for a tick in progress (call before the database closes). */
+  async stop(): Promise<void> {
+    const task = this.task;
+    this.task = null;
+    if (task) await task.destroy();
+    await this.current?.catch(() => undefined);
+  }
+
+  /** One run: claims and processes due reminders until none is left. Ticks never overlap within an instance. */
+  async tick(): Promise<TickResult> {
+    while (this.current) await this.current.catch(() => undefined);
+    const run = this.runRounds();
+    this.current = run;
+    try {
+      return await run;
+    } finally {
+      this.current = null;
+    }
+  }
+
+  private get knex(): Knex {
+    return this.opts.db.knex;
+  }
+
+  private async runRounds(): Promise<TickResult> {
+    const total: TickResult = { claimed: 0, queued: 0, skipped: 0, failed: 0, lost: 0 };
+    const batch = this.opts.batchSize ?? 100;
+    const orgs = new Map<string, OrgInfo>();
+    for (;;) {
+      const now = this.opts.clock.now();
+      const claimed = await claimDueReminders(this.knex, { now, limit: batch, leaseSeconds: this.opts.leaseSeconds, organizationIds: this.opts.organizationIds });
+      if (claimed.length === 0) break;
+      total.claimed += claimed.length;
+      const queue = [...claimed];
+      const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 4, queue.length) }, async () => {
+        for (let r = queue.shift(); r; r = queue.shift()) total[await this.process(r, now, orgs)] += 1;
+      });
+      await Promise.all(workers);
+      if (total.queued > 0) this.opts.onQueued?.();
+      if (claimed.length < batch) break;
+    }
+    if (total.claimed > 0) this.opts.logger.info({ ...total }, 'reminders: tick done');
+    return total;
+  }
+
+  private async orgInfo(orgId: string, cache: Map<string, OrgInfo>): Promise<OrgInfo> {
+    let info = cache.get(orgId);
+    if (!info) {
+      const org = await Organization.query(this.knex).findById(orgId);
+      info = { timeZone: org?.time_zone ?? 'UTC', defaultLanguage: org ? orgSettings(org).default_language : 'en' };
+      cache.set(orgId, info);
+    }
+    return info;
+  }
+
+  /** One claimed reminder: skipped, queued, or (after too many claims) failed. Never throws. */
+  private async process(r: ClaimedReminder, now: Date, orgs: Map<string, OrgInfo>): Promise<Exclude<keyof TickResult, 'claimed'>> {
+    const claim = { id: r.id, attempts: r.attempts };
+    const log = { reminder_id: r.id, appointment_id: r.appointment_id, attempt: r.attempts };
+    try {
+      if (r.attempts > (this.opts.maxAttempts ?? 5)) {
+        await failReminder(this.knex, claim, 'max_attempts', now);
+        this.opts.logger.warn(log, 'reminders: gave up after repeated claims');
+        return 'failed';
+      }
+      const s = (await this.knex('appointments as a').join('patients as p', 'p.id', 'a.patient_id').join('doctors as d', 'd.id', 'a.doctor_id')
+        .where({ 'a.id': r.appointment_id, 'a.organization_id': r.organization_id })
+        .select('a.status', 'a.start_time', 'a.patient_id', 'p.phone', 'p.preferred_language', 'p.opted_out_at', 'p.deleted_at', 'd.name as doctor_name',
+          this.knex.raw(`(SELECT count(*) FROM reminders o WHERE o.appointment_id = a.id AND o.offset_minutes < ? AND o.due_at <= ?
+            AND o.status IN ('pending', 'claimed', 'sent'))::int AS newer_due`, [r.offset_minutes, now]))
+        .first()) as ReminderSubject | undefined;
+      const reason = !s ? 'appointment_deleted'
+        : s.status !== 'scheduled' && s.status !== 'confirmed' ? `appointment_${s.status}`
+          : new Date(s.start_time).getTime() <= now.getTime() ? 'appointment_past'
+            : s.deleted_at ? 'patient_deleted'
+              : s.opted_out_at ? 'opted_out'
+                // The job did not run for a while: only the latest due reminder goes out.
+                : s.newer_due > 0 ? 'superseded' : null;
+      if (reason || !s) {
+        await skipReminder(this.knex, claim, reason ?? 'appointment_deleted', now);
+        this.opts.logger.info({ ...log, reason }, 'reminders: skipped');
+        return 'skipped';
+      }
+      const scope: OrgScope = { organizationId: r.organization_id };
+      const org = await this.orgInfo(r.organization_id, orgs);
+      const lang = asLanguage(s.preferred_language) ?? org.defaultLanguage;
+      const { date, time } = reminderDate(new Date(s.start_time), lang, org.timeZone);
+      const text = render(lang, 'reminder', { doctor: s.doctor_name, date, time });
+      const outcome = await this.knex.transaction(async (trx) => {
+        const conversation = await this.target(trx, scope, s, lang, now);
+        if (!conversation) return (await skipReminder(trx, claim, 'no_address', now)) ? 'skipped' : 'lost';
+        const message = await recordReminderQueued(trx, scope, claim, {
+          appointmentId: r.appointment_id, patientId: s.patient_id, conversationId: conversation.id, channel: conversation.channel,
+          to: conversation.channel_address, text, now, setContext: this.opts.setContext,
+        });
+        return message ? 'queued' : 'lost';
+      });
+      if (outcome === 'lost') this.opts.logger.warn(log, 'reminders: the claim was lost before it was recorded (moved, cancelled or retaken)');
+      else this.opts.logger.info({ ...log, outcome }, outcome === 'queued' ? 'reminders: queued' : 'reminders: skipped (no address)');
+      return outcome;
+    } catch (err) {
+      // Left claimed: the lease runs out and a later tick (here or elsewhere) tries again.
+      this.opts.logger.error({ ...log, err: { message: (err as Error).message } }, 'reminders: could not process a reminder');
+      return 'lost';
+    }
+  }
+
+  /** The patient's latest conversation's channel (an open conversation there), else SMS to a known phone, else none. */
+  private async target(trx: Knex.Transaction, scope: OrgScope, s: ReminderSubject, lang: PatientLanguage, now: Date): Promise<Conversation | null> {
+    const latest = await latestConversationOfPatient(trx, scope, s.patient_id);
+    const where = latest ? { channel: latest.channel, address: latest.channel_address } : s.phone ? { channel: 'sms', address: s.phone } : null;
+    if (!where) return null;
+    return findOrCreateOpenConversation(trx, scope, { ...where, patientId: s.patient_id, language: lang, idleMinutes: this.opts.idleMinutes, now });
+  }
+}
