@@ -29,9 +29,9 @@ const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const MIN_GAP_MS = 550;
 
 export interface ChatBenchOptions {
-  /** Concurrent visitors (default 200). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
+  /** Concurrent visitors (default 80: enough to saturate either server here, few enough that each completes bookings within the run). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
   clients?: number;
-  /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 3). */
+  /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 4). */
   seconds?: number;
   warmupSeconds?: number;
 }
@@ -127,9 +127,9 @@ function fmt(r: ChatLoadReport, offered: number): string {
 }
 
 export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<ChatBenchResult> {
-  const clients = opts.clients ?? 200;
+  const clients = opts.clients ?? 80;
   const seconds = opts.seconds ?? 10;
-  const warmupSeconds = opts.warmupSeconds ?? 3;
+  const warmupSeconds = opts.warmupSeconds ?? 4;
   const url = chatDatabaseUrl();
   await resetDatabase(url);
   const setup = await openDatabase({ url });

@@ -5,6 +5,7 @@
  * BENCH_ONLY=api|chat|comms runs one; BENCH_SECONDS sets the load duration.
  */
 import { runApiBenchmark } from './api.js';
+import { runChatBenchmark } from './chat.js';
 
 const only = process.env.BENCH_ONLY;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -12,5 +13,9 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 if (!only || only === 'api') {
   console.log('== API: appointments list and available slots ==');
   await runApiBenchmark({ connections: 50, seconds });
+}
+if (!only || only === 'chat') {
+  console.log('\n== Chat: web chat booking turns ==');
+  await runChatBenchmark({ seconds });
 }
 process.exit(0);
