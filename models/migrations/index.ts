@@ -8,6 +8,7 @@ import * as messaging from './002_messaging.js';
 import * as communications from './006_communications.js';
 import * as webchat from './007_webchat.js';
 import * as reminders from './008_reminders.js';
+import * as messageIndexes from './009_message_indexes.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '006_communications': communications,
   '007_webchat': webchat,
   '008_reminders': reminders,
+  '009_message_indexes': messageIndexes,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
