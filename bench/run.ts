@@ -6,6 +6,7 @@
  */
 import { runApiBenchmark } from './api.js';
 import { runChatBenchmark } from './chat.js';
+import { runCommsBenchmark } from './comms.js';
 
 const only = process.env.BENCH_ONLY;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -17,5 +18,9 @@ if (!only || only === 'api') {
 if (!only || only === 'chat') {
   console.log('\n== Chat: web chat booking turns ==');
   await runChatBenchmark({ seconds });
+}
+if (!only || only === 'comms') {
+  console.log('\n== Communications: bulk enqueue, dispatch, reminders ==');
+  await runCommsBenchmark();
 }
 process.exit(0);

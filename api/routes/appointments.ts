@@ -4,6 +4,7 @@
  * others answer 404 as if they did not exist.
  */
 import { z } from 'zod';
+import { withIdempotency } from '../http/idempotency.js';
 import { route, paginationQuery, paginate, parseSort, idParam, isoDate, isoDateTime } from '../http/route.js';
 import { authorize } from '../policies.js';
 import { forbidden } from '../../lib/errors.js';
@@ -116,17 +117,20 @@ export const appointmentsRoutes = [
     summary: 'Book an appointment (409 with conflicting_appointment_id when the slot is taken)',
     permission: 'appointment.create', rateLimit: 'appointments', status: 201, aliases, body: createBody,
     response: appointmentDetailSchema, errors: [400, 404, 409, 422],
-    handler: async ({ deps, orgId, body, principal }) => {
+    handler: async ({ ctx, deps, orgId, body, principal }) => {
       const scope = { organizationId: orgId };
       if (principal.doctorId && body.doctor_id !== principal.doctorId) {
         throw forbidden('A provider can only book appointments with their own doctor', { field: 'doctor_id' });
       }
-      const appointment = await bookAppointment(deps.db.knex, scope, {
-        patientId: body.patient_id, doctorId: body.doctor_id, startTime: body.start_time, durationMinutes: body.duration_minutes,
-        type: body.type, reason: body.reason, notes: body.notes, location: body.location, source: body.source ?? 'api',
-        actor: 'staff', createdBy: principal.userId, now: deps.clock.now(),
-      });
-      return { data: presentAppointmentDetail(await getAppointmentDetail(deps.db.knex, scope, appointment.id)), message: 'Appointment created successfully' };
+      // A retried booking with the same Idempotency-Key returns the first appointment instead of a 409 against itself.
+      return withIdempotency(ctx, deps, orgId, async (trx) => {
+        const appointment = await bookAppointment(trx, scope, {
+          patientId: body.patient_id, doctorId: body.doctor_id, startTime: body.start_time, durationMinutes: body.duration_minutes,
+          type: body.type, reason: body.reason, notes: body.notes, location: body.location, source: body.source ?? 'api',
+          actor: 'staff', createdBy: principal.userId, now: deps.clock.now(),
+        });
+        return { data: presentAppointmentDetail(await getAppointmentDetail(trx, scope, appointment.id)), message: 'Appointment created successfully', status: 201 };
+      }, 201);
     },
   }),
   route({

@@ -1,5 +1,6 @@
 /** /patients: Mark Assistant, VAANI and PRM documents. */
 import { z } from 'zod';
+import { withIdempotency } from '../http/idempotency.js';
 import { route, paginationQuery, paginate, parseSort, idParam, isoDate } from '../http/route.js';
 import { presentPatient, patientSchema } from '../presenters/patients.js';
 import { phoneInput, languageInput } from '../schemas/common.js';
@@ -59,10 +60,11 @@ export const patientRoutes = [
   route({
     method: 'post', path: '/patients', operationId: 'createPatient', summary: 'Create a patient', tag: 'patients',
     permission: 'patient.create', rateLimit: 'admin', status: 201, aliases, body: createBody, response: patientSchema, errors: [400, 409],
-    handler: async ({ deps, orgId, body }) => {
-      const patient = await deps.db.knex.transaction((trx) => createPatient(trx, { organizationId: orgId }, body));
-      return { data: presentPatient(patient), message: 'Patient created successfully' };
-    },
+    handler: async ({ ctx, deps, orgId, body }) =>
+      withIdempotency(ctx, deps, orgId, async (trx) => {
+        const patient = await createPatient(trx, { organizationId: orgId }, body);
+        return { data: presentPatient(patient), message: 'Patient created successfully', status: 201 };
+      }, 201),
   }),
   route({
     method: 'get', path: '/patients/:id', operationId: 'getPatient', summary: 'Get a patient', tag: 'patients',

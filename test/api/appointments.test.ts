@@ -36,7 +36,8 @@ describe('/api/v1/appointments', () => {
     assert.equal(a.source, 'api');
     assert.deepEqual(a.patient, { id: patient.id, name: patient.name, phone: patient.phone, preferred_language: 'es' });
     assert.deepEqual(a.doctor, { id: doctor.id, name: doctor.name, specialization: 'General Practice' });
-    assert.deepEqual(a.reminders, []);
+    // The clinic's default offsets (24 h and 2 h before), on SMS: the patient has a phone and no conversation yet.
+    assert.deepEqual(a.reminders.map((r: { channel: string; status: string }) => [r.channel, r.status]), [['sms', 'pending'], ['sms', 'pending']]);
     assert.equal(a.created_by, t.admin.user.id);
     assert.deepEqual(await eventsOf(t, a.id), ['appointment.created']);
     const fetched = await t.admin.client.get(`/api/v1/appointments/${a.id}`);

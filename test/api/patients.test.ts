@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createTestOrg, createTestUser, buildPatient, uniquePhone } from '../support/factories.js';
+import { createTestOrg, createTestUser, buildPatient, buildDoctor, uniquePhone } from '../support/factories.js';
 import { testService } from '../support/service.js';
 import { ApiClient } from '../support/client.js';
 
@@ -83,5 +83,40 @@ describe('/api/v1/patients', () => {
     assert.equal((await b.admin.client.get(`/api/v1/patients/${p.id}`)).status, 404);
     assert.equal((await b.admin.client.patch(`/api/v1/patients/${p.id}`, { notes: 'x' })).status, 404);
     assert.equal((await b.admin.client.delete(`/api/v1/patients/${p.id}`)).status, 404);
+  });
+});
+
+describe('Idempotency-Key on POST', () => {
+  it('POST /patients with the same Idempotency-Key twice creates one patient and replays the first answer', async () => {
+    const t = await createTestOrg();
+    const body = { name: 'Retry Safe', phone: uniquePhone() };
+    const headers = { 'Idempotency-Key': 'create-retry-safe-1' };
+    const first = await t.admin.client.post('/api/v1/patients', body, { headers });
+    const second = await t.admin.client.post('/api/v1/patients', body, { headers });
+    assert.equal(first.status, 201);
+    assert.equal(second.status, 201);
+    assert.equal(second.body.data.id, first.body.data.id);
+    assert.equal(second.headers.get('idempotent-replayed'), 'true');
+    const list = await t.admin.client.get('/api/v1/patients?search=Retry');
+    assert.equal(list.body.pagination.total, 1);
+    const reused = await t.admin.client.post('/api/v1/patients', { ...body, name: 'Other body' }, { headers });
+    assert.equal(reused.status, 422);
+  });
+
+  it('POST /appointments retried with its Idempotency-Key returns the same appointment, not a 409 against itself', async () => {
+    const t = await createTestOrg();
+    const patient = await buildPatient(t);
+    const doctor = await buildDoctor(t);
+    const start = new Date(Date.now() + 2 * 86_400_000);
+    start.setUTCHours(11, 0, 0, 0);
+    const body = { patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString(), duration_minutes: 30 };
+    const headers = { 'Idempotency-Key': 'book-1' };
+    const first = await t.admin.client.post('/api/v1/appointments', body, { headers });
+    const retry = await t.admin.client.post('/api/v1/appointments', body, { headers });
+    assert.equal(first.status, 201);
+    assert.equal(retry.status, 201);
+    assert.equal(retry.body.data.id, first.body.data.id);
+    const without = await t.admin.client.post('/api/v1/appointments', body);
+    assert.equal(without.status, 409);
   });
 });

@@ -183,7 +183,9 @@ describe('SMS channel (Twilio)', () => {
       await settle(svc);
       assert.equal(fake.to(p.phone!).length, 1, 'only the STOP confirmation');
       const bot = await knexOf(svc)('messages').where({ patient_id: p.id, direction: 'outbound', sender: 'assistant' });
-      assert.ok(bot.every((m: { status: string }) => m.status === 'skipped'), 'bot replies are skipped');
+      assert.ok(bot.length > 0 && bot.every((m: { status: string }) => m.status === 'skipped'), 'the bot answered, and its replies were skipped');
+      const bulkRow = await knexOf(svc)('messages').where({ batch_id: bulk.body.data.id }).first();
+      assert.equal(bulkRow.status, 'skipped');
     });
 
     it('START opts the patient back in; HELP answers without changing consent; Spanish and Catalan words work too', async () => {
