@@ -39,12 +39,15 @@ describe('npm start on a fresh machine', function () {
     const login = await fetch(`http://127.0.0.1:${port}/api/v1/auth/login`, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'admin@example.com', password }),
     });
-    if (login.status !== 404) {
-      assert.equal(login.status, 200);
-      const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
-      const doctors = await fetch(`http://127.0.0.1:${port}/api/v1/doctors`, { headers: { Authorization: `Bearer ${token}` } });
-      if (doctors.status !== 404) assert.equal(((await doctors.json()) as { data: unknown[] }).data.length, 3, 'three demo doctors');
-    }
+    assert.equal(login.status, 200);
+    const token = ((await login.json()) as { data: { access_token: string } }).data.access_token;
+    const doctors = await fetch(`http://127.0.0.1:${port}/api/v1/doctors`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(doctors.status, 200);
+    assert.equal(((await doctors.json()) as { data: unknown[] }).data.length, 3, 'three demo doctors');
+    const org = await fetch(`http://127.0.0.1:${port}/api/v1/settings/organization`, { headers: { Authorization: `Bearer ${token}` } });
+    const settings = ((await org.json()) as { data: { name: string; time_zone: string } }).data;
+    assert.equal(settings.name, 'Clínica Sol');
+    assert.equal(settings.time_zone, 'Europe/Madrid');
     first.child.kill('SIGTERM');
     const [code] = await once(first.child, 'exit');
     assert.equal(code, 0);
