@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { createTestOrg, TEST_PASSWORD } from '../support/factories.js';
 import { startExtraService } from '../support/service.js';
 import { ApiClient, type ApiResponse } from '../support/client.js';
@@ -90,5 +91,22 @@ describe('rate limits on /api/v1/auth', () => {
     for (let i = 0; i < 7; i++) {
       assert.equal((await login(t.svc, { email: t.admin.email, password: 'wrong' }, ip)).status, 401);
     }
+  });
+});
+
+describe('rate limits shared through Redis (REDIS_URL)', () => {
+  it('two instances on one Redis share a client budget: 3 attempts on each, the 6th answers 429', async () => {
+    const redis = { RATE_LIMITS_ENABLED: 'true', REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379' };
+    const a = await startExtraService(redis);
+    const b = await startExtraService(redis);
+    // A never-seen address, so counts left in Redis by earlier runs cannot matter.
+    const ip = `2001:db8::${randomBytes(6).toString('hex').match(/.{4}/g)!.join(':')}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await login(i % 2 ? b : a, { email: `redis-${i}-${Date.now()}@clinic.test`, password: 'wrong' }, ip);
+      statuses.push(res.status);
+      if (i === 5) assertRateLimited(res);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
   });
 });
