@@ -32,57 +32,6 @@
     save: function (items) { try { window.sessionStorage.setItem(KEY + 'transcript', JSON.stringify(items.slice(-60))); } catch (e) { /* full */ } },
   };
 
-  var CSS = [
-    ':host{all:initial}',
-    '*{box-sizing:border-box}',
-    '.cc-root{position:fixed;right:20px;bottom:20px;z-index:2147483000;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1b1f24}',
-    '.cc-launcher{width:60px;height:60px;border-radius:50%;border:0;background:#0b5cad;color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}',
-    '.cc-launcher:hover{background:#094a8c}',
-    '.cc-launcher svg{width:28px;height:28px}',
-    '.cc-badge{position:absolute;top:2px;right:2px;min-width:18px;height:18px;border-radius:9px;background:#c62828;color:#fff;font-size:12px;font-weight:700;line-height:18px;text-align:center;padding:0 4px}',
-    '.cc-panel{position:absolute;right:0;bottom:76px;width:370px;height:min(600px,calc(100vh - 120px));background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden}',
-    '.cc-panel[hidden]{display:none}',
-    '.cc-header{background:#0b5cad;color:#fff;padding:12px 12px 12px 16px;display:flex;align-items:center;gap:10px}',
-    '.cc-heading{flex:1;min-width:0}',
-    '.cc-title{margin:0;font-size:16px;font-weight:700}',
-    '.cc-state{font-size:13px;display:flex;align-items:center;gap:6px}',
-    '.cc-dot{width:8px;height:8px;border-radius:50%;background:#ffd54f;display:inline-block}',
-    '.cc-state[data-state="online"] .cc-dot{background:#69f0ae}',
-    '.cc-state[data-state="offline"] .cc-dot{background:#ff8a80}',
-    '.cc-close{background:transparent;border:0;color:#fff;width:40px;height:40px;border-radius:8px;cursor:pointer;font-size:26px;line-height:1}',
-    '.cc-close:hover{background:rgba(255,255,255,.15)}',
-    '.cc-log{flex:1;overflow-y:auto;padding:16px 12px;background:#f4f6f9;display:flex;flex-direction:column;gap:8px}',
-    '.cc-msg{max-width:85%;padding:9px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}',
-    '.cc-msg-bot{align-self:flex-start;background:#fff;border:1px solid #d5dbe3;border-bottom-left-radius:4px}',
-    '.cc-msg-staff{align-self:flex-start;background:#fff7e0;border:1px solid #e6cf8a;border-bottom-left-radius:4px}',
-    '.cc-msg-me{align-self:flex-end;background:#0b5cad;color:#fff;border-bottom-right-radius:4px}',
-    '.cc-who{display:block;font-size:12px;font-weight:700;color:#5a4300;margin-bottom:2px}',
-    '.cc-meta{display:block;font-size:11px;opacity:.85;margin-top:3px;text-align:right}',
-    '.cc-msg-me[data-state="pending"]{opacity:.75}',
-    '.cc-msg-me[data-state="failed"]{background:#8e1b1b}',
-    '.cc-options{align-self:flex-start;display:flex;flex-wrap:wrap;gap:6px;max-width:95%}',
-    '.cc-option{border:1.5px solid #0b5cad;background:#fff;color:#0b5cad;border-radius:18px;padding:7px 14px;font:inherit;font-size:14px;cursor:pointer;min-height:36px}',
-    '.cc-option:hover,.cc-option:focus-visible{background:#0b5cad;color:#fff}',
-    '.cc-option:disabled{border-color:#9aa5b1;color:#5f6b78;background:#eef1f4;cursor:default}',
-    '.cc-typing{padding:0 16px 6px;background:#f4f6f9;font-size:13px;color:#4a5562;min-height:22px}',
-    '.cc-typing span{display:inline-block;width:6px;height:6px;margin-right:3px;border-radius:50%;background:#4a5562;animation:cc-blink 1.2s infinite}',
-    '.cc-typing span:nth-child(2){animation-delay:.2s}.cc-typing span:nth-child(3){animation-delay:.4s}',
-    '@keyframes cc-blink{0%,80%,100%{opacity:.25}40%{opacity:1}}',
-    '.cc-form{display:flex;gap:8px;padding:10px;border-top:1px solid #d5dbe3;background:#fff}',
-    '.cc-input{flex:1;min-width:0;border:1.5px solid #9aa5b1;border-radius:10px;padding:10px 12px;font:inherit;color:#1b1f24;resize:none;max-height:120px}',
-    '.cc-input:focus{outline:none;border-color:#0b5cad;box-shadow:0 0 0 3px rgba(11,92,173,.25)}',
-    '.cc-send{border:0;background:#0b5cad;color:#fff;border-radius:10px;padding:0 16px;font:inherit;font-weight:600;cursor:pointer;min-height:44px}',
-    '.cc-send:disabled{background:#9aa5b1;cursor:default}',
-    '.cc-note{font-size:11px;color:#4a5562;padding:0 12px 8px;background:#fff}',
-    'button:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}',
-    '.cc-sr{position:absolute;width:1px;height:1px;padding:0;margin:-1px;overflow:hidden;clip:rect(0,0,0,0);white-space:nowrap;border:0}',
-    '@media (max-width:480px){',
-    '.cc-root{right:14px;bottom:14px}',
-    '.cc-root.cc-open .cc-launcher{display:none}',
-    '.cc-panel{position:fixed;inset:0;width:100vw;height:100vh;height:100dvh;border-radius:0;bottom:0;right:0}',
-    '}',
-    '@media (prefers-reduced-motion:reduce){.cc-typing span{animation:none}}',
-  ].join('\n');
 
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
 
@@ -96,8 +45,8 @@
   // ---- DOM -----------------------------------------------------------------
   var host = el('div', { id: 'carechat-widget', 'data-carechat': '' });
   var shadow = host.attachShadow({ mode: 'open' });
-  var style = el('style');
-  style.textContent = CSS;
+  // Styles come from the same server, into the shadow root only.
+  var style = el('link', { rel: 'stylesheet', href: new URL('/widget/carechat.css', SERVER).href });
   var root = el('div', { class: 'cc-root' });
   var launcher = el('button', { type: 'button', class: 'cc-launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false', 'aria-controls': 'cc-panel' });
   launcher.innerHTML = ICON;
