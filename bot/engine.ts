@@ -1,19 +1,22 @@
 /**
  * The conversation engine around the pure dialogue: every channel's
  * `onInbound`. One inbound message is one turn:
- *   A. a short transaction stores the message (idempotent) in the open conversation;
+ *   A. the message is stored (idempotent) in the open conversation: one statement
+ *      in the usual case, a short transaction when a conversation opens or changes;
  *   B. the message is understood outside any transaction (an LLM call is network I/O);
  *   C. a transaction locks the conversation row (concurrent turns of one
  *      conversation run one after the other), runs the dialogue step by step,
- *      applies each action through the domain operations, queues the replies
- *      and saves the new state; after commit the dispatcher is kicked.
+ *      applies each action through the domain operations, then stores the
+ *      replies (queued) and the new state in one statement; after commit the
+ *      dispatcher is kicked.
  */
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
 import type { Db, OrgScope } from '../models/base.js';
-import { Conversation, findOrCreateOpenConversation, setConversationInsights, updateDialogueState } from '../models/conversations.js';
+import { Conversation, findOrCreateOpenConversation, updateDialogueState } from '../models/conversations.js';
+import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation } from '../models/turns.js';
 import { queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import type { InboundMessage, InboundResult, OnInbound } from '../channels/types.js';
@@ -87,7 +90,11 @@ export async function setReminderContext(db: Db, scope: OrgScope, conversationId
   if ((k as Knex.Transaction).isTransaction) await run(k as Knex.Transaction); else await k.transaction(run);
 }
 
-interface StoredTurn { conversationId: string; messageId: string; duplicate: boolean; patientId: string | null; status: string; hint: DialogueState | null; language: string | null }
+interface StoredTurn {
+  conversationId: string; messageId: string; duplicate: boolean; patientId: string | null; status: string; hint: DialogueState | null; language: string | null;
+  /** The live patient of patientId as read while storing (for the understanding's language hint). */
+  patient: Patient | undefined;
+}
 
 export class ConversationEngine {
   private readonly clinics: ClinicCache;
@@ -115,9 +122,8 @@ export class ConversationEngine {
     if (stored.duplicate || stored.status === 'closed') return result;
 
     const clinic = await this.clinics.get(this.knex, msg.organizationId);
-    const patient = await findLivePatient(this.knex, scope, stored.patientId);
     const now = this.opts.clock.now();
-    const understanding = await this.understand(msg.text, stored, patient, clinic, now);
+    const understanding = await this.understand(msg.text, stored, stored.patient, clinic, now);
     try {
       const queued = await this.knex.transaction((trx) => this.turn(trx, scope, msg, stored, understanding, clinic, now));
       if (queued > 0) this.opts.onQueued?.();
@@ -127,25 +133,49 @@ export class ConversationEngine {
     return result;
   }
 
-  /** Transaction A: the conversation and the inbound message. */
+  /**
+   * Step A: the conversation and the inbound message. The usual case (an open
+   * conversation that takes the message as it is) is one statement after the
+   * sender is known, without a transaction. Opening, closing or filling in a
+   * conversation, and a redelivered message, go the long way in a transaction.
+   */
   private async store(scope: OrgScope, msg: InboundMessage): Promise<StoredTurn> {
+    const sender = await resolveSender(this.knex, scope, msg.channel, msg.from);
+    const fast = await storeInboundInOpenConversation(this.knex, scope, {
+      channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? null,
+      text: msg.text, providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
+      ...(msg.media?.length ? { metadata: { media: msg.media } } : {}), idleMinutes: this.opts.idleMinutes,
+    });
+    if (fast?.messageId) {
+      const { conversation } = fast;
+      const patientId = conversation.patient_id ?? sender?.id ?? null;
+      return {
+        conversationId: conversation.id, messageId: fast.messageId, duplicate: false, patientId, status: conversation.status,
+        hint: parseDialogueState(conversation.dialogue_state), language: conversation.language,
+        patient: patientId === (sender?.id ?? null) ? sender : await findLivePatient(this.knex, scope, patientId),
+      };
+    }
     return this.knex.transaction(async (trx) => {
-      const sender = await resolveSender(trx, scope, msg.channel, msg.from);
       const conversation = await findOrCreateOpenConversation(trx, scope, {
         channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,
         idleMinutes: this.opts.idleMinutes, now: msg.receivedAt,
       });
-      const patientId = conversation.patient_id ?? sender?.id ?? null;
-      const inbound = await storeInboundMessage(trx, scope, {
-        conversationId: conversation.id, patientId, channel: msg.channel, from: msg.from, text: msg.text,
-        providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
-        ...(msg.media?.length ? { metadata: { media: msg.media } } : {}),
-      });
-      return {
-        conversationId: inbound.message.conversation_id ?? conversation.id, messageId: inbound.message.id, duplicate: inbound.duplicate,
-        patientId, status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language,
-      };
+      return this.storeIn(trx, scope, msg, conversation, sender);
     });
+  }
+
+  private async storeIn(db: Knex.Transaction, scope: OrgScope, msg: InboundMessage, conversation: Conversation, sender: Patient | undefined): Promise<StoredTurn> {
+    const patientId = conversation.patient_id ?? sender?.id ?? null;
+    const inbound = await storeInboundMessage(db, scope, {
+      conversationId: conversation.id, patientId, channel: msg.channel, from: msg.from, text: msg.text,
+      providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
+      ...(msg.media?.length ? { metadata: { media: msg.media } } : {}),
+    });
+    const patient = patientId === (sender?.id ?? null) ? sender : await findLivePatient(db, scope, patientId);
+    return {
+      conversationId: inbound.message.conversation_id ?? conversation.id, messageId: inbound.message.id, duplicate: inbound.duplicate,
+      patientId, status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient,
+    };
   }
 
   /** Outside any transaction. While staff hold the conversation only the rules listen (STOP/START). */
@@ -165,9 +195,10 @@ export class ConversationEngine {
 
   /** Transaction B: one dialogue turn on the locked conversation. Returns how many messages were queued. */
   private async turn(trx: Knex.Transaction, scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<number> {
-    const row = await Conversation.query(trx).where({ id: stored.conversationId, organization_id: scope.organizationId }).whereNull('deleted_at').forUpdate().first();
-    if (!row || row.status === 'closed') return 0;
-    const patient = await findLivePatient(trx, scope, row.patient_id ?? stored.patientId);
+    // The conversation locked and its patient read under the lock, in one statement.
+    const locked = await lockConversationForTurn(trx, scope, stored.conversationId, stored.patientId);
+    if (!locked || locked.conversation.status === 'closed') return 0;
+    const { conversation: row, patient } = locked;
     // Staff hold the conversation: the bot is silent, but STOP and START always work.
     if (row.status === 'handoff' && !(u.intent === 'opt_out' || (u.intent === 'opt_in' && patient?.opted_out_at))) return 0;
 
@@ -185,7 +216,7 @@ export class ConversationEngine {
     };
     const rt: TurnRuntime = {
       trx, scope, now, clinic, ctx, patient, pendingName: undefined, profileName: msg.profileName ?? null,
-      conversation: { id: row.id, channel: row.channel, address: row.channel_address }, queued: 0, summary: undefined, language: undefined,
+      conversation: { id: row.id, channel: row.channel, address: row.channel_address }, replies: [], summary: undefined, language: undefined,
     };
     refreshPatientContext(rt);
 
@@ -211,13 +242,14 @@ export class ConversationEngine {
 
     if (rt.pendingName && state.flow === 'identify') state.data[PENDING_NAME_KEY] = rt.pendingName;
     else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
-    const saved = await updateDialogueState(trx, scope, row.id, row.state_version, state as unknown as Record<string, unknown>);
-    if (!saved) throw new Error('dialogue state changed under a locked conversation');
-    await setConversationInsights(trx, scope, row.id, {
-      intent: u.intent, language: rt.language ?? state.language, ...(rt.summary ? { summary: rt.summary } : {}),
+    // The replies, the state, the counters and the insights in one statement.
+    const saved = await saveTurn(trx, scope, row.id, {
+      expectedVersion: row.state_version, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,
+      insights: { intent: u.intent, language: rt.language ?? state.language, ...(rt.summary ? { summary: rt.summary } : {}) },
     });
-    this.opts.logger.debug({ conversation_id: row.id, intent: u.intent, flow: state.flow, step: state.step, queued: rt.queued }, 'engine: turn done');
-    return rt.queued;
+    if (!saved) throw new Error('dialogue state changed under a locked conversation');
+    this.opts.logger.debug({ conversation_id: row.id, intent: u.intent, flow: state.flow, step: state.step, queued: rt.replies.length }, 'engine: turn done');
+    return rt.replies.length;
   }
 
   /** The turn failed (a bug or the database): the message is stored; tell the patient to try again rather than stay silent. */

@@ -8,9 +8,10 @@
 import type { Database } from '../models/db.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { claimOutbound, markFailed, markRetry, markSent, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
+import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef, type SentRecord } from '../models/outbox.js';
 import { ProviderRefusedError, ProviderUnreachableError, type ChannelCapabilities, type ChannelName, type SendResult } from './types.js';
 import type { ChannelRegistry } from './registry.js';
+import { SentRecorder, Slots, TokenBucket } from './dispatchSupport.js';
 
 export interface DispatcherOptions {
   /** Poll interval when idle (kick() wakes it sooner). */
@@ -78,29 +79,12 @@ export function splitText(text: string, max: number): string[] {
   return parts;
 }
 
-/** Paces sends to `rate` per second with a burst of max(1, rate). */
-class TokenBucket {
-  private tokens: number;
-  private last = Date.now();
-  constructor(private readonly rate: number, private readonly burst = Math.max(1, rate)) {
-    this.tokens = this.burst;
-  }
-  async take(): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-      this.last = now;
-      if (this.tokens >= 1) {
-        this.tokens -= 1;
-        return;
-      }
-      await sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
+
+/** Rounds whose sends or records are still under way while the next batch is claimed. */
+const MAX_ROUNDS_IN_FLIGHT = 2;
+/** process() result of a message that was recorded (or not) already. */
+const NOTHING_TO_RECORD = { recorded: Promise.resolve() };
 
 export class OutboundDispatcher {
   private running = false;
@@ -110,6 +94,11 @@ export class OutboundDispatcher {
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: Clock;
+  private readonly slots: Slots;
+  /** The last send of each recipient in flight: that recipient's next message goes after it, across rounds. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** Successful sends are recorded together, one statement at a time (group commit). */
+  private readonly recorder: SentRecorder;
 
   constructor(
     private readonly db: Database,
@@ -118,6 +107,8 @@ export class OutboundDispatcher {
     private readonly opts: DispatcherOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
+    this.slots = new Slots(opts.concurrency ?? 8);
+    this.recorder = new SentRecorder((records) => markSentMany(this.db.knex, records));
   }
 
   /** Starts the poll loop (idempotent). */
@@ -132,7 +123,8 @@ export class OutboundDispatcher {
     this.running = false;
     this.wake?.();
     await this.loopDone;
-    await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.recorder.idle();
   }
 
   /** Wakes the loop now (call right after a commit that queued messages). */
@@ -143,13 +135,9 @@ export class OutboundDispatcher {
 
   /** Claims one batch, sends it and records the results; returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const round = this.round();
-    this.inFlight.add(round);
-    try {
-      return await round;
-    } finally {
-      this.inFlight.delete(round);
-    }
+    const round = await this.startRound();
+    await round.done;
+    return round.claimed;
   }
 
   /** Runs rounds until nothing due is left (tests, shutdown flushes). */
@@ -159,19 +147,28 @@ export class OutboundDispatcher {
     return total;
   }
 
+  /**
+   * Claims, then hands the batch to the senders without waiting for it: the
+   * next batch is claimed while this one is sent and recorded (at most
+   * MAX_ROUNDS_IN_FLIGHT rounds), so a kick is served within about one claim.
+   */
   private async loop(): Promise<void> {
     while (this.running) {
       let claimed = 0;
-      try {
-        claimed = await this.runOnce();
-      } catch (err) {
-        this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round failed');
+      if (this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) {
+        // A kick from now on is served by another claim after this one.
+        this.kicked = false;
+        try {
+          claimed = (await this.startRound()).claimed;
+        } catch (err) {
+          this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round failed');
+        }
       }
       if (!this.running) break;
-      if (claimed >= this.opts.batchSize || this.kicked) {
-        this.kicked = false;
-        continue;
-      }
+      // More to claim: a full batch came back, or a kick arrived (kept in `kicked` until a claim starts).
+      if (claimed >= this.opts.batchSize) this.kicked = true;
+      if (this.kicked && this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) continue;
+      // Idle: the next kick or the poll. No room: the end of a round in flight wakes us when kicked.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs);
         this.wake = () => {
@@ -183,7 +180,8 @@ export class OutboundDispatcher {
     }
   }
 
-  private async round(): Promise<number> {
+  /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
+  private async startRound(): Promise<{ claimed: number; done: Promise<void> }> {
     const claimedAt = Date.now();
     const claimed = await claimOutbound(this.db.knex, {
       limit: this.opts.batchSize,
@@ -192,21 +190,39 @@ export class OutboundDispatcher {
       channels: this.opts.channels ?? this.registry.names(),
       organizationIds: this.opts.organizationIds,
     });
-    if (claimed.length === 0) return 0;
-    // One recipient's messages go in order; different recipients in parallel.
+    if (claimed.length === 0) return { claimed: 0, done: Promise.resolve() };
+    // One recipient's messages go in order (after any of theirs still in flight); different recipients in parallel.
     const queues = new Map<string, ClaimedMessage[]>();
     for (const m of claimed) {
       const key = `${m.channel}\u0000${m.to_address}`;
       queues.set(key, [...(queues.get(key) ?? []), m]);
     }
-    const lanes = [...queues.values()];
-    const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 8, lanes.length) }, async () => {
-      for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
-        for (const m of lane) await this.process(m, claimedAt);
-      }
+    const records: Promise<void>[] = [];
+    const lanes = [...queues].map(([key, messages]) => {
+      const previous = this.lanes.get(key) ?? Promise.resolve();
+      const lane = previous.then(async () => {
+        await this.slots.take();
+        try {
+          for (const m of messages) records.push((await this.process(m, claimedAt)).recorded);
+        } finally {
+          this.slots.give();
+        }
+      });
+      this.lanes.set(key, lane);
+      void lane.finally(() => { if (this.lanes.get(key) === lane) this.lanes.delete(key); });
+      return lane;
     });
-    await Promise.all(workers);
-    return claimed.length;
+    const done = (async () => {
+      await Promise.all(lanes);
+      await Promise.all(records);
+    })();
+    this.inFlight.add(done);
+    void done.finally(() => {
+      this.inFlight.delete(done);
+      // A loop waiting for room claims again at once.
+      if (this.kicked) this.wake?.();
+    });
+    return { claimed: claimed.length, done };
   }
 
   private backoffMs(attempt: number): number {
@@ -222,8 +238,11 @@ export class OutboundDispatcher {
     return bucket;
   }
 
-  /** Sends one claimed message and records what happened; never throws. */
-  private async process(m: ClaimedMessage, claimedAt = Date.now()): Promise<void> {
+  /**
+   * Sends one claimed message; resolves once it was handed to the channel (or
+   * given up) with a promise that settles when the result is recorded. Never rejects.
+   */
+  private async process(m: ClaimedMessage, claimedAt = Date.now()): Promise<{ recorded: Promise<void> }> {
     const claim: ClaimRef = { id: m.id, attempts: m.attempts };
     const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
     const maxAttempts = Math.min(m.max_attempts, this.opts.maxAttempts);
@@ -232,29 +251,29 @@ export class OutboundDispatcher {
       if (!adapter) {
         await markFailed(this.db.knex, claim, `channel_unavailable: no ${m.channel} channel is installed`, this.clock.now());
         this.logger.warn(log, 'outbound failed: channel unavailable');
-        return;
+        return NOTHING_TO_RECORD;
       }
       if (!adapter.enabled) {
         await markFailed(this.db.knex, claim, `channel_disabled: the ${m.channel} channel is not configured`, this.clock.now());
         this.logger.warn(log, 'outbound failed: channel disabled');
-        return;
+        return NOTHING_TO_RECORD;
       }
       if (m.patient_opted_out && m.sender !== 'staff' && m.metadata?.transactional !== true) {
         await markSkipped(this.db.knex, claim, 'opted_out');
         this.logger.info(log, 'outbound skipped: patient opted out');
-        return;
+        return NOTHING_TO_RECORD;
       }
       if (m.attempts > maxAttempts) {
         // A claim retaken after crashes: it has had its chances.
         await markFailed(this.db.knex, claim, `max_attempts: gave up after ${maxAttempts} attempts`, this.clock.now());
-        return;
+        return NOTHING_TO_RECORD;
       }
       // Fencing: a message that waited a third of its lease (pacing, a slow round) renews the claim before it is
       // sent; when another instance already retook it, this one stands down instead of sending it twice.
       if (Date.now() - claimedAt > (this.opts.leaseSeconds * 1000) / 3
         && !(await renewClaim(this.db.knex, claim, new Date(this.clock.now().getTime() + this.opts.leaseSeconds * 1000)))) {
         this.logger.warn(log, 'outbound claim lost before sending (retaken after its lease); not sent here');
-        return;
+        return NOTHING_TO_RECORD;
       }
       const parts = renderForChannel(m.content, m.options, adapter.capabilities);
       const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
@@ -280,15 +299,23 @@ export class OutboundDispatcher {
         }
       } catch (err) {
         await this.recordFailure(m, claim, err, maxAttempts, { partsSent: sent, firstProviderMessageId: firstId });
-        return;
+        return NOTHING_TO_RECORD;
       }
-      const recorded = await markSent(this.db.knex, claim, firstId, result?.status === 'delivered' ? 'delivered' : 'sent', this.clock.now());
-      if (recorded) this.logger.info({ ...log, parts: parts.length }, 'outbound sent');
-      else this.logger.warn(log, 'outbound sent but the claim was lost (lease expired?)');
+      // Recorded with the other sends of the moment, in one statement; the next message of this recipient need not wait for it.
+      const status = result?.status === 'delivered' ? 'delivered' : 'sent';
+      return { recorded: this.recorder.record({ claim, providerMessageId: firstId, status, at: this.clock.now() }).then((recorded) => {
+        if (recorded) this.logger.info({ ...log, parts: parts.length }, 'outbound sent');
+        else this.logger.warn(log, 'outbound sent but the claim was lost (lease expired?)');
+      }, (err: unknown) => this.recordError(log, err)) };
     } catch (err) {
-      // Recording itself failed (database down): the lease expires and the row is retaken.
-      this.logger.error({ ...log, err: { message: (err as Error).message } }, 'could not record an outbound result');
+      this.recordError(log, err);
     }
+    return NOTHING_TO_RECORD;
+  }
+
+  private recordError(log: Record<string, unknown>, err: unknown): void {
+    // Recording itself failed (database down): the lease expires and the row is retaken.
+    this.logger.error({ ...log, err: { message: (err as Error).message } }, 'could not record an outbound result');
   }
 
   private async recordFailure(m: ClaimedMessage, claim: ClaimRef, err: unknown, maxAttempts: number, progress: { partsSent: number; firstProviderMessageId: string | null }): Promise<void> {

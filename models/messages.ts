@@ -78,18 +78,30 @@ export interface StoreInboundInput {
  */
 export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreInboundInput): Promise<{ message: Message; duplicate: boolean }> {
   const k = db as Knex;
-  const id = newId('message');
+  const orgId = scope.organizationId;
+  // One statement: the insert, and only when it inserted, the conversation's counters and the patient's activity.
   const inserted = (await k.raw(
-    `INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, content_type, content,
-       from_address, status, provider_message_id, client_message_id, metadata, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, 'inbound', 'patient', ?, ?, ?, 'received', ?, ?, ?, ?, ?)
-     ON CONFLICT DO NOTHING RETURNING id`,
-    [id, scope.organizationId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', input.text,
-      input.from, input.providerMessageId, input.clientMessageId ?? null, JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt],
-  )) as { rows: { id: string }[] };
+    `WITH ins AS (
+       INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, content_type, content,
+         from_address, status, provider_message_id, client_message_id, metadata, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'inbound', 'patient', ?, ?, ?, 'received', ?, ?, ?, ?, ?)
+       ON CONFLICT DO NOTHING RETURNING *
+     ), conv AS (
+       UPDATE conversations SET message_count = message_count + 1, last_message_at = greatest(last_message_at, ?), updated_at = CURRENT_TIMESTAMP
+       WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins)
+     ), pat AS (
+       UPDATE patients SET last_activity_at = greatest(last_activity_at, ?)
+       WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins)
+     )
+     SELECT * FROM ins`,
+    [newId('message'), orgId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', input.text,
+      input.from, input.providerMessageId, input.clientMessageId ?? null, JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
+      input.receivedAt, input.conversationId, orgId,
+      input.receivedAt, input.patientId, orgId],
+  )) as { rows: Record<string, unknown>[] };
 
   if (inserted.rows.length === 0) {
-    const inbound = () => Message.query(db).where({ organization_id: scope.organizationId, direction: 'inbound' });
+    const inbound = () => Message.query(db).where({ organization_id: orgId, direction: 'inbound' });
     let existing = input.providerMessageId
       ? await inbound().where({ channel: input.channel, provider_message_id: input.providerMessageId }).first()
       : undefined;
@@ -99,18 +111,7 @@ export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreI
     if (!existing) throw new Error('inbound message conflicted but the stored row was not found');
     return { message: existing, duplicate: true };
   }
-
-  await k('conversations').where({ id: input.conversationId, organization_id: scope.organizationId }).update({
-    message_count: k.raw('message_count + 1'),
-    last_message_at: k.raw('greatest(last_message_at, ?)', [input.receivedAt]),
-    updated_at: k.fn.now(),
-  });
-  if (input.patientId) {
-    await k('patients').where({ id: input.patientId, organization_id: scope.organizationId })
-      .update({ last_activity_at: k.raw('greatest(last_activity_at, ?)', [input.receivedAt]) });
-  }
-  const message = await Message.query(db).findById(id);
-  return { message: message!, duplicate: false };
+  return { message: Message.fromDatabaseJson(inserted.rows[0]!), duplicate: false };
 }
 
 export interface QueueOutboundInput {
@@ -137,6 +138,8 @@ export interface QueueOutboundInput {
   notBefore?: Date | null;
   /** Creation time; defaults to now. Messages are sent in (created_at, id) order. */
   now?: Date;
+  /** The row's id when the caller made it earlier (newId('message')); default: made here. */
+  id?: string;
 }
 
 /**
@@ -146,37 +149,42 @@ export interface QueueOutboundInput {
  */
 export async function queueOutboundMessage(db: Db, scope: OrgScope, input: QueueOutboundInput): Promise<Message> {
   const now = input.now ?? new Date();
-  const message = await Message.query(db).insertAndFetch({
-    id: newId('message'),
-    organization_id: scope.organizationId,
-    conversation_id: input.conversationId ?? null,
-    patient_id: input.patientId ?? null,
-    channel: input.channel,
-    direction: 'outbound',
-    sender: input.sender,
-    sender_user_id: input.senderUserId ?? null,
-    content_type: input.contentType ?? 'text',
-    content: input.text,
-    options: input.options && input.options.length ? input.options : null,
-    to_address: input.to,
-    status: 'queued',
-    batch_id: input.batchId ?? null,
-    reminder_id: input.reminderId ?? null,
-    metadata: input.metadata ?? {},
-    max_attempts: input.maxAttempts ?? 5,
-    next_attempt_at: input.notBefore ?? null,
-    created_at: now,
-    updated_at: now,
-  } as Partial<Message>);
-  if (input.conversationId) {
-    const k = db as Knex;
-    await k('conversations').where({ id: input.conversationId, organization_id: scope.organizationId }).update({
-      message_count: k.raw('message_count + 1'),
-      last_message_at: k.raw('greatest(last_message_at, ?)', [now]),
-      updated_at: k.fn.now(),
-    });
-  }
-  return message;
+  const k = db as Knex;
+  const bump = Boolean(input.conversationId);
+  const insert = outboundInsert(scope, [input]);
+  // One statement: the row (returned as stored) and the conversation's counters.
+  const result = (await k.raw(
+    `WITH ins AS (${insert.sql} RETURNING *)${bump ? `, conv AS (
+       UPDATE conversations SET message_count = message_count + 1, last_message_at = greatest(last_message_at, ?), updated_at = CURRENT_TIMESTAMP
+       WHERE id = ? AND organization_id = ?
+     )` : ''}
+     SELECT * FROM ins`,
+    [...insert.bindings, ...(bump ? [now, input.conversationId!, scope.organizationId] : [])],
+  )) as { rows: Record<string, unknown>[] };
+  return Message.fromDatabaseJson(result.rows[0]!);
+}
+
+/**
+ * The INSERT of queued outbound rows (no RETURNING, no counters), for a caller
+ * that composes it into a larger statement (models/conversations.ts saveTurn).
+ * Ids not given are made in order, so the rows are sent in the order given.
+ */
+export function outboundInsert(scope: OrgScope, inputs: readonly QueueOutboundInput[]): { sql: string; bindings: Knex.Value[] } {
+  const bindings: Knex.Value[] = [];
+  const rows = inputs.map((input) => {
+    const now = input.now ?? new Date();
+    bindings.push(input.id ?? newId('message'), scope.organizationId, input.conversationId ?? null, input.patientId ?? null, input.channel, input.sender,
+      input.senderUserId ?? null, input.contentType ?? 'text', input.text,
+      input.options && input.options.length ? JSON.stringify(input.options) : null, input.to, input.batchId ?? null, input.reminderId ?? null,
+      JSON.stringify(input.metadata ?? {}), input.maxAttempts ?? 5, input.notBefore ?? null, now, now);
+    return `(?, ?, ?, ?, ?, 'outbound', ?, ?, ?, ?, ?::jsonb, ?, 'queued', ?, ?, ?::jsonb, ?, ?::timestamptz, ?::timestamptz, ?::timestamptz)`;
+  });
+  return {
+    sql: `INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, sender_user_id, content_type,
+       content, options, to_address, status, batch_id, reminder_id, metadata, max_attempts, next_attempt_at, created_at, updated_at)
+     VALUES ${rows.join(', ')}`,
+    bindings,
+  };
 }
 
 /** Messages of one conversation, oldest first. Does not check the conversation (see getConversation). */

@@ -102,16 +102,48 @@ function eventData(m: Message, extra: Record<string, unknown> = {}): Record<stri
  * when the claim was lost (the row is no longer ours) and nothing changed.
  */
 export async function markSent(db: Db, claim: ClaimRef, providerMessageId: string | null, status: 'sent' | 'delivered' = 'sent', at = new Date()): Promise<boolean> {
-  return withTransaction(db, async (trx) => {
-    const m = await guardedUpdate(trx, claim, {
-      status, provider_message_id: providerMessageId, sent_at: at, last_error: null, next_attempt_at: null,
-      ...(status === 'delivered' ? { delivered_at: at } : {}),
-    });
-    if (!m) return false;
-    await recordEvent(trx, m.organization_id, 'communication.sent', m.id, eventData(m), newId('event'));
-    if (status === 'delivered') await recordEvent(trx, m.organization_id, 'communication.delivered', m.id, eventData(m), newId('event'));
-    return true;
-  });
+  const recorded = await markSentMany(db, [{ claim, providerMessageId, status, at }]);
+  return recorded.has(claim.id);
+}
+
+export interface SentRecord { claim: ClaimRef; providerMessageId: string | null; status: 'sent' | 'delivered'; at: Date }
+
+/**
+ * markSent for many claims in ONE statement (atomic without a transaction):
+ * each row is updated only while the claim is still ours (status sending, same
+ * attempt), and the rows updated get their events (communication.sent, and
+ * communication.delivered when delivered at once). Returns the ids recorded.
+ */
+export async function markSentMany(db: Db, records: readonly SentRecord[]): Promise<Set<string>> {
+  if (records.length === 0) return new Set();
+  const result = (await (db as Knex).raw(
+    `WITH input AS (
+       SELECT * FROM unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::text[])
+         AS t(id, attempts, provider_message_id, status, at, sent_event_id, delivered_event_id)
+     ), upd AS (
+       UPDATE messages m SET status = i.status, provider_message_id = i.provider_message_id, sent_at = i.at,
+         delivered_at = CASE WHEN i.status = 'delivered' THEN i.at ELSE m.delivered_at END,
+         last_error = NULL, next_attempt_at = NULL, claimed_until = NULL, updated_at = CURRENT_TIMESTAMP
+       FROM input i
+       WHERE m.id = i.id AND m.status = 'sending' AND m.attempts = i.attempts
+       RETURNING m.id, m.organization_id, m.conversation_id, m.patient_id, m.channel, m.batch_id, m.reminder_id, m.status,
+         i.sent_event_id, i.delivered_event_id
+     ), ev AS (
+       INSERT INTO events (id, organization_id, event, subject_id, data)
+       SELECT e.id, u.organization_id, e.event, u.id, jsonb_build_object(
+           'message_id', u.id, 'conversation_id', u.conversation_id, 'patient_id', u.patient_id, 'channel', u.channel,
+           'batch_id', u.batch_id, 'reminder_id', u.reminder_id, 'status', u.status)
+       FROM upd u
+       CROSS JOIN LATERAL (VALUES (u.sent_event_id, 'communication.sent', 1),
+         (CASE WHEN u.status = 'delivered' THEN u.delivered_event_id END, 'communication.delivered', 2)) AS e(id, event, ord)
+       WHERE e.id IS NOT NULL
+       ORDER BY e.id
+     )
+     SELECT id FROM upd`,
+    [records.map((r) => r.claim.id), records.map((r) => r.claim.attempts), records.map((r) => r.providerMessageId),
+      records.map((r) => r.status), records.map((r) => r.at), records.map(() => newId('event')), records.map(() => newId('event'))] as unknown as readonly Knex.RawBinding[],
+  )) as { rows: { id: string }[] };
+  return new Set(result.rows.map((r) => r.id));
 }
 
 /** Extends a claim that is still ours (status sending, same attempt) to `until`; false when it was retaken or finished. */

@@ -11,7 +11,7 @@ import type { Db, OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
 import { doctorsQuery, type Doctor } from './doctors.js';
 import { ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
-import { addDays, dayWindows, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
+import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
 
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 
@@ -46,7 +46,7 @@ export function computeSlots(args: { windows: Window[]; booked: Window[]; durati
 
 /** Morning before 12:00, afternoon 12:00-17:00, evening from 17:00, local time. */
 export function partOfDayOf(instant: number, zone: string): PartOfDay {
-  const hour = DateTime.fromMillis(instant, { zone }).hour;
+  const hour = isValidZone(zone) ? localHour(instant, zone) : DateTime.fromMillis(instant, { zone }).hour;
   return hour < 12 ? 'morning' : hour < 17 ? 'afternoon' : 'evening';
 }
 

@@ -25,8 +25,15 @@ export function parseRange(range: string): { from: number; to: number } | null {
   return { from, to };
 }
 
+const zoneValidity = new Map<string, boolean>();
+
 export function isValidZone(zone: string): boolean {
-  return IANAZone.isValidZone(zone);
+  let valid = zoneValidity.get(zone);
+  if (valid === undefined) {
+    valid = IANAZone.isValidZone(zone);
+    remember(zoneValidity, zone, valid);
+  }
+  return valid;
 }
 
 /**
@@ -89,6 +96,49 @@ export function rangesOn(hours: Partial<WorkingHours> | null | undefined, date: 
  * moment of the jump.
  */
 export function wallTimeToInstant(date: string, minutes: number, zone: string, edge: 'start' | 'end'): number {
+  // Pure and asked for the same few values on every slot search: remembered (luxon's zone math is costly).
+  const key = `${zone}|${date}|${minutes}|${edge}`;
+  let instant = instants.get(key);
+  if (instant === undefined) {
+    instant = computeWallTimeToInstant(date, minutes, zone, edge);
+    remember(instants, key, instant);
+  }
+  return instant;
+}
+
+const MEMO_MAX = 20_000;
+const instants = new Map<string, number>();
+const offsets = new Map<string, number>();
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MEMO_MAX) map.clear();
+  map.set(key, value);
+}
+
+/** The zone's UTC offset in minutes at an instant (remembered per exact instant: slots repeat). */
+function offsetAt(instant: number, zone: string): number {
+  const key = `${zone}|${instant}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    offset = IANAZone.create(zone).offset(instant);
+    remember(offsets, key, offset);
+  }
+  return offset;
+}
+
+/** The wall-clock fields of an instant in a zone (UTC getters of the shifted instant). */
+function wallClock(instant: number, zone: string): Date {
+  return new Date(instant + offsetAt(instant, zone) * 60_000);
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** The local hour (0-23) of an instant. */
+export function localHour(instant: number, zone: string): number {
+  return wallClock(instant, zone).getUTCHours();
+}
+
+function computeWallTimeToInstant(date: string, minutes: number, zone: string, edge: 'start' | 'end'): number {
   const z = IANAZone.create(zone);
   const naive = DateTime.fromISO(date, { zone: 'UTC' }).plus({ minutes }).toMillis();
   const day = 24 * 3600_000;
@@ -125,12 +175,18 @@ export function dayWindows(hours: Partial<WorkingHours> | null | undefined, date
 
 /** The local calendar date (YYYY-MM-DD) of an instant. */
 export function localDate(instant: Date | number, zone: string): string {
-  return DateTime.fromMillis(typeof instant === 'number' ? instant : instant.getTime(), { zone }).toISODate() as string;
+  if (!isValidZone(zone)) return DateTime.fromMillis(typeof instant === 'number' ? instant : instant.getTime(), { zone }).toISODate() as string;
+  const d = wallClock(typeof instant === 'number' ? instant : instant.getTime(), zone);
+  const y = d.getUTCFullYear();
+  if (y < 1 || y > 9999) return DateTime.fromMillis(d.getTime(), { zone: 'UTC' }).toISODate() as string;
+  return `${String(y).padStart(4, '0')}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}`;
 }
 
 /** Local "HH:MM" of an instant. */
 export function localTime(instant: Date | number, zone: string): string {
-  return DateTime.fromMillis(typeof instant === 'number' ? instant : instant.getTime(), { zone }).toFormat('HH:mm');
+  if (!isValidZone(zone)) return DateTime.fromMillis(typeof instant === 'number' ? instant : instant.getTime(), { zone }).toFormat('HH:mm');
+  const d = wallClock(typeof instant === 'number' ? instant : instant.getTime(), zone);
+  return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
 }
 
 /** Whether [start, end) lies inside one working window of the local date it starts on. */

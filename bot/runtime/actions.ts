@@ -14,7 +14,8 @@ import {
 import { findAvailableSlots } from '../../models/slots.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
-import { queueOutboundMessage } from '../../models/messages.js';
+import type { QueueOutboundInput } from '../../models/messages.js';
+import { newId } from '../../lib/ids.js';
 import { createPatient, setPatientOptOut, updatePatient, type Patient } from '../../models/patients.js';
 import { toE164 } from '../../lib/phone.js';
 import { render } from '../catalog/index.js';
@@ -37,8 +38,8 @@ export interface TurnRuntime {
   profileName: string | null;
   /** The dialogue context of this turn; patient and location are kept current as actions run. */
   ctx: DialogueContext;
-  /** Outbound rows queued this turn. */
-  queued: number;
+  /** Replies of this turn, stored at its end with the dialogue state (saveTurn). */
+  replies: QueueOutboundInput[];
   /** A short staff-facing line about what happened (conversation.summary). */
   summary: string | undefined;
   /** Set by set_language: the conversation's language changes. */
@@ -95,14 +96,18 @@ async function ownAppointment(rt: TurnRuntime, id: string): Promise<Appointment 
   return a && a.patient_id === rt.patient.id ? a : undefined;
 }
 
-/** Queues one reply in the state's language; `transactional` lets it through to an opted-out patient (the STOP confirmation). */
-export async function queueReply(rt: TurnRuntime, state: DialogueState, action: Extract<DialogueAction, { type: 'reply' }>, transactional: boolean): Promise<void> {
-  await queueOutboundMessage(rt.trx, rt.scope, {
-    conversationId: rt.conversation.id, patientId: rt.patient?.id ?? null, channel: rt.conversation.channel, to: rt.conversation.address,
+/**
+ * Queues one reply in the state's language; `transactional` lets it through to
+ * an opted-out patient (the STOP confirmation). The reply is stored at the end
+ * of the turn's transaction, with the dialogue state, in one statement (saveTurn).
+ */
+export function queueReply(rt: TurnRuntime, state: DialogueState, action: Extract<DialogueAction, { type: 'reply' }>, transactional: boolean): void {
+  rt.replies.push({
+    // The id is made now: ids record the order things happened in the turn (guidance before its ticket).
+    id: newId('message'), conversationId: rt.conversation.id, patientId: rt.patient?.id ?? null, channel: rt.conversation.channel, to: rt.conversation.address,
     text: render(state.language, action.key, action.params), options: action.options ?? null, sender: 'assistant',
     metadata: { reply_key: action.key, ...(transactional ? { transactional: true } : {}) }, now: rt.now,
   });
-  rt.queued += 1;
 }
 
 async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<DialogueAction, { type: 'find_slots' }>): Promise<DialogueEvent> {
@@ -254,7 +259,7 @@ export interface ActionOptions {
  */
 export async function runAction(rt: TurnRuntime, state: DialogueState, action: DialogueAction, opts: ActionOptions): Promise<DialogueEvent | null | 'confirm_failed'> {
   switch (action.type) {
-    case 'reply': await queueReply(rt, state, action, opts.transactional); return null;
+    case 'reply': queueReply(rt, state, action, opts.transactional); return null;
     case 'find_slots': return findSlots(rt, state, action);
     case 'list_appointments': {
       const rows = rt.patient ? await listUpcomingAppointments(rt.trx, rt.scope, rt.patient.id, rt.now) : [];

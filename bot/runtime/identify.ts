@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { Db, OrgScope } from '../../models/base.js';
-import { createPatient, findPatientByPhone, getPatient, updatePatient, type Patient } from '../../models/patients.js';
+import { createPatient, findPatientByPhone, getPatient, Patient, updatePatient } from '../../models/patients.js';
 import { setConversationPatient } from '../../models/conversations.js';
 import { toE164 } from '../../lib/phone.js';
 
@@ -46,8 +46,16 @@ export async function resolveSender(db: Db, scope: OrgScope, channel: string, fr
     const phone = toE164(from);
     return phone ? findPatientByPhone(db, scope, phone) : undefined;
   }
-  if (channel === 'webchat') return findLivePatient(db, scope, await sessionPatientId(db, scope, from));
+  if (channel === 'webchat') return sessionPatient(db, scope, from);
   return undefined;
+}
+
+/** The web chat session's live linked patient, in one query. */
+async function sessionPatient(db: Db, scope: OrgScope, sessionId: string): Promise<Patient | undefined> {
+  return Patient.query(db).select('patients.*')
+    .join('webchat_sessions as s', 's.patient_id', 'patients.id')
+    .where({ 's.id': sessionId, 's.organization_id': scope.organizationId, 'patients.organization_id': scope.organizationId })
+    .whereNull('patients.deleted_at').first();
 }
 
 export interface IdentifyInput {
