@@ -19,7 +19,7 @@ import { Conversation, findOrCreateOpenConversation, updateDialogueState } from 
 import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation } from '../models/turns.js';
 import { queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
-import type { InboundMessage, InboundResult, OnInbound } from '../channels/types.js';
+import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 import { render } from './catalog/index.js';
 import { initialState, step } from './dialogue/index.js';
 import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';

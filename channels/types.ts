@@ -4,8 +4,9 @@
  * sees an InboundMessage; the dispatcher only ever calls `send`.
  */
 import type Router from '@koa/router';
+import type { ChannelName, InboundMessage } from '../lib/inbound.js';
 
-export type ChannelName = 'webchat' | 'sms' | 'whatsapp' | 'telegram' | 'voice';
+export type { ChannelName, InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 
 export interface ChannelCapabilities {
   /** Can show tappable options; otherwise options are rendered as a numbered list. */
@@ -14,33 +15,6 @@ export interface ChannelCapabilities {
   /** Longest text the provider accepts in one message; longer text is split. */
   maxTextLength: number;
 }
-
-/** A provider payload normalized at the edge. */
-export interface InboundMessage {
-  organizationId: string;
-  channel: ChannelName;
-  /** The sender's address on the channel: E.164 phone, chat id, web chat session id. */
-  from: string;
-  /** The provider's id, unique per channel: redeliveries of the same id are stored and answered once. */
-  providerMessageId: string | null;
-  /** Client-chosen id (web chat), unique per conversation. */
-  clientMessageId?: string | null;
-  text: string;
-  media?: { url: string; contentType: string }[];
-  receivedAt: Date;
-  /** Display name the provider knows (WhatsApp push name, Telegram first name). */
-  profileName?: string | null;
-  /** Web chat: the conversation the session is bound to. */
-  conversationId?: string | null;
-}
-
-export interface InboundResult {
-  messageId: string;
-  conversationId: string;
-  duplicate: boolean;
-}
-
-export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
 
 export interface OutboundMessage {
   id: string;

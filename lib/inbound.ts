@@ -1,0 +1,33 @@
+/**
+ * The shape of an inbound message once a channel adapter has normalized it,
+ * shared by channels/ (which produce it) and bot/ (which consumes it), so
+ * neither imports the other.
+ */
+export type ChannelName = 'webchat' | 'sms' | 'whatsapp' | 'telegram' | 'voice';
+
+/** A provider payload normalized at the edge. */
+export interface InboundMessage {
+  organizationId: string;
+  channel: ChannelName;
+  /** The sender's address on the channel: E.164 phone, chat id, web chat session id. */
+  from: string;
+  /** The provider's id, unique per channel: redeliveries of the same id are stored and answered once. */
+  providerMessageId: string | null;
+  /** Client-chosen id (web chat), unique per conversation. */
+  clientMessageId?: string | null;
+  text: string;
+  media?: { url: string; contentType: string }[];
+  receivedAt: Date;
+  /** Display name the provider knows (WhatsApp push name, Telegram first name). */
+  profileName?: string | null;
+  /** Web chat: the conversation the session is bound to. */
+  conversationId?: string | null;
+}
+
+export interface InboundResult {
+  messageId: string;
+  conversationId: string;
+  duplicate: boolean;
+}
+
+export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
