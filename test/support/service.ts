@@ -24,6 +24,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TRUST_PROXY: 'true',
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     DISPATCH_POLL_MS: '200',
+    // No background reminder ticks: a service left running with a fixed clock would treat every
+    // organization's reminders as due or past. Reminder tests call the tick themselves.
+    REMINDER_TICK: '0 0 0 1 1 *',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...overrides,
   });
