@@ -2,7 +2,7 @@
  * Access tokens (JWT, HS256 via jose) and opaque secrets (API keys, refresh
  * and reset tokens) that are stored only as SHA-256 hashes.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import type { Knex } from 'knex';
 
@@ -32,7 +32,14 @@ export async function loadSigningKey(knex: Knex, configured: string | undefined)
   return new TextEncoder().encode(row.value as string);
 }
 
-export function createTokenService(key: Uint8Array, ttlSeconds: number, now: () => Date): TokenService {
+/** Verified tokens are remembered briefly: HMAC verification on every request is measurable under load. */
+const VERIFIED_CACHE_MS = 30_000;
+const VERIFIED_CACHE_MAX = 10_000;
+
+export function createTokenService(rawKey: Uint8Array, ttlSeconds: number, now: () => Date): TokenService {
+  // A KeyObject is imported once; a raw Uint8Array would be imported again by every sign and verify.
+  const key: KeyObject = createSecretKey(rawKey);
+  const verified = new Map<string, { claims: AccessClaims & { exp: number }; until: number }>();
   return {
     async signAccess(claims) {
       const iat = Math.floor(now().getTime() / 1000);
@@ -46,10 +53,16 @@ export function createTokenService(key: Uint8Array, ttlSeconds: number, now: () 
       return { token, expiresIn: ttlSeconds };
     },
     async verifyAccess(token) {
+      const nowMs = now().getTime();
+      const hit = verified.get(token);
+      if (hit && nowMs < hit.until && nowMs < hit.claims.exp * 1000) return hit.claims;
       try {
         const { payload } = await jwtVerify(token, key, { issuer: 'carechat', algorithms: ['HS256'], currentDate: now() });
         if (typeof payload.sub !== 'string' || typeof payload.org !== 'string' || typeof payload.exp !== 'number') return null;
-        return { sub: payload.sub, org: payload.org, role: String(payload.role), ver: Number(payload.ver ?? 0), exp: payload.exp };
+        const claims = { sub: payload.sub, org: payload.org, role: String(payload.role), ver: Number(payload.ver ?? 0), exp: payload.exp };
+        if (verified.size >= VERIFIED_CACHE_MAX) verified.clear();
+        verified.set(token, { claims, until: nowMs + VERIFIED_CACHE_MS });
+        return claims;
       } catch (err) {
         if (err instanceof joseErrors.JOSEError) return null;
         throw err;
