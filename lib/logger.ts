@@ -9,8 +9,19 @@ export type { Logger };
 const REDACT = [
   'phone', 'phone_number', 'text', 'content', 'body', 'notes', 'name', 'first_name', 'last_name', 'email',
   'password', 'token', 'authorization', 'req.headers.authorization', 'refresh_token', 'access_token',
-  '*.phone', '*.phone_number', '*.text', '*.content', '*.body', '*.notes', '*.password', '*.token', '*.email',
+  '*.name', '*.phone', '*.phone_number', '*.text', '*.content', '*.body', '*.notes', '*.password', '*.token', '*.email',
 ];
+
+/**
+ * Errors keep their type, code, message and stack only: a database error's
+ * `detail` ("Key (phone)=(+34…) already exists"), `where` and bound
+ * parameters can quote patient data.
+ */
+function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const e = err as Error & { code?: unknown; status?: unknown };
+  return { type: e.constructor?.name ?? 'Error', message: e.message, code: e.code, status: e.status, stack: e.stack };
+}
 
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -19,6 +30,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       base: { service: 'carechat' },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT, censor: '[redacted]' },
+      serializers: { err: serializeError },
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,
