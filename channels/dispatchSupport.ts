@@ -48,7 +48,7 @@ export class Slots {
 }
 
 /** Rows recorded per statement at most. */
-const RECORD_BATCH = 200;
+const RECORD_BATCH = 500;
 
 interface PendingSent { record: SentRecord; resolve: (recorded: boolean) => void; reject: (err: unknown) => void }
 

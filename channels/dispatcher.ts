@@ -9,15 +9,18 @@ import type { Database } from '../models/db.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef, type SentRecord } from '../models/outbox.js';
-import { ProviderRefusedError, ProviderUnreachableError, type ChannelCapabilities, type ChannelName, type SendResult } from './types.js';
+import { ProviderRefusedError, ProviderUnreachableError, type ChannelName, type SendResult } from './types.js';
 import type { ChannelRegistry } from './registry.js';
 import { SentRecorder, Slots, TokenBucket } from './dispatchSupport.js';
+import { renderForChannel } from './dispatchText.js';
 
 export interface DispatcherOptions {
   /** Poll interval when idle (kick() wakes it sooner). */
   pollMs: number;
-  /** Messages claimed per round. */
+  /** Messages claimed per round (runOnce); the loop and drain() claim more while the queue stays deep. */
   batchSize: number;
+  /** The most one adaptive claim takes when the queue is deep (default max(batchSize, 500)); pacing and the observed send rate cap it lower. */
+  maxBatchSize?: number;
   /** How long a claim is ours; an older 'sending' row is retaken by anyone. */
   leaseSeconds: number;
   /** Upper bound on attempts (a row's own max_attempts may be lower). */
@@ -36,53 +39,14 @@ export interface DispatcherOptions {
 /** Production defaults: 5 s, 30 s, 2 min, 10 min, then every 30 min. */
 export const DEFAULT_BACKOFF_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000] as const;
 
-export interface MessagePart { text: string; options: { value: string; label: string }[] | null }
-
-/**
- * What the channel receives: options as buttons where it has them, otherwise
- * appended as a numbered list ("1. Label"); text longer than the channel takes
- * is split on sentence, then word boundaries (options ride on the last part).
- */
-export function renderForChannel(text: string, options: MessagePart['options'], caps: ChannelCapabilities): MessagePart[] {
-  let body = text;
-  let buttons = options && options.length > 0 ? options : null;
-  if (buttons && !caps.buttons) {
-    body = `${text}\n\n${buttons.map((o, i) => `${i + 1}. ${o.label}`).join('\n')}`;
-    buttons = null;
-  }
-  const chunks = splitText(body, caps.maxTextLength);
-  return chunks.map((c, i) => ({ text: c, options: i === chunks.length - 1 ? buttons : null }));
-}
-
-/** Splits text into parts of at most `max` characters, preferring line and sentence ends, then spaces. */
-export function splitText(text: string, max: number): string[] {
-  if (text.length <= max) return [text];
-  const parts: string[] = [];
-  let rest = text;
-  while (rest.length > max) {
-    const window = rest.slice(0, max + 1);
-    let cut = -1;
-    for (const m of window.slice(0, max).matchAll(/(?:[.!?…][)"'»]*\s)|\n/g)) cut = m.index + m[0].length;
-    if (cut < max * 0.5) {
-      const space = window.lastIndexOf(' ');
-      cut = space > max * 0.3 ? space + 1 : max;
-    }
-    if (cut > max) cut = max;
-    // Never split a surrogate pair (emoji).
-    const code = rest.charCodeAt(cut - 1);
-    if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
-    const part = rest.slice(0, cut).trimEnd();
-    if (part) parts.push(part);
-    rest = rest.slice(cut).trimStart();
-  }
-  if (rest) parts.push(rest);
-  return parts;
-}
+export { renderForChannel, splitText, type MessagePart } from './dispatchText.js';
 
 const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
 
 /** Rounds whose sends or records are still under way while the next batch is claimed. */
 const MAX_ROUNDS_IN_FLIGHT = 2;
+/** Default upper bound of an adaptive claim: large enough that a deep queue costs few commits per message. */
+const DEFAULT_MAX_BATCH = 500;
 /** process() result of a message that was recorded (or not) already. */
 const NOTHING_TO_RECORD = { recorded: Promise.resolve() };
 
@@ -99,6 +63,10 @@ export class OutboundDispatcher {
   private readonly lanes = new Map<string, Promise<void>>();
   /** Successful sends are recorded together, one statement at a time (group commit). */
   private readonly recorder: SentRecorder;
+  /** The next adaptive claim's size: doubles after a full claim (a deep queue), back to batchSize after a partial one. */
+  private claimSize: number;
+  /** Milliseconds per message of the last round that finished (claim to recorded): bounds the claim to what is sent in a third of the lease. */
+  private msPerMessage = 0;
 
   constructor(
     private readonly db: Database,
@@ -109,6 +77,7 @@ export class OutboundDispatcher {
     this.clock = opts.clock ?? systemClock;
     this.slots = new Slots(opts.concurrency ?? 8);
     this.recorder = new SentRecorder((records) => markSentMany(this.db.knex, records));
+    this.claimSize = opts.batchSize;
   }
 
   /** Starts the poll loop (idempotent). */
@@ -135,16 +104,49 @@ export class OutboundDispatcher {
 
   /** Claims one batch, sends it and records the results; returns how many were claimed. */
   async runOnce(): Promise<number> {
-    const round = await this.startRound();
+    const round = await this.startRound(this.opts.batchSize);
     await round.done;
     return round.claimed;
   }
 
-  /** Runs rounds until nothing due is left (tests, shutdown flushes). */
+  /**
+   * Runs rounds until nothing due is left (tests, shutdown flushes), pipelined
+   * like the loop: the next batch is claimed while earlier ones are sent and
+   * recorded. It returns only after a claim made with nothing in flight found
+   * nothing (a retry requeued by a round in flight is claimed again if due).
+   */
   async drain(): Promise<number> {
     let total = 0;
-    for (let n = await this.runOnce(); n > 0; n = await this.runOnce()) total += n;
-    return total;
+    for (;;) {
+      while (this.inFlight.size >= MAX_ROUNDS_IN_FLIGHT) await Promise.race([...this.inFlight].map((p) => p.catch(() => undefined)));
+      const idle = this.inFlight.size === 0;
+      const limit = this.claimSize;
+      const round = await this.startRound(limit);
+      this.adapt(round.claimed, limit);
+      total += round.claimed;
+      if (round.claimed > 0) continue;
+      if (idle) return total;
+      await Promise.allSettled([...this.inFlight]);
+    }
+  }
+
+  /**
+   * Largest adaptive claim: no more than is sent in a third of the lease, by
+   * the channels' pacing and by how fast the last round went (a slow provider
+   * keeps claims small: no renewals, and other instances can share the queue).
+   */
+  private maxClaim(): number {
+    const channels = this.opts.channels ?? this.registry.names();
+    const rates = channels.map((c) => this.registry.get(c)?.ratePerSecond).filter((r): r is number => typeof r === 'number' && r > 0);
+    const window = (this.opts.leaseSeconds * 1000) / 3;
+    const paced = rates.length > 0 ? Math.floor((Math.min(...rates) * window) / 1000) : Infinity;
+    const observed = this.msPerMessage > 0 ? Math.floor(window / this.msPerMessage) : Infinity;
+    return Math.max(this.opts.batchSize, Math.min(this.opts.maxBatchSize ?? DEFAULT_MAX_BATCH, paced, observed));
+  }
+
+  /** A full claim means a deep queue: claim twice as many next time (up to maxClaim); otherwise back to batchSize. */
+  private adapt(claimed: number, limit: number): void {
+    this.claimSize = claimed >= limit ? Math.min(limit * 2, this.maxClaim()) : this.opts.batchSize;
   }
 
   /**
@@ -154,19 +156,22 @@ export class OutboundDispatcher {
    */
   private async loop(): Promise<void> {
     while (this.running) {
-      let claimed = 0;
+      let full = false;
       if (this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) {
         // A kick from now on is served by another claim after this one.
         this.kicked = false;
         try {
-          claimed = (await this.startRound()).claimed;
+          const limit = this.claimSize;
+          const { claimed } = await this.startRound(limit);
+          this.adapt(claimed, limit);
+          full = claimed >= limit;
         } catch (err) {
           this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round failed');
         }
       }
       if (!this.running) break;
       // More to claim: a full batch came back, or a kick arrived (kept in `kicked` until a claim starts).
-      if (claimed >= this.opts.batchSize) this.kicked = true;
+      if (full) this.kicked = true;
       if (this.kicked && this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) continue;
       // Idle: the next kick or the poll. No room: the end of a round in flight wakes us when kicked.
       await new Promise<void>((resolve) => {
@@ -181,10 +186,10 @@ export class OutboundDispatcher {
   }
 
   /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
-  private async startRound(): Promise<{ claimed: number; done: Promise<void> }> {
+  private async startRound(limit: number): Promise<{ claimed: number; done: Promise<void> }> {
     const claimedAt = Date.now();
     const claimed = await claimOutbound(this.db.knex, {
-      limit: this.opts.batchSize,
+      limit,
       leaseSeconds: this.opts.leaseSeconds,
       now: this.clock.now(),
       channels: this.opts.channels ?? this.registry.names(),
@@ -195,7 +200,8 @@ export class OutboundDispatcher {
     const queues = new Map<string, ClaimedMessage[]>();
     for (const m of claimed) {
       const key = `${m.channel}\u0000${m.to_address}`;
-      queues.set(key, [...(queues.get(key) ?? []), m]);
+      const queue = queues.get(key);
+      if (queue) queue.push(m); else queues.set(key, [m]);
     }
     const records: Promise<void>[] = [];
     const lanes = [...queues].map(([key, messages]) => {
@@ -218,9 +224,11 @@ export class OutboundDispatcher {
     })();
     this.inFlight.add(done);
     void done.finally(() => {
+      this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
       this.inFlight.delete(done);
-      // A loop waiting for room claims again at once.
-      if (this.kicked) this.wake?.();
+      // A loop waiting claims again at once: for room when kicked, and for the messages of these recipients that
+      // claimOutbound held back while this round's were still being sent (per-recipient order).
+      this.wake?.();
     });
     return { claimed: claimed.length, done };
   }

@@ -46,6 +46,11 @@ export interface ClaimOptions {
  * Claims up to `limit` due outbound messages in one statement: queued and due,
  * or 'sending' with an expired lease. Sets status 'sending', claimed_until =
  * now + lease, attempts + 1. Concurrent claimers skip each other's rows.
+ * Per-recipient order across instances: a message is passed over (left
+ * queued, claimed later) while an earlier one to the same address is outside
+ * this claim and still due or being sent: locked by a concurrent claim, or
+ * 'sending' under a live lease. A retry waiting for its backoff (or a message
+ * not due yet) does not hold the later ones back.
  */
 export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimedMessage[]> {
   const filters: string[] = [];
@@ -62,19 +67,30 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<Claimed
   }
   const claimedUntil = new Date(opts.now.getTime() + opts.leaseSeconds * 1000);
   const result = (await (db as Knex).raw(
-    `UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
-     WHERE id IN (
-       SELECT id FROM messages
+    `WITH cand AS (
+       SELECT id, organization_id, channel, to_address, created_at FROM messages
        WHERE direction = 'outbound'
          AND ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = 'sending' AND claimed_until < ?))
          ${filters.join(' ')}
        ORDER BY created_at, id
        LIMIT ?
-       FOR UPDATE SKIP LOCKED)
+       FOR UPDATE SKIP LOCKED
+     ), ready AS (
+       SELECT c.id FROM cand c
+       WHERE NOT EXISTS (
+         SELECT 1 FROM messages e
+         WHERE e.direction = 'outbound' AND e.status IN ('queued', 'sending')
+           AND e.organization_id = c.organization_id AND e.channel = c.channel AND e.to_address = c.to_address
+           AND (e.created_at, e.id) < (c.created_at, c.id)
+           AND (e.status = 'sending' OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
+           AND e.id NOT IN (SELECT id FROM cand))
+     )
+     UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
+     WHERE id IN (SELECT id FROM ready)
      RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
        metadata, batch_id, reminder_id, provider_message_id, created_at,
        coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS patient_opted_out`,
-    [claimedUntil, opts.now, ...bindings, opts.limit],
+    [...bindings, opts.limit, opts.now, claimedUntil, opts.now],
   )) as { rows: ClaimedMessage[] };
   // RETURNING gives no order; keep the queue's.
   return result.rows.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));

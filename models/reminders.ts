@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import { recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { loadOrganization, nextSendTime, orgSettings } from './settings.js';
-import { queueOutboundMessage, withTransaction, type Message } from './messages.js';
+import { outboundInsert, queueOutboundMessage, withTransaction, type Message } from './messages.js';
 
 export const REMINDER_STATUSES = ['pending', 'claimed', 'sent', 'skipped', 'cancelled', 'failed'] as const;
 export type ReminderStatus = (typeof REMINDER_STATUSES)[number];
@@ -186,6 +186,72 @@ export async function recordReminderQueued(db: Db, scope: OrgScope, claim: Remin
     }, newId('event'));
     return message;
   });
+}
+
+export interface ReminderQueuedItem extends ReminderQueuedInput { claim: ReminderClaimRef }
+
+/**
+ * recordReminderQueued for many reminders of one organization, set-wise and in
+ * ONE transaction: one guarded UPDATE marks the reminders whose claims are
+ * still ours sent (with the message ids made here), one INSERT queues exactly
+ * their messages (and bumps each conversation's counters), one INSERT writes
+ * their reminder.sent events; then the reminder context is set once per
+ * conversation. A lost claim gets nothing written (the unique index on
+ * messages.reminder_id backs the fence). Returns the reminder ids recorded.
+ */
+export async function recordRemindersQueued(db: Db, scope: OrgScope, items: readonly ReminderQueuedItem[], now: Date): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  return withTransaction(db, async (trx) => {
+    const messageIds = items.map(() => newId('message'));
+    const won = (await trx.raw(
+      `UPDATE reminders r SET status = 'sent', channel = i.channel, sent_at = ?, claimed_until = NULL, updated_at = ?, message_id = i.message_id
+       FROM unnest(?::text[], ?::int[], ?::text[], ?::text[]) AS i(id, attempts, channel, message_id)
+       WHERE r.id = i.id AND r.organization_id = ? AND r.status = 'claimed' AND r.attempts = i.attempts
+       RETURNING r.id`,
+      [now, now, items.map((it) => it.claim.id), items.map((it) => it.claim.attempts), items.map((it) => it.channel), messageIds,
+        scope.organizationId] as unknown as readonly Knex.RawBinding[],
+    )) as { rows: { id: string }[] };
+    const recorded = new Set(won.rows.map((r) => r.id));
+    const chosen = items.map((it, i) => ({ it, messageId: messageIds[i]! })).filter(({ it }) => recorded.has(it.claim.id));
+    if (chosen.length === 0) return recorded;
+    const insert = outboundInsert(scope, chosen.map(({ it, messageId }) => ({
+      id: messageId, conversationId: it.conversationId, patientId: it.patientId, channel: it.channel, to: it.to, text: it.text,
+      sender: 'system' as const, reminderId: it.claim.id, metadata: { reminder_appointment_id: it.appointmentId }, now,
+    })));
+    await trx.raw(
+      `WITH ins AS (${insert.sql} RETURNING conversation_id), counts AS (
+         SELECT conversation_id, count(*)::int AS n FROM ins WHERE conversation_id IS NOT NULL GROUP BY conversation_id
+       ), conv AS (
+         UPDATE conversations c SET message_count = c.message_count + counts.n, last_message_at = greatest(c.last_message_at, ?), updated_at = CURRENT_TIMESTAMP
+         FROM counts WHERE c.id = counts.conversation_id AND c.organization_id = ?
+       )
+       SELECT count(*)::int AS n FROM ins`,
+      [...insert.bindings, now, scope.organizationId],
+    );
+    // Once per conversation (the latest reminder's appointment wins, as it would one by one), in id order (lock order).
+    const contexts = new Map<string, ReminderQueuedItem>();
+    for (const { it } of chosen) if (it.conversationId && it.setContext) contexts.set(it.conversationId, it);
+    for (const [conversationId, it] of [...contexts].sort(([a], [b]) => (a < b ? -1 : 1))) await it.setContext!(trx, scope, conversationId, it.appointmentId);
+    await trx('events').insert(chosen.map(({ it, messageId }) => ({
+      id: newId('event'), organization_id: scope.organizationId, event: 'reminder.sent', subject_id: it.claim.id, data: JSON.stringify({
+        reminder_id: it.claim.id, appointment_id: it.appointmentId, patient_id: it.patientId, message_id: messageId, channel: it.channel,
+      }),
+    })));
+    return recorded;
+  });
+}
+
+/** skipReminder for many claims in one statement (each guarded by its claim); returns the ids skipped. */
+export async function skipReminders(db: Db, items: readonly { claim: ReminderClaimRef; reason: SkipReason | string }[], now: Date): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const result = (await (db as Knex).raw(
+    `UPDATE reminders r SET status = 'skipped', skip_reason = i.reason, claimed_until = NULL, updated_at = ?
+     FROM unnest(?::text[], ?::int[], ?::text[]) AS i(id, attempts, reason)
+     WHERE r.id = i.id AND r.status = 'claimed' AND r.attempts = i.attempts
+     RETURNING r.id`,
+    [now, items.map((i) => i.claim.id), items.map((i) => i.claim.attempts), items.map((i) => i.reason)] as unknown as readonly Knex.RawBinding[],
+  )) as { rows: { id: string }[] };
+  return new Set(result.rows.map((r) => r.id));
 }
 
 export type SkipReason = 'appointment_cancelled' | 'appointment_completed' | 'appointment_no_show' | 'appointment_past' | 'opted_out' | 'no_address' | 'patient_deleted';

@@ -18,10 +18,11 @@ import { orgSettings } from '../models/settings.js';
 import { Organization } from '../models/organizations.js';
 import { PATIENT_LANGUAGES, type PatientLanguage } from '../models/patients.js';
 import {
-  claimDueReminders, failReminder, recordReminderQueued, skipReminder,
+  claimDueReminders, failReminder, recordReminderQueued, recordRemindersQueued, skipReminder, skipReminders,
   type ClaimedReminder, type SetReminderContext,
 } from '../models/reminders.js';
 import { render } from '../bot/catalog/index.js';
+import { addressKey, latestConversationsOfPatients, loadReminderSubjects, openConversationsFor, skipReason, type ReminderSubject } from './reminderBatch.js';
 
 export interface ReminderJobOptions {
   db: Database;
@@ -49,18 +50,11 @@ export interface ReminderJobOptions {
 
 export interface TickResult { claimed: number; queued: number; skipped: number; failed: number; lost: number }
 
-interface ReminderSubject {
-  status: string;
-  start_time: Date;
-  patient_id: string;
-  phone: string | null;
-  preferred_language: string | null;
-  opted_out_at: Date | null;
-  deleted_at: Date | null;
-  doctor_name: string;
-  /** Reminders of the same appointment with a smaller offset that are due too (this one is then stale). */
-  newer_due: number;
-}
+/** A claimed reminder that is to go out, rendered. */
+interface ReadyReminder { r: ClaimedReminder; s: ReminderSubject; lang: PatientLanguage; text: string }
+
+/** Fewest reminders recorded per transaction (a chunk); rounds are split across `concurrency` chunks above that. */
+const MIN_CHUNK = 25;
 
 interface OrgInfo { timeZone: string; defaultLanguage: PatientLanguage }
 
@@ -137,11 +131,7 @@ export class ReminderJob {
       const claimed = await claimDueReminders(this.knex, { now, limit: batch, leaseSeconds: this.opts.leaseSeconds, organizationIds: this.opts.organizationIds });
       if (claimed.length === 0) break;
       total.claimed += claimed.length;
-      const queue = [...claimed];
-      const workers = Array.from({ length: Math.min(this.opts.concurrency ?? 4, queue.length) }, async () => {
-        for (let r = queue.shift(); r; r = queue.shift()) total[await this.process(r, now, orgs)] += 1;
-      });
-      await Promise.all(workers);
+      await this.runRound(claimed, now, orgs, total);
       if (total.queued > 0) this.opts.onQueued?.();
       if (claimed.length < batch) break;
     }
@@ -157,6 +147,108 @@ export class ReminderJob {
       cache.set(orgId, info);
     }
     return info;
+  }
+
+  /**
+   * One round, set-wise: subjects read in one query, skips written in one
+   * statement, the rest recorded in chunks of many reminders per transaction
+   * (recordRemindersQueued). A chunk that fails rolls back whole and its
+   * reminders go one by one through process() (their claims are still ours).
+   */
+  private async runRound(claimed: readonly ClaimedReminder[], now: Date, orgs: Map<string, OrgInfo>, total: TickResult): Promise<void> {
+    const maxAttempts = this.opts.maxAttempts ?? 5;
+    const oneByOne = claimed.filter((r) => r.attempts > maxAttempts);
+    const fresh = claimed.filter((r) => r.attempts <= maxAttempts);
+    let chunks: ReadyReminder[][] = [];
+    try {
+      const subjects = await loadReminderSubjects(this.knex, fresh, now);
+      const skips: { r: ClaimedReminder; claim: { id: string; attempts: number }; reason: string }[] = [];
+      const ready: ReadyReminder[] = [];
+      for (const r of fresh) {
+        const s = subjects.get(r.id);
+        const reason = skipReason(s, now);
+        if (reason || !s) {
+          skips.push({ r, claim: { id: r.id, attempts: r.attempts }, reason: reason ?? 'appointment_deleted' });
+          continue;
+        }
+        const org = await this.orgInfo(r.organization_id, orgs);
+        const lang = asLanguage(s.preferred_language) ?? org.defaultLanguage;
+        const { date, time } = reminderDate(new Date(s.start_time), lang, org.timeZone);
+        ready.push({ r, s, lang, text: render(lang, 'reminder', { doctor: s.doctor_name, date, time }) });
+      }
+      const skipped = await skipReminders(this.knex, skips, now);
+      for (const { r, reason } of skips) {
+        const log = { reminder_id: r.id, appointment_id: r.appointment_id, attempt: r.attempts };
+        if (skipped.has(r.id)) this.opts.logger.info({ ...log, reason }, 'reminders: skipped');
+        else this.opts.logger.warn(log, 'reminders: the claim was lost before it was recorded (moved, cancelled or retaken)');
+        total[skipped.has(r.id) ? 'skipped' : 'lost'] += 1;
+      }
+      chunks = this.chunk(ready);
+    } catch (err) {
+      this.opts.logger.warn({ err: { message: (err as Error).message } }, 'reminders: round could not be prepared; one by one');
+      oneByOne.push(...fresh);
+    }
+    const work: (() => Promise<void>)[] = [
+      ...oneByOne.map((r) => async () => { total[await this.process(r, now, orgs)] += 1; }),
+      ...chunks.map((c) => () => this.queueChunk(c, now, orgs, total)),
+    ];
+    await Promise.all(Array.from({ length: Math.min(this.opts.concurrency ?? 4, work.length) }, async () => {
+      for (let w = work.shift(); w; w = work.shift()) await w();
+    }));
+  }
+
+  /** Ready reminders in chunks of one organization, a patient's reminders in one chunk (no two chunks race on an address). */
+  private chunk(ready: ReadyReminder[]): ReadyReminder[][] {
+    const size = Math.max(MIN_CHUNK, Math.ceil(ready.length / (this.opts.concurrency ?? 4)));
+    const sorted = [...ready].sort((a, b) => (a.r.organization_id === b.r.organization_id
+      ? (a.s.patient_id < b.s.patient_id ? -1 : a.s.patient_id > b.s.patient_id ? 1 : 0)
+      : a.r.organization_id < b.r.organization_id ? -1 : 1));
+    const chunks: ReadyReminder[][] = [];
+    for (const item of sorted) {
+      const last = chunks.at(-1);
+      const prev = last?.at(-1);
+      const sameOrg = prev?.r.organization_id === item.r.organization_id;
+      if (last && sameOrg && (last.length < size || prev?.s.patient_id === item.s.patient_id)) last.push(item);
+      else chunks.push([item]);
+    }
+    return chunks;
+  }
+
+  /** Records one chunk in one transaction; on failure its reminders go one by one. Never throws. */
+  private async queueChunk(chunk: ReadyReminder[], now: Date, orgs: Map<string, OrgInfo>, total: TickResult): Promise<void> {
+    const scope: OrgScope = { organizationId: chunk[0]!.r.organization_id };
+    let outcome: { queued: Set<string>; skipped: Set<string> };
+    try {
+      outcome = await this.knex.transaction(async (trx) => {
+        const latest = await latestConversationsOfPatients(trx, scope, [...new Set(chunk.map((c) => c.s.patient_id))]);
+        const routed: (ReadyReminder & { channel: string; address: string })[] = [];
+        const noAddress: ReadyReminder[] = [];
+        for (const c of chunk) {
+          const l = latest.get(c.s.patient_id);
+          const where = l ? { channel: l.channel, address: l.channel_address } : c.s.phone ? { channel: 'sms', address: c.s.phone } : null;
+          if (where) routed.push({ ...c, ...where }); else noAddress.push(c);
+        }
+        const conversations = await openConversationsFor(trx, scope, routed.map((c) => ({ channel: c.channel, address: c.address, patientId: c.s.patient_id, language: c.lang })),
+          this.opts.idleMinutes, now);
+        const skipped = await skipReminders(trx, noAddress.map((c) => ({ claim: { id: c.r.id, attempts: c.r.attempts }, reason: 'no_address' })), now);
+        const queued = await recordRemindersQueued(trx, scope, routed.map((c) => ({
+          claim: { id: c.r.id, attempts: c.r.attempts }, appointmentId: c.r.appointment_id, patientId: c.s.patient_id,
+          conversationId: conversations.get(addressKey(c.channel, c.address))!, channel: c.channel, to: c.address, text: c.text, now, setContext: this.opts.setContext,
+        })), now);
+        return { queued, skipped };
+      });
+    } catch (err) {
+      this.opts.logger.warn({ err: { message: (err as Error).message }, reminders: chunk.length }, 'reminders: chunk failed; one by one');
+      for (const c of chunk) total[await this.process(c.r, now, orgs)] += 1;
+      return;
+    }
+    for (const { r } of chunk) {
+      const log = { reminder_id: r.id, appointment_id: r.appointment_id, attempt: r.attempts };
+      const result = outcome.queued.has(r.id) ? 'queued' : outcome.skipped.has(r.id) ? 'skipped' : 'lost';
+      if (result === 'lost') this.opts.logger.warn(log, 'reminders: the claim was lost before it was recorded (moved, cancelled or retaken)');
+      else this.opts.logger.info({ ...log, outcome: result }, result === 'queued' ? 'reminders: queued' : 'reminders: skipped (no address)');
+      total[result] += 1;
+    }
   }
 
   /** One claimed reminder: skipped, queued, or (after too many claims) failed. Never throws. */
@@ -175,13 +267,7 @@ export class ReminderJob {
           this.knex.raw(`(SELECT count(*) FROM reminders o WHERE o.appointment_id = a.id AND o.offset_minutes < ? AND o.due_at <= ?
             AND o.status IN ('pending', 'claimed', 'sent'))::int AS newer_due`, [r.offset_minutes, now]))
         .first()) as ReminderSubject | undefined;
-      const reason = !s ? 'appointment_deleted'
-        : s.status !== 'scheduled' && s.status !== 'confirmed' ? `appointment_${s.status}`
-          : new Date(s.start_time).getTime() <= now.getTime() ? 'appointment_past'
-            : s.deleted_at ? 'patient_deleted'
-              : s.opted_out_at ? 'opted_out'
-                // The job did not run for a while: only the latest due reminder goes out.
-                : s.newer_due > 0 ? 'superseded' : null;
+      const reason = skipReason(s, now);
       if (reason || !s) {
         await skipReminder(this.knex, claim, reason ?? 'appointment_deleted', now);
         this.opts.logger.info({ ...log, reason }, 'reminders: skipped');

@@ -9,6 +9,7 @@ import * as communications from './006_communications.js';
 import * as webchat from './007_webchat.js';
 import * as reminders from './008_reminders.js';
 import * as messageIndexes from './009_message_indexes.js';
+import * as outboxRecipient from './010_outbox_recipient.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '007_webchat': webchat,
   '008_reminders': reminders,
   '009_message_indexes': messageIndexes,
+  '010_outbox_recipient': outboxRecipient,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
