@@ -138,10 +138,12 @@ export async function listAppointments(db: Db, scope: OrgScope, input: ListAppoi
   const pageQ = withNames(knex, applyFilters(knex('appointments as a'), scope.organizationId, input))
     .orderBy(`a.${sortField}`, dir).orderBy('a.id', dir)
     .limit(input.limit).offset((input.page - 1) * input.limit);
-  // Sequential on purpose: PGlite is one connection, and in a transaction both must use it in turn.
-  const [{ count }] = (await countQ) as Array<{ count: number }>;
-  const rows = Number(count) > (input.page - 1) * input.limit ? ((await pageQ) as AppointmentWithNames[]) : [];
-  return { rows, total: Number(count) };
+  // One round trip: the total rides along as an uncorrelated subquery (evaluated once).
+  // Only a page past the end, which has no row to carry it, needs the count on its own.
+  const rows = (await pageQ.select(knex.raw('(?) as total_count', [countQ]))) as Array<AppointmentWithNames & { total_count?: number }>;
+  const total = rows.length ? Number(rows[0].total_count) : Number(((await countQ) as Array<{ count: number }>)[0].count);
+  for (const r of rows) delete r.total_count;
+  return { rows, total };
 }
 
 /** The appointment with names; `onlyDoctorId` hides other doctors' appointments (a provider's view) as 404. */
