@@ -32,7 +32,10 @@ export interface ServerProcess { url: string; child: ChildProcess; stop(): Promi
 
 /** Starts `bench/servers/<script>` in its own process; it prints `LISTENING <port>` when ready. */
 export async function startServerProcess(script: string, env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'servers', script)], {
+  // BENCH_CPU_PROF_DIR=/tmp/prof writes V8 CPU profiles of each server under test (one per thread; the largest is the
+  // main thread). Read them with Chrome DevTools.
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'bench', 'servers', script)], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
