@@ -68,4 +68,36 @@ export const adminHealthRoutes = [
       };
     },
   }),
+  route({
+    method: 'get', path: '/system/status', operationId: 'systemStatus', summary: 'Status of the service and each of its components (Mark Assistant)', tag: 'system',
+    permission: 'system.view', rateLimit: 'admin',
+    response: z.object({
+      status: z.enum(['operational', 'degraded']),
+      version: z.string(),
+      uptime: z.number().describe('Seconds since this instance started'),
+      last_restart: z.string(),
+      components: z.array(z.object({ name: z.string(), status: z.enum(['operational', 'degraded', 'down', 'disabled']), detail: z.string().optional() })),
+    }),
+    handler: async ({ deps }) => {
+      const database = await databaseCheck(deps);
+      const components: Array<{ name: string; status: 'operational' | 'degraded' | 'down' | 'disabled'; detail?: string }> = [
+        { name: 'api', status: 'operational' },
+        { name: 'database', status: database.status === 'ok' ? 'operational' : 'down', detail: `${database.backend}, ${database.response_time_ms.toFixed(1)} ms` },
+        { name: 'understanding', status: 'operational', detail: deps.config.OPENAI_API_KEY || deps.config.OPENAI_BASE_URL ? `llm (${deps.config.OPENAI_MODEL}) with rules fallback` : 'rules' },
+      ];
+      for (const c of deps.hooks.channelStatus?.() ?? []) {
+        components.push({ name: `channel_${c.name}`, status: !c.enabled ? 'disabled' : c.status === 'up' ? 'operational' : 'down', ...(c.detail ? { detail: c.detail } : {}) });
+      }
+      const healthy = components.every((c) => c.status === 'operational' || c.status === 'disabled');
+      return {
+        data: {
+          status: healthy ? 'operational' as const : 'degraded' as const,
+          version: VERSION,
+          uptime: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+          last_restart: deps.startedAt.toISOString(),
+          components,
+        },
+      };
+    },
+  }),
 ];

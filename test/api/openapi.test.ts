@@ -75,3 +75,21 @@ describe('/openapi.json and /docs', () => {
     assert.equal(((await malformed.json()) as { error: { code: string } }).error.code, 'VALIDATION_ERROR');
   });
 });
+
+describe('GET /api/v1/system/status', () => {
+  it('reports each component, with the SMS channel disabled without credentials; staff may read it, a provider may not', async () => {
+    const { createTestOrg, createTestUser } = await import('../support/factories.js');
+    const t = await createTestOrg();
+    const res = await t.admin.client.get('/api/v1/system/status');
+    assert.equal(res.status, 200);
+    assert.equal(res.body.data.status, 'operational');
+    const byName = Object.fromEntries((res.body.data.components as Array<{ name: string; status: string }>).map((c) => [c.name, c.status]));
+    assert.equal(byName.database, 'operational');
+    assert.equal(byName.channel_webchat, 'operational');
+    assert.equal(byName.channel_sms, 'disabled');
+    const staff = await createTestUser(t.svc, t.org.id, 'staff');
+    assert.equal((await staff.client.get('/api/v1/system/status')).status, 200);
+    const provider = await createTestUser(t.svc, t.org.id, 'provider');
+    assert.equal((await provider.client.get('/api/v1/system/status')).status, 403);
+  });
+});
