@@ -38,7 +38,7 @@ export function createApp(deps: AppDeps): CreatedApp {
   mountRoutes(router, '/api/v1', apiRoutes, deps);
   router.get('/metrics', metrics.handler);
   for (const extra of deps.extraRouters ?? []) router.use(extra.routes(), extra.allowedMethods());
-  mountStatic(router);
+  mountStatic(router, deps.db.knex);
 
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { Organization } from '../models/organizations.js';
+import type { Knex } from 'knex';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -39,15 +39,14 @@ const ORG_ID = /^org_[0-9A-HJKMNP-TV-Z]{26}$/;
  * another one (organization ids are public: they sit in every embed tag),
  * otherwise the first organization, created at first start.
  */
-async function demoOrganizationId(ctx: Context): Promise<string> {
+async function demoOrganizationId(ctx: Context, knex: Knex): Promise<string> {
   const asked = typeof ctx.query.org === 'string' ? ctx.query.org : '';
   if (ORG_ID.test(asked)) return asked;
-  // Objection's default connection (bound by openDatabase), so static pages need no deps.
-  const first = await Organization.query().orderBy('created_at').orderBy('id').first();
+  const first = (await knex('organizations').orderBy('created_at').orderBy('id').first('id')) as { id: string } | undefined;
   return first?.id ?? '';
 }
 
-export function mountStatic(router: Router): void {
+export function mountStatic(router: Router, knex: Knex): void {
   router.get('/docs', (ctx) => {
     ctx.type = 'html';
     ctx.body = DOCS_HTML;
@@ -66,7 +65,7 @@ export function mountStatic(router: Router): void {
       ctx.body = '<!doctype html><title>CareChat</title><h1>CareChat</h1><p>API docs at <a href="/docs">/docs</a>.</p>';
       return;
     }
-    const html = String(ctx.body as Buffer).replaceAll(DEMO_ORG_PLACEHOLDER, await demoOrganizationId(ctx));
+    const html = String(ctx.body as Buffer).replaceAll(DEMO_ORG_PLACEHOLDER, await demoOrganizationId(ctx, knex));
     ctx.body = html;
   });
   router.get('/widget/:file', async (ctx) => {

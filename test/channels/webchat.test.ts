@@ -179,7 +179,7 @@ describe('web chat channel (WebSocket /chat)', () => {
   it('GET / serves the demo page with the widget tag for the first organization, or the one asked for', async () => {
     const first = await svc.deps.db.knex('organizations').orderBy('created_at').orderBy('id').first('id');
     const page = await (await fetch(`${svc.url}/`)).text();
-    assert.ok(page.includes(`<script src="/widget/carechat.js" data-org="${first.id}"`), 'widget tag for the first organization');
+    assert.ok(page.includes(`<script src="/widget/carechat.js" data-org="${first.id}"`), `widget tag for the first organization ${first.id}: ${/data-org="[^"]*"/.exec(page)?.[0]}`);
     assert.ok(page.includes('href="/docs"'));
     const org = await newOrg(svc);
     assert.ok((await (await fetch(`${svc.url}/?org=${org.id}`)).text()).includes(`data-org="${org.id}"`));
