@@ -8,7 +8,7 @@
 import type { Database } from '../models/db.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef, type SentRecord } from '../models/outbox.js';
+import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
 import { ProviderRefusedError, ProviderUnreachableError, type ChannelName, type SendResult } from './types.js';
 import type { ChannelRegistry } from './registry.js';
 import { SentRecorder, Slots, TokenBucket } from './dispatchSupport.js';

@@ -4,7 +4,7 @@
  * sees an InboundMessage; the dispatcher only ever calls `send`.
  */
 import type Router from '@koa/router';
-import type { ChannelName, InboundMessage } from '../lib/inbound.js';
+import type { ChannelName } from '../lib/inbound.js';
 
 export type { ChannelName, InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 

@@ -16,7 +16,7 @@ import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
 import type { QueueOutboundInput } from '../../models/messages.js';
 import { newId } from '../../lib/ids.js';
-import { createPatient, setPatientOptOut, updatePatient, type Patient } from '../../models/patients.js';
+import { setPatientOptOut, updatePatient, type Patient } from '../../models/patients.js';
 import { toE164 } from '../../lib/phone.js';
 import { render } from '../catalog/index.js';
 import type { AppointmentSummary, DialogueAction, DialogueContext, DialogueEvent, DialogueState, SlotOffer } from '../dialogue/types.js';

@@ -11,13 +11,13 @@ export function normalize(text: string): string {
   out = out.replace(/[०-९]/g, (d) => String(DEVANAGARI_DIGITS.indexOf(d)));
   out = out.replace(/\u0901/g, '\u0902').replace(/\u093c/g, '');
   out = out.replace(/l·l/g, 'll').replace(/[’'`´]/g, ' ');
-  out = out.replace(/[^\p{L}\p{M}\p{N}:/.+\-]+/gu, ' ');
+  out = out.replace(/[^\p{L}\p{M}\p{N}:/.+-]+/gu, ' ');
   return out.replace(/\s+/g, ' ').trim();
 }
 
 /** Normalized text with all punctuation turned into spaces: the form keyword phrases are matched against. */
 export function words(text: string): string {
-  return normalize(text).replace(/[:/.+\-]+/g, ' ').replace(/\s+/g, ' ').trim();
+  return normalize(text).replace(/[:/.+-]+/g, ' ').replace(/\s+/g, ' ').trim();
 }
 
 /** True when `phrase` (already in `words` form) occurs in `haystack` (in `words` form) on word boundaries. */
