@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { newId } from '../../lib/ids.js';
 import { createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { createOrganization } from '../../models/organizations.js';
@@ -71,9 +72,17 @@ describe('web chat channel (WebSocket /chat)', () => {
     assert.equal(inbound.client_message_id, 'c-1');
     assert.equal(inbound.content, 'Hello there');
     const outbound = await svc.deps.db.knex('messages').where({ id: reply.id }).first();
-    // The socket took it at once, so the adapter reported it delivered.
-    await waitFor(async () => (await svc.deps.db.knex('messages').where({ id: reply.id }).first()).status === 'delivered');
+    // Recorded as sent: 'delivered' when this instance's dispatcher pushed it to the socket, 'sent' when
+    // another test service's dispatcher claimed it and reached this socket through NOTIFY.
+    await waitFor(async () => ['delivered', 'sent'].includes((await svc.deps.db.knex('messages').where({ id: reply.id }).first()).status));
     assert.equal(outbound.conversation_id, session.conversation_id);
+    // A send to a conversation with a socket on this instance reports 'delivered' at once.
+    const direct = await svc.webchat.send({
+      id: newId('message'), organizationId: org.id, channel: 'webchat', to: outbound.to_address, text: 'Direct', options: null,
+      conversationId: session.conversation_id, sender: 'assistant', createdAt: new Date(),
+    });
+    assert.equal(direct.status, 'delivered');
+    assert.equal((await client.next(isMessage)).text, 'Direct');
   });
 
   it('acknowledges a resent client id again with the same message_id and stores it once', async () => {
