@@ -101,12 +101,26 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
  * exclusion constraint rejects it, answers 409 with the appointment that won.
  */
 async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId: string | undefined, write: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
-  try {
-    return await (db as Knex).transaction(write);
-  } catch (err) {
-    if (!isExclusionViolation(err)) throw err;
-    throw slotTaken(doctorId, start, await findOverlapping(db, orgId, doctorId, start, end, exceptId));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (db as Knex).transaction(write);
+    } catch (err) {
+      // Two concurrent inserts into the exclusion index can each wait for the other: PostgreSQL
+      // aborts one (40P01). Its savepoint is gone; by the retry the winner has committed, so the
+      // retry meets the constraint (or the pre-check) and answers 409 with the winner's id.
+      if (isDeadlock(err) && attempt < 4) {
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+        continue;
+      }
+      if (!isExclusionViolation(err)) throw err;
+      throw slotTaken(doctorId, start, await findOverlapping(db, orgId, doctorId, start, end, exceptId));
+    }
   }
+}
+
+function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; nativeError?: { code?: string } };
+  return e?.code === '40P01' || e?.nativeError?.code === '40P01';
 }
 
 /** Books an appointment; see the rules in shared/API.md "Booking rules". */

@@ -108,7 +108,7 @@ describe('/api/v1/appointments', () => {
     const created = results.filter((r) => r.status === 201);
     const conflicts = results.filter((r) => r.status === 409);
     assert.equal(created.length, 1, `statuses: ${results.map((r) => r.status).join(',')}`);
-    assert.equal(conflicts.length, 49);
+    assert.equal(conflicts.length, 49, `statuses: ${results.map((r) => r.status).join(',')}`);
     for (const c of conflicts) assert.equal(c.body.error.details.conflicting_appointment_id, created[0].body.data.id);
     const [{ count }] = await t.svc.deps.db.knex('appointments').where({ doctor_id: doctor.id }).count('* as count');
     assert.equal(Number(count), 1);
