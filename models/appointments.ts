@@ -10,7 +10,8 @@ import type { Knex } from 'knex';
 import { recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { AppError, conflict, fieldError, unprocessable } from '../lib/errors.js';
-import { getOrganization, orgSettings } from './organizations.js';
+import { getOrganization } from './organizations.js';
+import { orgSettings } from './settings.js';
 import { doctorsQuery, type Doctor } from './doctors.js';
 import { localTime, rangesOn, localDate, weekdayOf, withinWorkingHours } from './workingHours.js';
 import {
@@ -54,10 +55,12 @@ export interface RescheduleAppointmentInput { startTime: Date | string; doctorId
 export interface AppointmentDetailsInput { type?: string; reason?: string | null; notes?: string | null; location?: string | null }
 
 const PG_EXCLUSION_VIOLATION = '23P01';
+const PG_DEADLOCK = '40P01';
 
-function isExclusionViolation(err: unknown): boolean {
+/** The PostgreSQL error code, whether knex or Objection wrapped the driver's error. */
+function pgCode(err: unknown): string | undefined {
   const e = err as { code?: string; nativeError?: { code?: string } };
-  return e?.code === PG_EXCLUSION_VIOLATION || e?.nativeError?.code === PG_EXCLUSION_VIOLATION;
+  return e?.nativeError?.code ?? e?.code;
 }
 
 function slotTaken(doctorId: string, start: Date, conflictingId: string | null): AppError {
@@ -108,20 +111,16 @@ async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: D
       // Two concurrent inserts into the exclusion index can each wait for the other: PostgreSQL
       // aborts one (40P01). Its savepoint is gone; by the retry the winner has committed, so the
       // retry meets the constraint (or the pre-check) and answers 409 with the winner's id.
-      if (isDeadlock(err) && attempt < 4) {
+      if (pgCode(err) === PG_DEADLOCK && attempt < 4) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
         continue;
       }
-      if (!isExclusionViolation(err)) throw err;
+      if (pgCode(err) !== PG_EXCLUSION_VIOLATION) throw err;
       throw slotTaken(doctorId, start, await findOverlapping(db, orgId, doctorId, start, end, exceptId));
     }
   }
 }
 
-function isDeadlock(err: unknown): boolean {
-  const e = err as { code?: string; nativeError?: { code?: string } };
-  return e?.code === '40P01' || e?.nativeError?.code === '40P01';
-}
 
 /** Books an appointment; see the rules in shared/API.md "Booking rules". */
 export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppointmentInput): Promise<Appointment> {

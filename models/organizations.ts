@@ -18,22 +18,16 @@ export class Organization extends BaseModel {
   updated_at!: Date;
 }
 
-export const DEFAULT_SETTINGS = { cancellation_window_hours: 24, reschedule_window_hours: 2 } as const;
-
 export async function createOrganization(db: Db, input: { name: string; timeZone: string; settings?: OrganizationSettings }): Promise<Organization> {
   return Organization.query(db).insertAndFetch({
     id: newId('organization'),
     name: input.name,
     time_zone: input.timeZone,
-    settings: { ...DEFAULT_SETTINGS, ...(input.settings ?? {}) },
+    // Only what was set is stored; models/settings.ts `orgSettings` fills in every default.
+    settings: input.settings ?? {},
   });
 }
 
 export async function getOrganization(db: Db, orgId: string): Promise<Organization> {
   return Organization.query(db).findById(orgId).throwIfNotFound();
-}
-
-/** Settings with defaults filled in. */
-export function orgSettings(org: Organization): Required<Pick<OrganizationSettings, 'cancellation_window_hours' | 'reschedule_window_hours'>> & OrganizationSettings {
-  return { ...DEFAULT_SETTINGS, ...org.settings };
 }
