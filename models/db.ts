@@ -13,6 +13,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { migrationSource } from './migrations/index.js';
+import { nameRepeatedStatements } from './preparedStatements.js';
 
 // int8 (count(*), sums) as JS numbers: our counts stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -48,6 +49,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 function openPostgres(url: string, poolMax: number): Database {
   const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
+  nameRepeatedStatements(knex);
   let listener: pg.Client | null = null;
   const handlers = new Map<string, Set<(p: string) => void>>();
   return {
@@ -96,6 +98,7 @@ async function openPglite(dataDir: string): Promise<Database> {
     pool: { min: 1, max: 1 },
     acquireConnectionTimeout: 120_000,
   });
+  nameRepeatedStatements(knex);
   return {
     knex,
     kind: 'pglite',

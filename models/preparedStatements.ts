@@ -1,0 +1,66 @@
+/**
+ * Named (prepared) statements for the texts this service runs again and again.
+ *
+ * Through knex every statement goes out unnamed, so PostgreSQL parses,
+ * analyses and plans it on each execution; for the short keyed statements of a
+ * chat turn or a slots request that is most of the server's work. pg prepares
+ * a statement that has a name on its first use on a connection and only binds
+ * it afterwards, and PostgreSQL then reuses the analysis (and the plan, once a
+ * generic plan proves as good as custom ones).
+ *
+ * Only a text seen REPEATED_AFTER times gets a name, and one connection holds
+ * at most MAX_PER_CONNECTION of them, so one-off texts (IN lists of every
+ * length, bulk inserts) never pile up in a server's memory. Names come from the
+ * final text, so two texts never share one.
+ */
+import type { Knex } from 'knex';
+
+const REPEATED_AFTER = 3;
+const MAX_PER_CONNECTION = 200;
+/** Texts counted before the counts start over (they only need to find the hot ones). */
+const MAX_COUNTED = 5_000;
+/** Distinct named texts of one process, at most. */
+const MAX_NAMED = 10_000;
+
+interface QueryObject { sql: string; bindings?: readonly unknown[]; options?: Record<string, unknown> }
+interface KnexPgClient { _query(connection: object, obj: QueryObject): Promise<unknown> }
+
+export function nameRepeatedStatements(knex: Knex): void {
+  // knex's pg dialect hands `obj.options` to pg's query config; `_query` is where the final text is known.
+  const client = knex.client as unknown as KnexPgClient;
+  const run = client._query.bind(client);
+  const seen = new Map<string, number>();
+  const names = new Map<string, string>();
+  const perConnection = new WeakMap<object, Set<string>>();
+
+  client._query = (connection, obj) => {
+    // Statements without parameters go out as simple queries (BEGIN, COMMIT, DDL): nothing to prepare.
+    if (obj.bindings?.length && !obj.options?.name) {
+      const name = nameFor(obj.sql);
+      if (name) {
+        let held = perConnection.get(connection);
+        if (!held) perConnection.set(connection, (held = new Set()));
+        if (held.has(name) || held.size < MAX_PER_CONNECTION) {
+          held.add(name);
+          obj.options = { ...obj.options, name };
+        }
+      }
+    }
+    return run(connection, obj);
+  };
+
+  function nameFor(sql: string): string | undefined {
+    const known = names.get(sql);
+    if (known) return known;
+    const count = (seen.get(sql) ?? 0) + 1;
+    if (count < REPEATED_AFTER || names.size >= MAX_NAMED) {
+      if (seen.size >= MAX_COUNTED) seen.clear();
+      seen.set(sql, count);
+      return undefined;
+    }
+    seen.delete(sql);
+    const name = `cc_${names.size + 1}`;
+    names.set(sql, name);
+    return name;
+  }
+}
