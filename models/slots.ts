@@ -2,14 +2,13 @@
  * Free appointment slots and day schedules. Slots step by the requested
  * duration from the start of each working window, in real time, so a day
  * with a daylight-saving change has exactly the hours that really exist;
- * booked time and the past are removed. One doctor query and one
- * appointments query per request.
+ * booked time and the past are removed. One statement per search.
  */
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import type { Db, OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
-import { doctorsQuery, type Doctor } from './doctors.js';
+import { Doctor, doctorsQuery } from './doctors.js';
 import { ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
 import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
 
@@ -50,35 +49,51 @@ export function partOfDayOf(instant: number, zone: string): PartOfDay {
   return hour < 12 ? 'morning' : hour < 17 ? 'afternoon' : 'evening';
 }
 
-async function bookedByDoctor(db: Db, orgId: string, doctorIds: string[], from: number, to: number): Promise<Map<string, Window[]>> {
-  const map = new Map<string, Window[]>(doctorIds.map((id) => [id, []]));
-  if (!doctorIds.length || to <= from) return map;
-  const rows = (await (db as Knex)('appointments')
-    .select('doctor_id', 'start_time', 'end_time')
-    .where('organization_id', orgId)
-    .whereIn('doctor_id', doctorIds)
-    .whereIn('status', ACTIVE_STATUSES as AppointmentStatus[])
-    .where('start_time', '<', new Date(to))
-    .where('end_time', '>', new Date(from))) as Array<{ doctor_id: string; start_time: Date; end_time: Date }>;
-  for (const r of rows) map.get(r.doctor_id)?.push({ start: new Date(r.start_time).getTime(), end: new Date(r.end_time).getTime() });
-  return map;
+/** A doctor as the slot search reads it, with its booked intervals of the local day. */
+type DoctorWithBooked = Record<string, unknown> & { booked_starts: number[] | null; booked_ends: number[] | null };
+
+/**
+ * The matching doctors and, for each, its active appointments overlapping the
+ * requested local day (bounds computed in SQL in the doctor's zone), in ONE
+ * statement: a slot search is one round trip. Working windows always lie
+ * inside the local day, so the day is a safe superset of what they need.
+ */
+async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableSlotsInput): Promise<Array<{ doctor: Doctor; booked: Window[] }>> {
+  const byDoctor = input.doctorId !== undefined;
+  const result = (await (db as Knex).raw(
+    `WITH d AS (
+       SELECT doctors.*, coalesce(doctors.time_zone, o.time_zone) AS effective_time_zone
+       FROM doctors JOIN organizations o ON o.id = doctors.organization_id
+       WHERE doctors.organization_id = ? AND doctors.deleted_at IS NULL
+         AND ${byDoctor ? 'doctors.id = ?' : "doctors.specialization ILIKE ? AND doctors.active"}
+     )
+     SELECT d.*, b.booked_starts, b.booked_ends FROM d LEFT JOIN LATERAL (
+       SELECT array_agg(extract(epoch FROM a.start_time) * 1000) AS booked_starts, array_agg(extract(epoch FROM a.end_time) * 1000) AS booked_ends
+       FROM appointments a
+       WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id AND a.status IN ('${ACTIVE_STATUSES.join("', '")}')
+         AND a.start_time < ((?::date + 1)::timestamp AT TIME ZONE d.effective_time_zone)
+         AND a.end_time > (?::date::timestamp AT TIME ZONE d.effective_time_zone)
+     ) b ON true
+     ORDER BY d.name, d.id`,
+    [orgId, byDoctor ? input.doctorId! : input.specialization!.replace(/[\\%_]/g, (c) => `\\${c}`), input.date, input.date],
+  )) as { rows: DoctorWithBooked[] };
+  return result.rows.map(({ booked_starts: starts, booked_ends: ends, ...row }) => ({
+    doctor: Doctor.fromDatabaseJson(row),
+    booked: (starts ?? []).map((start, i) => ({ start: Number(start), end: Number(ends![i]) })),
+  }));
 }
 
 /** Each matching active doctor with its free slots on the date (a doctor with none still appears). */
 export async function availableSlotsByDoctor(db: Db, scope: OrgScope, input: FindAvailableSlotsInput): Promise<Array<{ doctor: Doctor; slots: AvailableSlot[] }>> {
-  const q = doctorsQuery(db, scope.organizationId);
-  if (input.doctorId) q.where('doctors.id', input.doctorId);
-  else if (input.specialization) q.where('doctors.specialization', 'ilike', input.specialization.replace(/[\\%_]/g, (c) => `\\${c}`)).where('doctors.active', true);
-  else throw new AppError('VALIDATION_ERROR', 'doctor_id or specialization is required', { fields: [{ field: 'doctor_id', message: 'doctor_id or specialization is required' }] });
-  const doctors = await q.orderBy('doctors.name');
-  if (input.doctorId && !doctors.length) throw new AppError('NOT_FOUND', 'Doctor not found', { resource: 'doctor', field: 'doctor_id', id: input.doctorId });
-  const windows = new Map(doctors.map((d) => [d.id, d.active ? dayWindows(d.working_hours, input.date, d.effective_time_zone) : []]));
-  const all = [...windows.values()].flat();
-  const booked = await bookedByDoctor(db, scope.organizationId, doctors.filter((d) => windows.get(d.id)!.length).map((d) => d.id),
-    Math.min(...all.map((w) => w.start)), Math.max(...all.map((w) => w.end)));
-  return doctors.map((doctor) => {
+  if (!input.doctorId && !input.specialization) {
+    throw new AppError('VALIDATION_ERROR', 'doctor_id or specialization is required', { fields: [{ field: 'doctor_id', message: 'doctor_id or specialization is required' }] });
+  }
+  const found = await doctorsWithBookedDay(db, scope.organizationId, input);
+  if (input.doctorId && !found.length) throw new AppError('NOT_FOUND', 'Doctor not found', { resource: 'doctor', field: 'doctor_id', id: input.doctorId });
+  return found.map(({ doctor, booked }) => {
     const zone = doctor.effective_time_zone;
-    const slots = computeSlots({ windows: windows.get(doctor.id)!, booked: booked.get(doctor.id) ?? [], durationMinutes: input.durationMinutes, now: input.now })
+    const windows = doctor.active ? dayWindows(doctor.working_hours, input.date, zone) : [];
+    const slots = computeSlots({ windows, booked, durationMinutes: input.durationMinutes, now: input.now })
       .filter((s) => !input.partOfDay || partOfDayOf(s.start, zone) === input.partOfDay)
       .map((s) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: new Date(s.start), endTime: new Date(s.end), localTime: localTime(s.start, zone) }));
     return { doctor, slots };

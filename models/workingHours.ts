@@ -80,7 +80,10 @@ export function validateWorkingHours(input: unknown, field = 'working_hours'): {
 
 /** The weekday key of a local calendar date (YYYY-MM-DD). */
 export function weekdayOf(date: string): Weekday {
-  return WEEKDAYS[DateTime.fromISO(date, { zone: 'UTC' }).weekday - 1];
+  // Date arithmetic in UTC is exact for calendar dates and far cheaper than luxon on the slot path.
+  const midnight = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(midnight)) return WEEKDAYS[DateTime.fromISO(date, { zone: 'UTC' }).weekday - 1];
+  return WEEKDAYS[(new Date(midnight).getUTCDay() + 6) % 7];
 }
 
 /** The ranges of one calendar date. */
@@ -197,7 +200,10 @@ export function withinWorkingHours(hours: Partial<WorkingHours> | null | undefin
 
 /** The calendar date `days` after a YYYY-MM-DD date. */
 export function addDays(date: string, days: number): string {
-  return DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate() as string;
+  const midnight = Date.parse(`${date}T00:00:00Z`);
+  const iso = Number.isNaN(midnight) ? '' : new Date(midnight + days * 86_400_000).toISOString();
+  // Years outside 0000-9999 print differently: luxon's form then.
+  return iso.length === 24 ? iso.slice(0, 10) : DateTime.fromISO(date, { zone: 'UTC' }).plus({ days }).toISODate() as string;
 }
 
 /** Real instant of local midnight starting a date. */

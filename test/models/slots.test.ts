@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { computeSlots, partOfDayOf } from '../../models/slots.js';
-import { dayWindows, validateWorkingHours, wallTimeToInstant, withinWorkingHours, localTime, type WorkingHours } from '../../models/workingHours.js';
+import { DateTime } from 'luxon';
+import { addDays, dayWindows, validateWorkingHours, weekdayOf, wallTimeToInstant, withinWorkingHours, localTime, type WorkingHours } from '../../models/workingHours.js';
 
 const hours = (day: string, ranges: string[]): Partial<WorkingHours> => ({ [day]: ranges });
 const isoOf = (ms: number) => new Date(ms).toISOString();
@@ -80,5 +81,13 @@ describe('slot computation (models/slots, models/workingHours)', () => {
     assert.deepEqual(errors.map((e) => e.field).sort(), ['working_hours.Tuesday[0]', 'working_hours.funday', 'working_hours.monday[1]', 'working_hours.monday[2]']);
     assert.deepEqual(value.sunday, []);
     assert.deepEqual(validateWorkingHours({ friday: ['14:00-18:00', '09:00-13:00'] }).value.friday, ['09:00-13:00', '14:00-18:00']);
+  });
+
+  it('names the weekday and adds days like the calendar does, across month, year and leap-day edges', () => {
+    for (const date of ['2024-02-28', '2024-02-29', '2025-12-31', '2026-03-29', '2026-10-25', '2027-01-01', '0999-06-15']) {
+      const luxonDay = DateTime.fromISO(date, { zone: 'UTC' });
+      assert.equal(weekdayOf(date), luxonDay.toFormat('cccc').toLowerCase(), date);
+      for (const days of [-400, -1, 0, 1, 2, 366]) assert.equal(addDays(date, days), luxonDay.plus({ days }).toISODate(), `${date} + ${days}`);
+    }
   });
 });
