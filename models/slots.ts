@@ -50,7 +50,7 @@ export function partOfDayOf(instant: number, zone: string): PartOfDay {
 }
 
 /** A doctor as the slot search reads it, with its booked intervals of the local day. */
-type DoctorWithBooked = Record<string, unknown> & { booked_starts: number[] | null; booked_ends: number[] | null };
+type DoctorWithBooked = Record<string, unknown> & { booked: Array<[number, number]> | null };
 
 /**
  * The matching doctors and, for each, its active appointments overlapping the
@@ -67,8 +67,9 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
        WHERE doctors.organization_id = ? AND doctors.deleted_at IS NULL
          AND ${byDoctor ? 'doctors.id = ?' : "doctors.specialization ILIKE ? AND doctors.active"}
      )
-     SELECT d.*, b.booked_starts, b.booked_ends FROM d LEFT JOIN LATERAL (
-       SELECT array_agg(extract(epoch FROM a.start_time) * 1000) AS booked_starts, array_agg(extract(epoch FROM a.end_time) * 1000) AS booked_ends
+     SELECT d.*, b.booked FROM d LEFT JOIN LATERAL (
+       -- Epoch milliseconds as JSON: parsed natively, unlike arrays or timestamps.
+       SELECT json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
        FROM appointments a
        WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id AND a.status IN ('${ACTIVE_STATUSES.join("', '")}')
          AND a.start_time < ((?::date + 1)::timestamp AT TIME ZONE d.effective_time_zone)
@@ -77,9 +78,9 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
      ORDER BY d.name, d.id`,
     [orgId, byDoctor ? input.doctorId! : input.specialization!.replace(/[\\%_]/g, (c) => `\\${c}`), input.date, input.date],
   )) as { rows: DoctorWithBooked[] };
-  return result.rows.map(({ booked_starts: starts, booked_ends: ends, ...row }) => ({
+  return result.rows.map(({ booked, ...row }) => ({
     doctor: Doctor.fromDatabaseJson(row),
-    booked: (starts ?? []).map((start, i) => ({ start: Number(start), end: Number(ends![i]) })),
+    booked: (booked ?? []).map(([start, end]) => ({ start, end })),
   }));
 }
 
