@@ -10,6 +10,7 @@ import * as webchat from './007_webchat.js';
 import * as reminders from './008_reminders.js';
 import * as messageIndexes from './009_message_indexes.js';
 import * as outboxRecipient from './010_outbox_recipient.js';
+import * as turnWriteCosts from './011_turn_write_costs.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '008_reminders': reminders,
   '009_message_indexes': messageIndexes,
   '010_outbox_recipient': outboxRecipient,
+  '011_turn_write_costs': turnWriteCosts,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

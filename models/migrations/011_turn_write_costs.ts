@@ -1,0 +1,24 @@
+/**
+ * Cheaper writes for a chat turn (it inserts messages and updates its
+ * conversation twice). Fewer index entries per message row version:
+ * - messages_patient (009) repeated messages_org_patient_created (006) column for column;
+ * - the batch index held a NULL entry for every message that is not part of a
+ *   bulk send (every chat message); only batch messages are ever looked up by batch.
+ * And room on each conversations page, so a turn's updates (none touches an
+ * indexed column) stay heap-only instead of writing every index again.
+ */
+import type { Knex } from 'knex';
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw('DROP INDEX IF EXISTS messages_patient');
+  await knex.raw('CREATE INDEX IF NOT EXISTS messages_batch_status ON messages (batch_id, status) WHERE batch_id IS NOT NULL');
+  await knex.raw('DROP INDEX IF EXISTS messages_batch_id_status_index');
+  await knex.raw('ALTER TABLE conversations SET (fillfactor = 80)');
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.raw('ALTER TABLE conversations RESET (fillfactor)');
+  await knex.raw('CREATE INDEX IF NOT EXISTS messages_batch_id_status_index ON messages (batch_id, status)');
+  await knex.raw('DROP INDEX IF EXISTS messages_batch_status');
+  await knex.raw('CREATE INDEX IF NOT EXISTS messages_patient ON messages (organization_id, patient_id, created_at)');
+}
