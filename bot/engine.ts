@@ -140,21 +140,28 @@ export class ConversationEngine {
    * conversation, and a redelivered message, go the long way in a transaction.
    */
   private async store(scope: OrgScope, msg: InboundMessage): Promise<StoredTurn> {
-    const sender = await resolveSender(this.knex, scope, msg.channel, msg.from);
+    // A phone number may belong to a patient the open conversation does not know yet, so phone channels look the
+    // sender up first. A web chat session links its patient and its conversation together (identify), so only a
+    // conversation that has to open needs the session's patient: the usual message is one statement.
+    const sender = isPhoneChannel(msg.channel) ? await resolveSender(this.knex, scope, msg.channel, msg.from) : undefined;
     const fast = await storeInboundInOpenConversation(this.knex, scope, {
       channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? null,
       text: msg.text, providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
       ...(msg.media?.length ? { metadata: { media: msg.media } } : {}), idleMinutes: this.opts.idleMinutes,
     });
     if (fast?.messageId) {
-      const { conversation } = fast;
-      const patientId = conversation.patient_id ?? sender?.id ?? null;
+      const { conversation, patient } = fast;
       return {
-        conversationId: conversation.id, messageId: fast.messageId, duplicate: false, patientId, status: conversation.status,
-        hint: parseDialogueState(conversation.dialogue_state), language: conversation.language,
-        patient: patientId === (sender?.id ?? null) ? sender : await findLivePatient(this.knex, scope, patientId),
+        conversationId: conversation.id, messageId: fast.messageId, duplicate: false, patientId: patient?.id ?? conversation.patient_id ?? null,
+        status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient,
       };
     }
+    const known = sender ?? (isPhoneChannel(msg.channel) ? undefined : await resolveSender(this.knex, scope, msg.channel, msg.from));
+    return this.storeSlow(scope, msg, known);
+  }
+
+  /** Opening, closing or filling in a conversation, or a redelivered message: in a transaction. */
+  private storeSlow(scope: OrgScope, msg: InboundMessage, sender: Patient | undefined): Promise<StoredTurn> {
     return this.knex.transaction(async (trx) => {
       const conversation = await findOrCreateOpenConversation(trx, scope, {
         channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,

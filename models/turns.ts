@@ -16,6 +16,8 @@ export interface InboundInOpenConversation {
   conversation: Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language'>;
   /** The stored message's id; null when it was a redelivery (already stored: look it up). */
   messageId: string | null;
+  /** The live patient the message was stored under (the conversation's, else the sender's), read in the same statement. */
+  patient: Patient | undefined;
 }
 
 export interface InboundInput {
@@ -39,7 +41,8 @@ export interface InboundInput {
  * idle, and nothing for findOrCreateOpenConversation to fill in: no patient or
  * language the sender brings that it lacks), stores the message in it (ON
  * CONFLICT DO NOTHING: a redelivery stores nothing) and, when
- * stored, bumps the conversation's counters and the patient's activity.
+ * stored, bumps the conversation's counters and the patient's activity; it
+ * returns the conversation's live patient with it.
  * Undefined when there is no such conversation: use findOrCreateOpenConversation
  * and storeInboundMessage in a transaction.
  */
@@ -65,19 +68,27 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
        UPDATE patients SET last_activity_at = greatest(last_activity_at, ?::timestamptz)
        WHERE id = (SELECT patient_id FROM ins) AND organization_id = ?
      )
-     SELECT conv.*, (SELECT id FROM ins) AS message_id FROM conv`,
+     SELECT conv.*, (SELECT id FROM ins) AS message_id, CASE WHEN p.id IS NULL THEN NULL ELSE to_jsonb(p) END AS turn_patient
+     FROM conv LEFT JOIN patients p ON p.id = coalesce(conv.patient_id, ?) AND p.organization_id = ? AND p.deleted_at IS NULL`,
     [orgId, input.channel, input.from, idleBefore, input.senderPatientId, input.senderLanguage,
       newId('message'), orgId, input.senderPatientId, input.channel, input.text, input.from, input.providerMessageId, input.clientMessageId,
       JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
-      input.receivedAt, orgId, input.receivedAt, orgId],
-  )) as { rows: (Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language'> & { message_id: string | null })[] };
+      input.receivedAt, orgId, input.receivedAt, orgId, input.senderPatientId, orgId],
+  )) as { rows: (Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language'> & { message_id: string | null; turn_patient: Record<string, unknown> | null })[] };
   const row = result.rows[0];
   if (!row) return undefined;
-  const { message_id: messageId, ...conversation } = row;
-  return { conversation, messageId };
+  const { message_id: messageId, turn_patient: raw, ...conversation } = row;
+  return { conversation, messageId, patient: patientFromJson(raw) };
 }
 
 const PATIENT_DATES = ['opted_out_at', 'last_activity_at', 'deleted_at', 'created_at', 'updated_at'] as const;
+
+/** A patients row read as to_jsonb (timestamps come as strings) as the model a direct read gives. */
+function patientFromJson(raw: Record<string, unknown> | null): Patient | undefined {
+  if (!raw) return undefined;
+  for (const key of PATIENT_DATES) if (typeof raw[key] === 'string') raw[key] = new Date(raw[key] as string);
+  return Patient.fromDatabaseJson(raw);
+}
 
 /**
  * Locks a live conversation for one engine turn (FOR UPDATE: turns of a
@@ -96,13 +107,7 @@ export async function lockConversationForTurn(trx: Knex.Transaction, scope: OrgS
   const row = result.rows[0];
   if (!row) return undefined;
   const { turn_patient: raw, ...conversation } = row;
-  let patient: Patient | undefined;
-  if (raw) {
-    // to_jsonb gives timestamps as strings: back to Date as a patients row read directly has them.
-    for (const key of PATIENT_DATES) if (typeof raw[key] === 'string') raw[key] = new Date(raw[key] as string);
-    patient = Patient.fromDatabaseJson(raw);
-  }
-  return { conversation: Conversation.fromDatabaseJson(conversation), patient };
+  return { conversation: Conversation.fromDatabaseJson(conversation), patient: patientFromJson(raw) };
 }
 
 export interface SaveTurnInput {
