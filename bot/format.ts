@@ -5,6 +5,7 @@
  */
 import { DateTime } from 'luxon';
 import type { Lang } from './understanding/types.js';
+import { memoByKey } from '../lib/memo.js';
 
 /** Catalan elides "de" before a vowel: "d'abril", "d'agost", "d'octubre". */
 function catalanMonth(month: string): string {
@@ -13,6 +14,17 @@ function catalanMonth(month: string): string {
 
 /** A weekday, day, month and 24-hour time; an unparsable instant is returned as given. */
 export function formatDateTime(iso: string | Date, lang: Lang, timeZone: string): string {
+  const ms = iso instanceof Date ? iso.getTime() : Date.parse(iso);
+  // The same offered slots are written turn after turn: remembered per instant, language and zone.
+  return Number.isNaN(ms) ? computeDateTime(iso, lang, timeZone) : rememberedDateTime(`${ms}|${lang}|${timeZone}`);
+}
+
+const rememberedDateTime = memoByKey(20_000, (key) => {
+  const [ms, lang, zone] = key.split('|');
+  return computeDateTime(new Date(Number(ms)), lang as Lang, zone);
+});
+
+function computeDateTime(iso: string | Date, lang: Lang, timeZone: string): string {
   const dt = (iso instanceof Date ? DateTime.fromJSDate(iso) : DateTime.fromISO(iso)).setZone(timeZone).setLocale(lang);
   if (!dt.isValid) return String(iso);
   const weekday = dt.toFormat('cccc');

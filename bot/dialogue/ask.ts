@@ -1,6 +1,6 @@
 /** The question of each step, rebuilt from the state so it can be asked again in any language. */
 import type { ReplyKey } from '../catalog/keys.js';
-import { addDays, appointmentLabel, data, dayLabel, go, label, numbered, say, today, when, type Turn } from './turn.js';
+import { addDays, appointmentLabel, data, dayLabel, go, label, numbered, say, todayDate, when, type Turn } from './turn.js';
 
 const MAIN_MENU: ReplyKey[] = ['opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person'];
 /** Main menu choices in option order. */
@@ -47,8 +47,8 @@ export function askDoctor(t: Turn): void {
 export function askDay(t: Turn, key: ReplyKey = 'ask_day'): void {
   const d = data(t);
   t.s.step = 'ask_day';
-  const first = today(t).toISODate() ?? '';
-  d.days = [0, 1, 2, 3, 4].map((n) => addDays(first, n, t.ctx.timeZone));
+  const first = todayDate(t);
+  d.days = [0, 1, 2, 3, 4].map((n) => addDays(first, n));
   say(t, key, undefined, numbered(d.days.map((day) => dayLabel(t, day))));
 }
 

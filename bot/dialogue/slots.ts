@@ -1,7 +1,7 @@
 /** Day, slot and confirmation steps shared by booking and rescheduling. */
 import type { Understanding } from '../understanding/types.js';
 import { askConfirmSlot, askDay, offerSlots } from './ask.js';
-import { addDays, data, dayLabel, localTime, say, today, type Turn } from './turn.js';
+import { addDays, data, dayLabel, localTime, say, todayDate, type Turn } from './turn.js';
 import type { SlotOffer } from './types.js';
 
 export const SLOT_LIMIT = 5;
@@ -28,7 +28,7 @@ function findSlots(t: Turn, date: string): void {
 
 /** Starts a search on `date`; a past date is not understood. */
 export function search(t: Turn, u: Pick<Understanding, 'date' | 'partOfDay' | 'time'>): boolean {
-  if (!u.date || u.date < (today(t).toISODate() ?? '')) return false;
+  if (!u.date || u.date < todayDate(t)) return false;
   const d = data(t);
   d.date = u.date;
   if (u.partOfDay) d.partOfDay = u.partOfDay; else delete d.partOfDay;
@@ -81,7 +81,7 @@ export function onSlots(t: Turn, slots: SlotOffer[]): void {
   if (extra < EXTRA_DAYS && d.searchDate) {
     if (extra === 0) say(t, 'no_slots_day', { date: dayLabel(t, d.searchDate) });
     d.extraDays = extra + 1;
-    findSlots(t, addDays(d.searchDate, 1, t.ctx.timeZone));
+    findSlots(t, addDays(d.searchDate, 1));
     return;
   }
   delete d.conflict;

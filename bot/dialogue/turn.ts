@@ -1,5 +1,7 @@
 /** One turn of the dialogue: a working copy of the state, the actions so far, and small helpers. */
 import { DateTime } from 'luxon';
+import { memoByKey } from '../../lib/memo.js';
+import { addDays as addCalendarDays, localDate as zonedDate, localTime as zonedTime } from '../../models/workingHours.js';
 import { render } from '../catalog/index.js';
 import type { ReplyKey } from '../catalog/keys.js';
 import type { PartOfDay } from '../understanding/types.js';
@@ -78,22 +80,28 @@ export function when(t: Turn, iso: string): string {
   return t.ctx.formatDateTime(iso, t.s.language);
 }
 
-export function today(t: Turn): DateTime {
-  return DateTime.fromJSDate(t.ctx.now, { zone: t.ctx.timeZone }).startOf('day');
+/** Today's date (YYYY-MM-DD) in the clinic's zone. */
+export function todayDate(t: Turn): string {
+  return zonedDate(t.ctx.now, t.ctx.timeZone);
 }
 
-export function addDays(isoDate: string, days: number, zone: string): string {
-  return DateTime.fromISO(isoDate, { zone }).plus({ days }).toISODate() ?? isoDate;
+/** The calendar date `days` after a YYYY-MM-DD date (a calendar step: the same in every zone). */
+export function addDays(isoDate: string, days: number): string {
+  return addCalendarDays(isoDate, days);
 }
 
 /** "Today", "Tomorrow", or a localized weekday and date. */
 export function dayLabel(t: Turn, isoDate: string): string {
-  const day = DateTime.fromISO(isoDate, { zone: t.ctx.timeZone });
-  const diff = Math.round(day.diff(today(t), 'days').days);
+  const diff = Math.round((Date.parse(`${isoDate}T00:00:00Z`) - Date.parse(`${todayDate(t)}T00:00:00Z`)) / 86_400_000);
   if (diff === 0) return label(t, 'opt_today');
   if (diff === 1) return label(t, 'opt_tomorrow');
-  return day.setLocale(t.s.language).toLocaleString({ weekday: 'long', day: 'numeric', month: 'long' });
+  return longDayName(`${isoDate}|${t.s.language}|${t.ctx.timeZone}`);
 }
+
+const longDayName = memoByKey(5_000, (key) => {
+  const [isoDate, lang, zone] = key.split('|');
+  return DateTime.fromISO(isoDate, { zone }).setLocale(lang).toLocaleString({ weekday: 'long', day: 'numeric', month: 'long' });
+});
 
 const INACTIVE = new Set(['cancelled', 'canceled', 'completed', 'no_show', 'rescheduled']);
 
@@ -110,9 +118,11 @@ export function appointmentLabel(t: Turn, a: { startTime: string; doctorName: st
 
 /** The local calendar date of an ISO instant in the clinic's zone. */
 export function localDate(t: Turn, iso: string): string {
-  return DateTime.fromISO(iso, { zone: t.ctx.timeZone }).toISODate() ?? '';
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? '' : zonedDate(ms, t.ctx.timeZone);
 }
 
 export function localTime(t: Turn, iso: string): string {
-  return DateTime.fromISO(iso, { zone: t.ctx.timeZone }).toFormat('HH:mm');
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? DateTime.fromISO(iso, { zone: t.ctx.timeZone }).toFormat('HH:mm') : zonedTime(ms, t.ctx.timeZone);
 }

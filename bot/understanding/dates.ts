@@ -1,5 +1,7 @@
 /** Dates, parts of day and times in patient messages, resolved against "now" in the organization's time zone. */
 import { DateTime } from 'luxon';
+import { memoByKey } from '../../lib/memo.js';
+import { localDate } from '../../models/workingHours.js';
 import { DAY_PHRASES, GREETINGS_WITH_TIME, IN_DAYS_PATTERNS, MONTHS, WEEKDAYS, type DayTag } from './dateWords.js';
 import { normalize, words } from './normalize.js';
 import { LANGS, type PartOfDay } from './types.js';
@@ -109,9 +111,15 @@ function findTime(norm: string, partOfDay: PartOfDay | undefined): string | unde
   return undefined;
 }
 
+/** Local midnight of a date in a zone ("zone|YYYY-MM-DD"), remembered: a DateTime is immutable and luxon's zone math is costly. */
+const startOfDay = memoByKey(2_000, (key) => {
+  const [zone, date] = key.split('|');
+  return DateTime.fromISO(date, { zone }).startOf('day');
+});
+
 /** Finds a date, a part of day and a time in `text`, relative to `now` in `timeZone`. */
 export function parseWhen(text: string, now: Date, timeZone: string): When {
-  const today = DateTime.fromJSDate(now, { zone: timeZone }).startOf('day');
+  const today = startOfDay(`${timeZone}|${localDate(now, timeZone)}`);
   const norm = normalize(text);
   const plain = words(text);
   const { text: tagged, tags } = tagDays(plain);
