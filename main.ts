@@ -71,7 +71,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR }));
+  const db = opts.db ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, preparedStatements: config.DB_PREPARED_STATEMENTS }));
   logger.info({ backend: db.kind }, 'database ready, migrations applied');
 
   if (!opts.skipBootstrap) {

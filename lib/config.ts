@@ -16,6 +16,7 @@ const schema = z.object({
   TRUST_PROXY: bool.default(false),
   DATABASE_URL: z.string().url().optional(),
   DATA_DIR: z.string().default('./data'),
+  DB_PREPARED_STATEMENTS: bool.default(true),
   REDIS_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   ORG_NAME: z.string().min(1).default('Demo Clinic'),

@@ -37,11 +37,14 @@ export interface OpenDatabaseOptions {
   /** Data folder for PGlite; `memory://` keeps it in memory (tests). */
   dataDir?: string;
   poolMax?: number;
+  /** Name repeated statements so the server prepares them once per connection (default true). */
+  preparedStatements?: boolean;
 }
 
 /** Opens the database, binds Objection to it and runs pending migrations. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const db = opts.url ? openPostgres(opts.url, opts.poolMax ?? 10) : await openPglite(opts.dataDir ?? './data');
+  if (opts.preparedStatements !== false) nameRepeatedStatements(db.knex);
   Model.knex(db.knex);
   await db.knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
   return db;
@@ -49,7 +52,6 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
 
 function openPostgres(url: string, poolMax: number): Database {
   const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
-  nameRepeatedStatements(knex);
   let listener: pg.Client | null = null;
   const handlers = new Map<string, Set<(p: string) => void>>();
   return {
@@ -98,7 +100,6 @@ async function openPglite(dataDir: string): Promise<Database> {
     pool: { min: 1, max: 1 },
     acquireConnectionTimeout: 120_000,
   });
-  nameRepeatedStatements(knex);
   return {
     knex,
     kind: 'pglite',

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { openDatabase, type Database } from '../../models/db.js';
+
+/** A database of one connection, so the statements prepared on it are the ones its session sees. */
+async function oneConnection(preparedStatements: boolean): Promise<Database> {
+  return openDatabase({ url: process.env.DATABASE_URL, dataDir: 'memory://', poolMax: 1, preparedStatements });
+}
+
+async function preparedNames(db: Database): Promise<string[]> {
+  const rows = (await db.knex.raw("SELECT name FROM pg_prepared_statements WHERE name LIKE 'cc\\_%' ORDER BY name")).rows as { name: string }[];
+  return rows.map((r) => r.name);
+}
+
+describe('repeated statements (models/preparedStatements)', () => {
+  it('prepares a statement on its third run, then answers every run with its own parameters', async () => {
+    const db = await oneConnection(true);
+    try {
+      const sql = 'SELECT ?::int * 2 AS doubled, ?::text AS label';
+      const before = await preparedNames(db);
+      for (let i = 1; i <= 5; i++) {
+        const { rows } = await db.knex.raw(sql, [i, `run ${i}`]);
+        assert.deepEqual(rows, [{ doubled: i * 2, label: `run ${i}` }]);
+        if (i === 2) assert.deepEqual(await preparedNames(db), before, 'not prepared before its third run');
+      }
+      const after = await preparedNames(db);
+      assert.equal(after.length, before.length + 1);
+      // A different text never reuses the name.
+      const { rows } = await db.knex.raw('SELECT ?::int + 1 AS next', [41]);
+      assert.deepEqual(rows, [{ next: 42 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('prepares nothing when turned off (DB_PREPARED_STATEMENTS=false, for poolers that cannot keep them)', async () => {
+    const db = await oneConnection(false);
+    try {
+      for (let i = 0; i < 5; i++) await db.knex.raw('SELECT ?::int AS n', [i]);
+      assert.deepEqual(await preparedNames(db), []);
+    } finally {
+      await db.close();
+    }
+  });
+});
