@@ -156,8 +156,7 @@ export class ConversationEngine {
         status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient,
       };
     }
-    const known = sender ?? (isPhoneChannel(msg.channel) ? undefined : await resolveSender(this.knex, scope, msg.channel, msg.from));
-    return this.storeSlow(scope, msg, known);
+    return this.storeSlow(scope, msg, isPhoneChannel(msg.channel) ? sender : await resolveSender(this.knex, scope, msg.channel, msg.from));
   }
 
   /** Opening, closing or filling in a conversation, or a redelivered message: in a transaction. */
