@@ -32,22 +32,35 @@ export function nameRepeatedStatements(knex: Knex): void {
   const seen = new Map<string, number>();
   const names = new Map<string, string>();
   const perConnection = new WeakMap<object, Set<string>>();
+  let generation = 0;
 
-  client._query = (connection, obj) => {
+  client._query = async (connection, obj) => {
     // Statements without parameters go out as simple queries (BEGIN, COMMIT, DDL): nothing to prepare.
-    if (obj.bindings?.length && !obj.options?.name) {
-      const name = nameFor(obj.sql);
-      if (name) {
-        let held = perConnection.get(connection);
-        if (!held) perConnection.set(connection, (held = new Set()));
-        if (held.has(name) || held.size < MAX_PER_CONNECTION) {
-          held.add(name);
-          obj.options = { ...obj.options, name };
-        }
-      }
+    const name = obj.bindings?.length && !obj.options?.name ? nameFor(obj.sql) : undefined;
+    if (!name || !hold(connection, name)) return run(connection, obj);
+    obj.options = { ...obj.options, name };
+    try {
+      return await run(connection, obj);
+    } catch (err) {
+      // A migration changed a table under a prepared `SELECT *` ("cached plan must not change result type"):
+      // the text is prepared anew under another name on every connection. Outside a transaction this run is
+      // retried; inside one the failed statement has aborted it (knex marks the connection that holds one).
+      if ((err as { code?: string }).code !== '0A000' || !/cached plan/.test((err as Error).message)) throw err;
+      const renamed = `cc_${++generation}`;
+      names.set(obj.sql, renamed);
+      if ((connection as { __knexTxId?: string }).__knexTxId || !hold(connection, renamed)) throw err;
+      obj.options = { ...obj.options, name: renamed };
+      return run(connection, obj);
     }
-    return run(connection, obj);
   };
+
+  function hold(connection: object, name: string): boolean {
+    let held = perConnection.get(connection);
+    if (!held) perConnection.set(connection, (held = new Set()));
+    if (!held.has(name) && held.size >= MAX_PER_CONNECTION) return false;
+    held.add(name);
+    return true;
+  }
 
   function nameFor(sql: string): string | undefined {
     const known = names.get(sql);
@@ -59,7 +72,7 @@ export function nameRepeatedStatements(knex: Knex): void {
       return undefined;
     }
     seen.delete(sql);
-    const name = `cc_${names.size + 1}`;
+    const name = `cc_${++generation}`;
     names.set(sql, name);
     return name;
   }

@@ -41,4 +41,31 @@ describe('repeated statements (models/preparedStatements)', () => {
       await db.close();
     }
   });
+
+  it('keeps answering with every column after a migration changes a table under a prepared statement, preparing it anew', async () => {
+    const db = await oneConnection(true);
+    const table = `prepared_probe_${Date.now()}`;
+    try {
+      await db.knex.schema.createTable(table, (t) => { t.integer('a'); });
+      await db.knex(table).insert({ a: 1 });
+      const read = () => db.knex(table).select('*').where('a', 1);
+      for (let i = 0; i < 4; i++) assert.deepEqual(await read(), [{ a: 1 }]);
+      await db.knex.schema.alterTable(table, (t) => { t.text('b').defaultTo('x'); });
+      // "cached plan must not change result type" on the old statement: run again under a new name.
+      assert.deepEqual(await read(), [{ a: 1, b: 'x' }]);
+      assert.deepEqual(await read(), [{ a: 1, b: 'x' }]);
+      // In a transaction the failed statement has aborted it: that transaction fails, the next one is fine.
+      const inTransaction = () => db.knex.transaction((trx) => trx(table).select('*').where('a', 1));
+      for (let i = 0; i < 3; i++) assert.deepEqual(await inTransaction(), [{ a: 1, b: 'x' }]);
+      await db.knex.schema.alterTable(table, (t) => { t.text('c').defaultTo('y'); });
+      await inTransaction().then(
+        (rows) => assert.deepEqual(rows, [{ a: 1, b: 'x', c: 'y' }]), // re-planned without complaint
+        (err: Error) => assert.match(err.message, /cached plan/),
+      );
+      assert.deepEqual(await inTransaction(), [{ a: 1, b: 'x', c: 'y' }]);
+    } finally {
+      await db.knex.schema.dropTableIfExists(table);
+      await db.close();
+    }
+  });
 });
