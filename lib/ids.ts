@@ -2,7 +2,7 @@
  * Prefixed, sortable public ids: `pat_` + 26 Crockford base32 chars (ULID:
  * 48-bit time + 80-bit randomness), so ids sort by creation time.
  */
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -26,15 +26,34 @@ function encodeTime(ms: number): string {
   return out;
 }
 
+/** 80 bits -> 16 base32 chars, as two 40-bit halves (exact in a double, no BigInt). */
 function encodeRandom(bytes: Uint8Array): string {
-  // 80 bits -> 16 base32 chars
-  let bits = 0n;
-  for (const b of bytes) bits = (bits << 8n) | BigInt(b);
+  return encode40(bytes, 0) + encode40(bytes, 5);
+}
+
+function encode40(bytes: Uint8Array, at: number): string {
+  let n = 0;
+  for (let i = at; i < at + 5; i++) n = n * 256 + bytes[i];
   let out = '';
-  for (let i = 0; i < 16; i++) {
-    out = ALPHABET[Number(bits & 31n)] + out;
-    bits >>= 5n;
+  for (let i = 0; i < 8; i++) {
+    out = ALPHABET[n % 32] + out;
+    n = Math.floor(n / 32);
   }
+  return out;
+}
+
+/** Randomness drawn 10 bytes at a time from a pool refilled in one call (one call per id costs more than the rest of newId). */
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolAt = POOL_SIZE;
+
+function randomTen(): Uint8Array {
+  if (poolAt + 10 > POOL_SIZE) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const out = Uint8Array.from(pool.subarray(poolAt, poolAt + 10));
+  poolAt += 10;
   return out;
 }
 
@@ -49,7 +68,7 @@ export function newId(kind: IdKind, now = Date.now()): string {
     }
     now = lastTime;
   } else {
-    random = Uint8Array.from(randomBytes(10));
+    random = randomTen();
   }
   lastTime = now;
   lastRandom = random;
