@@ -1,4 +1,5 @@
 /** The default understander: keyword tables, numbers, dates and times in en, es, ca and hi; no network. */
+import { localDate } from '../../models/workingHours.js';
 import { parseWhen } from './dates.js';
 import { findChoice, findDoctor, findName, findPhone, findSpecialization } from './extract.js';
 import { detectLanguage } from './language.js';
@@ -84,8 +85,32 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   return u;
 }
 
+/**
+ * The rules, remembering the short replies that come again and again ("1",
+ * "yes", "mañana por la tarde"): their meaning depends only on the text, the
+ * language hint, the clinic's doctors and specialties, and the local date.
+ * A reply that carried a name or a phone number is never kept.
+ */
 export class RulesUnderstander implements Understander {
+  private readonly byClinic = new WeakMap<object, WeakMap<object, Map<string, Understanding>>>();
+
   async understand(text: string, ctx: UnderstandContext): Promise<Understanding> {
-    return understandByRules(text, ctx);
+    if (text.length > MEMO_TEXT_MAX) return understandByRules(text, ctx);
+    let bySpecialties = this.byClinic.get(ctx.doctors);
+    if (!bySpecialties) this.byClinic.set(ctx.doctors, (bySpecialties = new WeakMap()));
+    let memo = bySpecialties.get(ctx.specializations);
+    if (!memo) bySpecialties.set(ctx.specializations, (memo = new Map()));
+    const key = `${ctx.timeZone}|${localDate(ctx.now, ctx.timeZone)}|${ctx.languageHint ?? ''}|${text}`;
+    const known = memo.get(key);
+    if (known) return structuredClone(known);
+    const u = understandByRules(text, ctx);
+    if (!u.name && !u.phone) {
+      if (memo.size >= MEMO_ENTRIES) memo.clear();
+      memo.set(key, structuredClone(u));
+    }
+    return u;
   }
 }
+
+const MEMO_TEXT_MAX = 40;
+const MEMO_ENTRIES = 2_000;

@@ -164,4 +164,17 @@ describe('bot/understanding/rules', () => {
     assert.equal(r.date, '2026-03-11');
     assert.equal(r.partOfDay, 'morning');
   });
+
+  it('remembers a short reply per clinic and day, hands out copies, and reads it anew on another day', async () => {
+    const rules = new RulesUnderstander();
+    const first = await rules.understand('mañana', CTX);
+    first.date = 'changed by a caller';
+    assert.equal((await rules.understand('mañana', CTX)).date, '2026-03-11');
+    const nextDay = { ...CTX, now: new Date(CTX.now.getTime() + 24 * 3600_000) };
+    assert.equal((await rules.understand('mañana', nextDay)).date, '2026-03-12');
+    // Same words, another clinic's doctors: read with that clinic's names.
+    const other = { ...CTX, doctors: [{ id: 'doc_x', name: 'Marta Vidal', specialization: 'Cardiology' }] };
+    assert.equal((await rules.understand('Dr. Vidal', other)).doctorId, 'doc_x');
+    assert.equal((await rules.understand('Dr. Vidal', CTX)).doctorId, undefined);
+  });
 });
