@@ -226,8 +226,10 @@ export class OutboundDispatcher {
     void done.finally(() => {
       this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
       this.inFlight.delete(done);
-      // A loop waiting claims again at once: for room when kicked, and for the messages of these recipients that
-      // claimOutbound held back while this round's were still being sent (per-recipient order).
+      // The loop claims again: for room when kicked, and for the messages of these recipients that claimOutbound
+      // held back while this round's were still being sent (per-recipient order). Marked as a kick, so a loop
+      // busy claiming right now does not miss it and leave them to the next poll.
+      this.kicked = true;
       this.wake?.();
     });
     return { claimed: claimed.length, done };

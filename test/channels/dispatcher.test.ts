@@ -245,6 +245,28 @@ describe('channels/dispatcher', () => {
     assert.equal(row.status, 'delivered', 'recorded before stop() returned');
   });
 
+  it('sends a message held back behind an earlier one to the same recipient as soon as that one is recorded, not at the next poll', async () => {
+    const t = await createTestOrg();
+    const fake = new FakeChannel({ latencyMs: 3 });
+    const d = dispatcher(t, [fake], { pollMs: 60_000 });
+    d.start();
+    try {
+      // Replies to a few visitors in quick succession, each kicking the loop, as chat turns do.
+      for (let i = 0; i < 120; i++) {
+        await queue(t, { to: `visitor-${i % 6}`, text: `reply ${i}` });
+        d.kick();
+        if (i % 4 === 0) await new Promise((r) => setTimeout(r, 2));
+      }
+      await fake.waitForSends(120, 10_000);
+      for (let v = 0; v < 6; v++) {
+        const order = fake.sent.filter((s) => s.to === `visitor-${v}`).map((s) => Number(s.text.split(' ')[1]));
+        assert.deepEqual(order, [...order].sort((a, b) => a - b), `visitor-${v} got its replies in order`);
+      }
+    } finally {
+      await d.stop();
+    }
+  });
+
   it('paces sends to the channel rate', async () => {
     const t = await createTestOrg();
     const fake = new FakeChannel({ ratePerSecond: 10 });
