@@ -138,7 +138,8 @@ describe('exactly once across instances (reminders and bulk SMS)', function () {
   }
 
   it('two instances send 500 due reminders and a 2,000-recipient bulk SMS batch exactly once; on PostgreSQL one is SIGKILLed mid-batch and restarted', async () => {
-    const t = await createTestOrg();
+    // No quiet hours: run at 22:00 UTC, this test must not find its batch deferred to the morning.
+    const t = await createTestOrg({ settings: { quiet_hours: null } });
     const knex = t.svc.deps.db.knex;
     const seeded = await seed(knex, t);
     const postgres = t.svc.deps.db.kind === 'postgres';
