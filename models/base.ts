@@ -20,3 +20,6 @@ export interface OrgScope {
 export async function recordEvent(db: Db, orgId: string, event: string, subjectId: string | null, data: unknown, id: string): Promise<void> {
   await (db as Knex)('events').insert({ id, organization_id: orgId, event, subject_id: subjectId, data: JSON.stringify(data) });
 }
+
+/** A value for ILIKE matched literally: its own %, _ and backslash escaped. */
+export const escapeLike = (s: string): string => s.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,6 +1,6 @@
 /** Doctors: who can be booked, when (weekly working hours) and in which time zone. Soft-deleted. */
 import type { Knex } from 'knex';
-import { BaseModel, recordEvent, type Db, type OrgScope } from './base.js';
+import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, validationError } from '../lib/errors.js';
 import { validateWorkingHours, isValidZone, type WorkingHours } from './workingHours.js';
@@ -45,8 +45,6 @@ export interface ListDoctorsInput {
   search?: string;
   sort: [string, 'asc' | 'desc'];
 }
-
-const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /** Live doctors of an organization, each with the zone its hours are read in. */
 export function doctorsQuery(db: Db, orgId: string) {

@@ -1,5 +1,5 @@
 /** Patients: one per E.164 phone in a clinic, soft-deleted, with their language and consent to messages. */
-import { BaseModel, recordEvent, type Db, type OrgScope } from './base.js';
+import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound } from '../lib/errors.js';
 
@@ -59,7 +59,7 @@ export async function listPatients(db: Db, scope: OrgScope, input: ListPatientsI
   if (input.status) q.where({ status: input.status });
   if (input.language) q.where({ preferred_language: input.language });
   if (input.search) {
-    const term = `%${input.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const term = `%${escapeLike(input.search)}%`;
     const digits = input.search.replace(/[^\d]/g, '');
     q.where((w) => {
       w.where('name', 'ilike', term).orWhere('email', 'ilike', term);

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
-import type { Db, OrgScope } from './base.js';
+import { escapeLike, type Db, type OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
 import { Doctor, doctorsQuery } from './doctors.js';
 import { ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
@@ -76,7 +76,7 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
          AND a.end_time > (?::date::timestamp AT TIME ZONE d.effective_time_zone)
      ) b ON true
      ORDER BY d.name, d.id`,
-    [orgId, byDoctor ? input.doctorId! : input.specialization!.replace(/[\\%_]/g, (c) => `\\${c}`), input.date, input.date],
+    [orgId, byDoctor ? input.doctorId! : escapeLike(input.specialization!), input.date, input.date],
   )) as { rows: DoctorWithBooked[] };
   return result.rows.map(({ booked, ...row }) => ({
     doctor: Doctor.fromDatabaseJson(row),

@@ -3,7 +3,7 @@
  * variables only, the same variables in every language), soft-deleted so the
  * messages sent with one keep a meaningful template_id.
  */
-import { BaseModel, type Db, type OrgScope } from './base.js';
+import { BaseModel, escapeLike, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, validationError } from '../lib/errors.js';
 import { checkBodies, variablesOf, type TemplateVariable } from '../lib/templates.js';
@@ -66,7 +66,7 @@ export async function listTemplates(db: Db, scope: OrgScope, input: ListTemplate
   const q = live(db, scope.organizationId);
   if (input.channel) q.where((w) => w.where({ channel: input.channel }).orWhereNull('channel'));
   if (input.category) q.where({ category: input.category });
-  if (input.search) q.where('name', 'ilike', `%${input.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+  if (input.search) q.where('name', 'ilike', `%${escapeLike(input.search)}%`);
   const [{ count }] = (await q.clone().clearSelect().count('* as count')) as unknown as { count: number }[];
   const rows = await q.orderBy('name', 'asc').orderBy('id', 'asc').limit(input.limit).offset((input.page - 1) * input.limit);
   return { rows, total: Number(count) };

@@ -4,7 +4,7 @@
  * and a resolution.
  */
 import type { Knex } from 'knex';
-import { BaseModel, recordEvent, type Db, type OrgScope } from './base.js';
+import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, unprocessable } from '../lib/errors.js';
 import { withTransaction } from './messages.js';
@@ -155,7 +155,7 @@ export async function listTickets(db: Db, scope: OrgScope, input: ListTicketsInp
   if (input.status) q.where('t.status', input.status);
   if (input.assignedTo) q.where('t.assigned_to', input.assignedTo);
   if (input.search) {
-    const term = `%${input.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const term = `%${escapeLike(input.search)}%`;
     q.where((w) => w.where('t.title', 'ilike', term).orWhere('t.description', 'ilike', term));
   }
   const [{ count }] = (await q.clone().count('* as count')) as unknown as { count: number }[];

@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
 import type { Knex } from 'knex';
-import { BaseModel, type Db, type OrgScope } from './base.js';
+import { BaseModel, escapeLike, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, fieldError, notFound } from '../lib/errors.js';
 
@@ -92,7 +92,7 @@ export async function listUsers(db: Db, scope: OrgScope, input: ListUsersInput):
   if (input.role) q.where({ role: input.role });
   if (input.isActive !== undefined) q.where({ is_active: input.isActive });
   if (input.search) {
-    const term = `%${input.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const term = `%${escapeLike(input.search)}%`;
     q.where((w) => {
       w.where('email', 'ilike', term).orWhere('username', 'ilike', term)
         .orWhereRaw(`(first_name || ' ' || last_name) ilike ?`, [term]);

@@ -1,6 +1,7 @@
 /** The question of each step, rebuilt from the state so it can be asked again in any language. */
 import type { ReplyKey } from '../catalog/keys.js';
-import { addDays, appointmentLabel, data, dayLabel, go, label, numbered, say, todayDate, when, type Turn } from './turn.js';
+import { appointmentLabel, data, dayLabel, go, label, numbered, say, todayDate, when, type Turn } from './turn.js';
+import { addDays } from '../../models/workingHours.js';
 
 const MAIN_MENU: ReplyKey[] = ['opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person'];
 /** Main menu choices in option order. */

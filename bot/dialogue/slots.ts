@@ -1,7 +1,8 @@
 /** Day, slot and confirmation steps shared by booking and rescheduling. */
 import type { Understanding } from '../understanding/types.js';
 import { askConfirmSlot, askDay, offerSlots } from './ask.js';
-import { addDays, data, dayLabel, localTime, say, todayDate, type Turn } from './turn.js';
+import { data, dayLabel, localTime, say, todayDate, type Turn } from './turn.js';
+import { addDays } from '../../models/workingHours.js';
 import type { SlotOffer } from './types.js';
 
 export const SLOT_LIMIT = 5;

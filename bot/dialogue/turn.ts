@@ -1,7 +1,7 @@
 /** One turn of the dialogue: a working copy of the state, the actions so far, and small helpers. */
 import { DateTime } from 'luxon';
 import { memoByKey } from '../../lib/memo.js';
-import { addDays as addCalendarDays, localDate as zonedDate, localTime as zonedTime } from '../../models/workingHours.js';
+import { localDate as zonedDate, localTime as zonedTime } from '../../models/workingHours.js';
 import { render } from '../catalog/index.js';
 import type { ReplyKey } from '../catalog/keys.js';
 import type { PartOfDay } from '../understanding/types.js';
@@ -83,11 +83,6 @@ export function when(t: Turn, iso: string): string {
 /** Today's date (YYYY-MM-DD) in the clinic's zone. */
 export function todayDate(t: Turn): string {
   return zonedDate(t.ctx.now, t.ctx.timeZone);
-}
-
-/** The calendar date `days` after a YYYY-MM-DD date (a calendar step: the same in every zone). */
-export function addDays(isoDate: string, days: number): string {
-  return addCalendarDays(isoDate, days);
 }
 
 /** "Today", "Tomorrow", or a localized weekday and date. */
