@@ -4,11 +4,15 @@
  *   A. the message is stored (idempotent) in the open conversation: one statement
  *      in the usual case, a short transaction when a conversation opens or changes;
  *   B. the message is understood outside any transaction (an LLM call is network I/O);
- *   C. a transaction locks the conversation row (concurrent turns of one
- *      conversation run one after the other), runs the dialogue step by step,
- *      applies each action through the domain operations, then stores the
- *      replies (queued) and the new state in one statement; after commit the
- *      dispatcher is kicked.
+ *   C. the dialogue runs step by step on the conversation as step A read it,
+ *      each action applied through the domain operations, and the replies
+ *      (queued) and the new state are stored in one statement guarded by the
+ *      conversation's state_version. A turn that only reads needs no
+ *      transaction; the first write opens one and locks the conversation
+ *      (bot/runtime/turnDb.ts). When another turn or a staff action got there
+ *      first, the turn is played again in a transaction that locks the
+ *      conversation from the start (concurrent turns of one conversation then
+ *      run one after the other). After commit the dispatcher is kicked.
  */
 import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock.js';
@@ -16,7 +20,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
 import type { Db, OrgScope } from '../models/base.js';
 import { Conversation, findOrCreateOpenConversation, updateDialogueState } from '../models/conversations.js';
-import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation } from '../models/turns.js';
+import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type InboundInOpenConversation } from '../models/turns.js';
 import { queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
@@ -28,6 +32,7 @@ import { formatDateTime } from './format.js';
 import { asLang, ClinicCache, type ClinicContext } from './runtime/context.js';
 import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
 import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
+import { lockedTurnDb, OptimisticTurnDb, StaleTurnError, type TurnDb } from './runtime/turnDb.js';
 
 export interface EngineOptions {
   db: Database;
@@ -94,6 +99,14 @@ interface StoredTurn {
   conversationId: string; messageId: string; duplicate: boolean; patientId: string | null; status: string; hint: DialogueState | null; language: string | null;
   /** The live patient of patientId as read while storing (for the understanding's language hint). */
   patient: Patient | undefined;
+  /** The conversation as the one-statement store read it (with its state_version): the turn starts from it without a lock. */
+  conversation?: InboundInOpenConversation['conversation'];
+}
+
+/** What a turn plays on: the conversation row (as stored or as locked) and its live patient. */
+interface TurnStart {
+  conversation: Pick<Conversation, 'id' | 'status' | 'dialogue_state' | 'language' | 'state_version' | 'channel' | 'channel_address'>;
+  patient: Patient | undefined;
 }
 
 export class ConversationEngine {
@@ -125,7 +138,7 @@ export class ConversationEngine {
     const now = this.opts.clock.now();
     const understanding = await this.understand(msg.text, stored, stored.patient, clinic, now);
     try {
-      const queued = await this.knex.transaction((trx) => this.turn(trx, scope, msg, stored, understanding, clinic, now));
+      const queued = await this.turn(scope, msg, stored, understanding, clinic, now);
       if (queued > 0) this.opts.onQueued?.();
     } catch (err) {
       await this.apologize(scope, msg, stored, err);
@@ -153,7 +166,7 @@ export class ConversationEngine {
       const { conversation, patient } = fast;
       return {
         conversationId: conversation.id, messageId: fast.messageId, duplicate: false, patientId: patient?.id ?? conversation.patient_id ?? null,
-        status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient,
+        status: conversation.status, hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient, conversation,
       };
     }
     return this.storeSlow(scope, msg, isPhoneChannel(msg.channel) ? sender : await resolveSender(this.knex, scope, msg.channel, msg.from));
@@ -199,12 +212,43 @@ export class ConversationEngine {
     }
   }
 
-  /** Transaction B: one dialogue turn on the locked conversation. Returns how many messages were queued. */
-  private async turn(trx: Knex.Transaction, scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<number> {
-    // The conversation locked and its patient read under the lock, in one statement.
-    const locked = await lockConversationForTurn(trx, scope, stored.conversationId, stored.patientId);
-    if (!locked || locked.conversation.status === 'closed') return 0;
-    const { conversation: row, patient } = locked;
+  /** Step C. Returns how many messages were queued. */
+  private async turn(scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<number> {
+    const row = stored.conversation;
+    // Without a lock first when the store read the conversation and the bot holds it (the usual message).
+    if (row && row.status === 'bot') {
+      const db = new OptimisticTurnDb(this.knex, scope, row.id, row.state_version);
+      try {
+        const queued = await this.play(db, scope, msg, { conversation: row, patient: stored.patient }, u, clinic, now);
+        if (queued !== null) {
+          await db.commit();
+          return queued;
+        }
+      } catch (err) {
+        if (!(err instanceof StaleTurnError)) {
+          await db.rollback().catch(() => undefined);
+          throw err;
+        }
+      }
+      await db.rollback();
+    }
+    return this.knex.transaction(async (trx) => {
+      // The conversation locked and its patient read under the lock, in one statement.
+      const locked = await lockConversationForTurn(trx, scope, stored.conversationId, stored.patientId);
+      if (!locked || locked.conversation.status === 'closed') return 0;
+      const queued = await this.play(lockedTurnDb(trx), scope, msg, locked, u, clinic, now);
+      if (queued === null) throw new Error('dialogue state changed under a locked conversation');
+      return queued;
+    });
+  }
+
+  /**
+   * One dialogue turn on the conversation as `start` read it, saved at the end
+   * in one statement guarded by its state_version. Returns how many messages
+   * were queued, or null when the guard failed (nothing saved: play it again).
+   */
+  private async play(db: TurnDb, scope: OrgScope, msg: InboundMessage, start: TurnStart, u: Understanding, clinic: ClinicContext, now: Date): Promise<number | null> {
+    const { conversation: row, patient } = start;
     // Staff hold the conversation: the bot is silent, but STOP and START always work.
     if (row.status === 'handoff' && !(u.intent === 'opt_out' || (u.intent === 'opt_in' && patient?.opted_out_at))) return 0;
 
@@ -221,7 +265,7 @@ export class ConversationEngine {
       doctors: clinic.doctors, emergencyNumber: clinic.emergencyNumber, formatDateTime: (iso, lang) => formatDateTime(iso, lang, clinic.timeZone),
     };
     const rt: TurnRuntime = {
-      trx, scope, now, clinic, ctx, patient, pendingName: undefined, profileName: msg.profileName ?? null,
+      db, stateVersion: row.state_version, scope, now, clinic, ctx, patient, pendingName: undefined, profileName: msg.profileName ?? null,
       conversation: { id: row.id, channel: row.channel, address: row.channel_address }, replies: [], summary: undefined, language: undefined,
     };
     refreshPatientContext(rt);
@@ -248,12 +292,12 @@ export class ConversationEngine {
 
     if (rt.pendingName && state.flow === 'identify') state.data[PENDING_NAME_KEY] = rt.pendingName;
     else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
-    // The replies, the state, the counters and the insights in one statement.
-    const saved = await saveTurn(trx, scope, row.id, {
-      expectedVersion: row.state_version, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,
+    // The replies, the state, the counters and the insights in one statement: in the turn's transaction when it wrote.
+    const saved = await saveTurn(db.reader, scope, row.id, {
+      expectedVersion: rt.stateVersion, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,
       insights: { intent: u.intent, language: rt.language ?? state.language, ...(rt.summary ? { summary: rt.summary } : {}) },
     });
-    if (!saved) throw new Error('dialogue state changed under a locked conversation');
+    if (!saved) return null;
     this.opts.logger.debug({ conversation_id: row.id, intent: u.intent, flow: state.flow, step: state.step, queued: rt.replies.length }, 'engine: turn done');
     return rt.replies.length;
   }

@@ -91,8 +91,17 @@ export async function findOrCreateOpenConversation(db: Db, scope: OrgScope, inpu
   throw conflict('Could not open a conversation for this address; try again');
 }
 
+/**
+ * state_version + 1. Every status change bumps it, not only a saved dialogue
+ * state: an engine turn that read the conversation before (and holds no lock)
+ * then fails its guarded save and is played again on what is there now.
+ */
+function bumpVersion(db: Db): Knex.Raw {
+  return (db as Knex).raw('state_version + 1');
+}
+
 async function closeRow(db: Db, conv: Conversation, now: Date, reason: string): Promise<Conversation> {
-  const closed = await conv.$query(db).patchAndFetch({ status: 'closed', closed_at: now, updated_at: now });
+  const closed = await conv.$query(db).patchAndFetch({ status: 'closed', closed_at: now, updated_at: now, state_version: bumpVersion(db) } as unknown as Partial<Conversation>);
   await recordEvent(db, conv.organization_id, 'conversation.closed', conv.id, { conversation_id: conv.id, patient_id: conv.patient_id, reason }, newId('event'));
   return closed;
 }
@@ -174,9 +183,9 @@ export async function handoffConversation(db: Db, scope: OrgScope, id: string, i
   const now = input.now ?? new Date();
   const wasBot = conv.status === 'bot'; // patchAndFetch updates `conv` in place
   const updated = await conv.$query(db).patchAndFetch({
-    status: 'handoff', escalated: true, updated_at: now,
+    status: 'handoff', escalated: true, updated_at: now, state_version: bumpVersion(db),
     ...(input.assigneeUserId ? { assignee_user_id: input.assigneeUserId } : {}),
-  });
+  } as unknown as Partial<Conversation>);
   if (wasBot) {
     await recordEvent(db, scope.organizationId, 'conversation.escalated', id, {
       conversation_id: id, patient_id: conv.patient_id, reason: input.reason ?? null,
@@ -194,7 +203,7 @@ export async function resumeConversation(db: Db, scope: OrgScope, id: string, op
   return conv.$query(db).patchAndFetch({
     status: 'bot', assignee_user_id: null, updated_at: opts.now ?? new Date(),
     dialogue_state: k.raw(`coalesce(dialogue_state, '{}'::jsonb) - 'step'`),
-    state_version: k.raw('state_version + 1'),
+    state_version: bumpVersion(db),
   } as unknown as Partial<Conversation>);
 }
 
@@ -209,7 +218,9 @@ export async function deleteConversation(db: Db, scope: OrgScope, id: string, op
   const conv = await live(db, scope.organizationId).where('conversations.id', id).first();
   if (!conv) throw notFound('Conversation');
   const now = opts.now ?? new Date();
-  await conv.$query(db).patch({ deleted_at: now, updated_at: now, ...(conv.status !== 'closed' ? { status: 'closed' as const, closed_at: now } : {}) });
+  await conv.$query(db).patch({
+    deleted_at: now, updated_at: now, state_version: bumpVersion(db), ...(conv.status !== 'closed' ? { status: 'closed' as const, closed_at: now } : {}),
+  } as unknown as Partial<Conversation>);
   await cancelQueuedMessages(db, scope, id);
 }
 

@@ -169,7 +169,7 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
  * that composes it into a larger statement (models/conversations.ts saveTurn).
  * Ids not given are made in order, so the rows are sent in the order given.
  */
-export function outboundInsert(scope: OrgScope, inputs: readonly QueueOutboundInput[]): { sql: string; bindings: Knex.Value[] } {
+export function outboundInsert(scope: OrgScope, inputs: readonly QueueOutboundInput[], onlyIf?: string): { sql: string; bindings: Knex.Value[] } {
   const bindings: Knex.Value[] = [];
   const rows = inputs.map((input) => {
     const now = input.now ?? new Date();
@@ -177,12 +177,16 @@ export function outboundInsert(scope: OrgScope, inputs: readonly QueueOutboundIn
       input.senderUserId ?? null, input.contentType ?? 'text', input.text,
       input.options && input.options.length ? JSON.stringify(input.options) : null, input.to, input.batchId ?? null, input.reminderId ?? null,
       JSON.stringify(input.metadata ?? {}), input.maxAttempts ?? 5, input.notBefore ?? null, now, now);
-    return `(?, ?, ?, ?, ?, 'outbound', ?, ?, ?, ?, ?::jsonb, ?, 'queued', ?, ?, ?::jsonb, ?, ?::timestamptz, ?::timestamptz, ?::timestamptz)`;
+    // Typed so the rows read the same as VALUES rows or as a SELECT's (`onlyIf`), where nothing types them from the columns.
+    return `(?, ?, ?, ?, ?, 'outbound', ?, ?, ?, ?, ?::jsonb, ?, 'queued', ?, ?, ?::jsonb, ?::int, ?::timestamptz, ?::timestamptz, ?::timestamptz)`;
   });
+  const columns = `id, organization_id, conversation_id, patient_id, channel, direction, sender, sender_user_id, content_type,
+       content, options, to_address, status, batch_id, reminder_id, metadata, max_attempts, next_attempt_at, created_at, updated_at`;
   return {
-    sql: `INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, sender_user_id, content_type,
-       content, options, to_address, status, batch_id, reminder_id, metadata, max_attempts, next_attempt_at, created_at, updated_at)
-     VALUES ${rows.join(', ')}`,
+    // `onlyIf`: a condition on the rest of the statement (saveTurn: the conversation's guarded update took place).
+    sql: onlyIf
+      ? `INSERT INTO messages (${columns}) SELECT * FROM (VALUES ${rows.join(', ')}) AS v(${columns}) WHERE ${onlyIf}`
+      : `INSERT INTO messages (${columns}) VALUES ${rows.join(', ')}`,
     bindings,
   };
 }

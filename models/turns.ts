@@ -13,7 +13,7 @@ import { outboundInsert, type QueueOutboundInput } from './messages.js';
 import { Patient } from './patients.js';
 
 export interface InboundInOpenConversation {
-  conversation: Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language'>;
+  conversation: Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language' | 'state_version' | 'channel' | 'channel_address'>;
   /** The stored message's id; null when it was a redelivery (already stored: look it up). */
   messageId: string | null;
   /** The live patient the message was stored under (the conversation's, else the sender's), read in the same statement. */
@@ -51,7 +51,7 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
   const idleBefore = new Date(input.receivedAt.getTime() - input.idleMinutes * 60_000);
   const result = (await (db as Knex).raw(
     `WITH conv AS (
-       SELECT id, patient_id, status, dialogue_state, language FROM conversations
+       SELECT id, patient_id, status, dialogue_state, language, state_version, channel, channel_address FROM conversations
        WHERE organization_id = ? AND channel = ? AND channel_address = ? AND deleted_at IS NULL AND status <> 'closed'
          AND last_message_at >= ? AND (?::text IS NULL OR patient_id IS NOT NULL) AND (?::text IS NULL OR language IS NOT NULL)
        LIMIT 1
@@ -74,7 +74,7 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
       newId('message'), orgId, input.senderPatientId, input.channel, input.text, input.from, input.providerMessageId, input.clientMessageId,
       JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
       input.receivedAt, orgId, input.receivedAt, orgId, input.senderPatientId, orgId],
-  )) as { rows: (Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language'> & { message_id: string | null; turn_patient: Record<string, unknown> | null })[] };
+  )) as { rows: (InboundInOpenConversation['conversation'] & { message_id: string | null; turn_patient: Record<string, unknown> | null })[] };
   const row = result.rows[0];
   if (!row) return undefined;
   const { message_id: messageId, turn_patient: raw, ...conversation } = row;
@@ -110,8 +110,21 @@ export async function lockConversationForTurn(trx: Knex.Transaction, scope: OrgS
   return { conversation: Conversation.fromDatabaseJson(conversation), patient: patientFromJson(raw) };
 }
 
+/**
+ * Locks the conversation for the rest of a turn that started without a lock,
+ * if it is still live at `version` (nobody saved a turn, handed it off or
+ * closed it since the turn read it). False: the turn is stale.
+ */
+export async function lockConversationAtVersion(trx: Knex.Transaction, scope: OrgScope, id: string, version: number): Promise<boolean> {
+  const result = (await trx.raw(
+    'SELECT id FROM conversations WHERE id = ? AND organization_id = ? AND state_version = ? AND deleted_at IS NULL FOR UPDATE',
+    [id, scope.organizationId, version],
+  )) as { rows: { id: string }[] };
+  return result.rows.length === 1;
+}
+
 export interface SaveTurnInput {
-  /** The state_version read under the lock. */
+  /** The state_version the turn started from (read under the lock, or when the message was stored). */
   expectedVersion: number;
   state: Record<string, unknown>;
   /** Replies of the turn, stored (queued) in the same statement, in this order; the conversation's counters follow. */
@@ -121,10 +134,11 @@ export interface SaveTurnInput {
 }
 
 /**
- * Everything an engine turn writes at its end, in ONE statement: its replies
- * as queued outbound rows, and on the conversation the dialogue state (guarded
- * by state_version), the counters of those replies and the insights. False
- * when the version moved: the caller must roll back (the replies were inserted).
+ * Everything an engine turn writes at its end, in ONE statement: on the
+ * conversation the dialogue state (guarded by state_version), the counters of
+ * the replies and the insights, and the replies as queued outbound rows, only
+ * when the guard held. False when the version moved: nothing was written, so a
+ * turn without a transaction can simply be played again.
  */
 export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveTurnInput): Promise<boolean> {
   const sets = ['dialogue_state = ?::jsonb', 'state_version = state_version + 1', 'updated_at = CURRENT_TIMESTAMP'];
@@ -140,11 +154,10 @@ export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveT
   }
   const update = `UPDATE conversations SET ${sets.join(', ')} WHERE id = ? AND organization_id = ? AND state_version = ? RETURNING id`;
   const updateBindings = [...setBindings, id, scope.organizationId, input.expectedVersion];
-  const insert = input.replies.length > 0 ? outboundInsert(scope, input.replies) : null;
+  const insert = input.replies.length > 0 ? outboundInsert(scope, input.replies, 'EXISTS (SELECT 1 FROM upd)') : null;
   const result = (await (db as Knex).raw(
-    insert ? `WITH ins AS (${insert.sql}), upd AS (${update}) SELECT id FROM upd` : update,
-    insert ? [...insert.bindings, ...updateBindings] : updateBindings,
+    insert ? `WITH upd AS (${update}), ins AS (${insert.sql}) SELECT id FROM upd` : update,
+    insert ? [...updateBindings, ...insert.bindings] : updateBindings,
   )) as { rows: { id: string }[] };
   return result.rows.length === 1;
 }
-

@@ -1,8 +1,9 @@
 /**
- * Runs the dialogue's actions against the domain, inside the turn's
- * transaction, and turns each outcome into the result event the dialogue
- * waits for. Every write that can fail runs in a savepoint, so a refused
- * booking never spoils the rest of the turn (replies, state).
+ * Runs the dialogue's actions against the domain and turns each outcome into
+ * the result event the dialogue waits for. Reads go through the turn's reader;
+ * writes through its transaction (opened by the first write, see turnDb.ts).
+ * Every write that can fail runs in a savepoint, so a refused booking never
+ * spoils the rest of the turn (replies, state).
  */
 import type { Knex } from 'knex';
 import { AppError } from '../../lib/errors.js';
@@ -23,11 +24,14 @@ import type { AppointmentSummary, DialogueAction, DialogueContext, DialogueEvent
 import type { HandoffCategory } from '../understanding/types.js';
 import { formatLocalShort } from '../format.js';
 import type { ClinicContext } from './context.js';
+import type { TurnDb } from './turnDb.js';
 import { identifyPatient, isPhoneChannel } from './identify.js';
 
 /** Everything one turn's actions read and change. */
 export interface TurnRuntime {
-  trx: Knex.Transaction;
+  db: TurnDb;
+  /** The state_version the turn's save expects: the one it started from, moved on by its own status changes (handoff). */
+  stateVersion: number;
   scope: OrgScope;
   now: Date;
   clinic: ClinicContext;
@@ -69,8 +73,8 @@ function refusal(err: unknown): { code: string; reason: string | undefined } {
 }
 
 /** Runs `fn` in a savepoint of the turn's transaction: a failed write is undone alone. */
-function savepoint<T>(rt: TurnRuntime, fn: (sp: Knex.Transaction) => Promise<T>): Promise<T> {
-  return rt.trx.transaction(fn);
+async function savepoint<T>(rt: TurnRuntime, fn: (sp: Knex.Transaction) => Promise<T>): Promise<T> {
+  return (await rt.db.writer()).transaction(fn);
 }
 
 function doctorName(rt: TurnRuntime, id: string): string {
@@ -92,7 +96,7 @@ export const UNKNOWN_NAME = 'Unknown';
 /** The appointment, when it is this patient's; undefined otherwise (the bot never touches another patient's). */
 async function ownAppointment(rt: TurnRuntime, id: string): Promise<Appointment | undefined> {
   if (!rt.patient) return undefined;
-  const a = await getAppointment(rt.trx, rt.scope, id).catch(() => undefined);
+  const a = await getAppointment(rt.db.reader, rt.scope, id).catch(() => undefined);
   return a && a.patient_id === rt.patient.id ? a : undefined;
 }
 
@@ -116,7 +120,7 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
     ? await ownAppointment(rt, (state.data.appointment as { id: string }).id) : undefined;
   const duration = moving?.duration_minutes ?? DEFAULT_DURATION;
   try {
-    const slots = await findAvailableSlots(rt.trx, rt.scope, {
+    const slots = await findAvailableSlots(rt.db.reader, rt.scope, {
       doctorId: a.doctorId, specialization: a.doctorId ? undefined : a.specialization, date: a.date, durationMinutes: duration,
       partOfDay: a.partOfDay, limit: a.limit, now: rt.now,
     });
@@ -195,11 +199,13 @@ async function confirm(rt: TurnRuntime, a: Extract<DialogueAction, { type: 'conf
 }
 
 async function handoff(rt: TurnRuntime, a: Extract<DialogueAction, { type: 'handoff' }>): Promise<DialogueEvent> {
-  const ticket = await createTicket(rt.trx, rt.scope, {
+  const trx = await rt.db.writer();
+  const ticket = await createTicket(trx, rt.scope, {
     patientId: rt.patient?.id ?? null, conversationId: rt.conversation.id, category: TICKET_CATEGORY[a.category], priority: a.priority,
     title: TICKET_TITLE[a.category], description: a.summary, createdBy: null, source: 'bot',
   });
-  await handoffConversation(rt.trx, rt.scope, rt.conversation.id, { reason: a.category, now: rt.now });
+  // The handoff moves state_version on (as any status change does): the turn's own save expects the new one.
+  rt.stateVersion = (await handoffConversation(trx, rt.scope, rt.conversation.id, { reason: a.category, now: rt.now })).state_version;
   rt.summary = `Handed to staff (${a.category}), ticket #${ticket.number}`;
   return { type: 'handed_off', ticketNumber: `#${ticket.number}` };
 }
@@ -209,7 +215,7 @@ async function optOutPatient(rt: TurnRuntime, language: string): Promise<Patient
   if (rt.patient) return rt.patient;
   const phone = isPhoneChannel(rt.conversation.channel) ? toE164(rt.conversation.address) : null;
   if (!phone) return undefined;
-  return identifyPatient(rt.trx, rt.scope, {
+  return identifyPatient(await rt.db.writer(), rt.scope, {
     conversationId: rt.conversation.id, channel: rt.conversation.channel, address: rt.conversation.address, current: undefined,
     name: rt.profileName?.trim() || UNKNOWN_NAME, language, timeZone: rt.clinic.timeZone,
   });
@@ -218,7 +224,7 @@ async function optOutPatient(rt: TurnRuntime, language: string): Promise<Patient
 async function setOptOut(rt: TurnRuntime, state: DialogueState, optedOut: boolean): Promise<void> {
   const patient = optedOut ? await optOutPatient(rt, state.language) : rt.patient;
   if (!patient) return;
-  await setPatientOptOut(rt.trx, rt.scope, patient.id, optedOut);
+  await setPatientOptOut(await rt.db.writer(), rt.scope, patient.id, optedOut);
   rt.patient = { ...patient, opted_out_at: optedOut ? rt.now : null } as Patient;
   refreshPatientContext(rt);
   if (optedOut) rt.summary = 'Opted out of messages';
@@ -242,7 +248,7 @@ async function setPatient(rt: TurnRuntime, state: DialogueState, a: Extract<Dial
 async function setLanguage(rt: TurnRuntime, language: string): Promise<void> {
   rt.language = language;
   if (rt.patient && rt.patient.preferred_language !== language) {
-    rt.patient = await updatePatient(rt.trx, rt.scope, rt.patient.id, { preferred_language: language });
+    rt.patient = await updatePatient(await rt.db.writer(), rt.scope, rt.patient.id, { preferred_language: language });
   }
 }
 
@@ -262,7 +268,7 @@ export async function runAction(rt: TurnRuntime, state: DialogueState, action: D
     case 'reply': queueReply(rt, state, action, opts.transactional); return null;
     case 'find_slots': return findSlots(rt, state, action);
     case 'list_appointments': {
-      const rows = rt.patient ? await listUpcomingAppointments(rt.trx, rt.scope, rt.patient.id, rt.now) : [];
+      const rows = rt.patient ? await listUpcomingAppointments(rt.db.reader, rt.scope, rt.patient.id, rt.now) : [];
       return { type: 'appointments', appointments: rows.map((r) => summaryOf(rt, r)) };
     }
     case 'book': return book(rt, action);

@@ -35,10 +35,14 @@ const unique = () => randomBytes(6).toString('hex');
 /** A patient (or visitor) on one channel address, writing to the engine as the adapter would. */
 export class Chat {
   conversationId: string | null = null;
-  constructor(readonly svc: RunningService, readonly orgId: string, readonly channel: InboundMessage['channel'], readonly from: string) {}
+  /** `engine`: another engine on the service's database (default the service's own). */
+  constructor(
+    readonly svc: RunningService, readonly orgId: string, readonly channel: InboundMessage['channel'], readonly from: string,
+    private readonly engine: Pick<RunningService['engine'], 'handleInbound'> = svc.engine,
+  ) {}
 
   async send(text: string, extra: Partial<InboundMessage> = {}): Promise<InboundResult> {
-    const result = await this.svc.engine.handleInbound({
+    const result = await this.engine.handleInbound({
       organizationId: this.orgId, channel: this.channel, from: this.from, providerMessageId: this.channel === 'webchat' ? null : `prov-${unique()}`,
       clientMessageId: this.channel === 'webchat' ? `c-${unique()}` : null, text, receivedAt: this.svc.deps.clock.now(),
       conversationId: this.conversationId, ...extra,

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import type { RunningService } from '../../main.js';
+import { ConversationEngine } from '../../bot/engine.js';
+import { RulesUnderstander } from '../../bot/understanding/rules.js';
+import type { Understander } from '../../bot/understanding/types.js';
+import { createLogger } from '../../lib/logger.js';
+import { Appointment } from '../../models/appointments.js';
+import { closeConversation, Conversation, deleteConversation, handoffConversation, updateDialogueState } from '../../models/conversations.js';
+import { buildPatient } from '../support/factories.js';
+import { buildClinic, Chat, keys, startEngineService } from './engineSupport.js';
+
+/**
+ * A turn starts from the conversation as the one-statement store read it and
+ * takes no lock until it writes (bot/runtime/turnDb.ts). These tests make
+ * something else change the conversation at the worst moment: between the store
+ * and the turn's save (the understanding runs there).
+ */
+describe('conversation engine: turns without a lock and the races they can lose', function () {
+  this.timeout(30_000);
+  let svc: RunningService;
+  /** Runs once, during the understanding of the next message with this text. */
+  const during = new Map<string, () => Promise<void>>();
+  let engine: ConversationEngine;
+
+  before(async () => {
+    svc = await startEngineService();
+    const rules = new RulesUnderstander();
+    const hooked: Understander = {
+      async understand(text, ctx) {
+        const hook = during.get(text);
+        during.delete(text);
+        await hook?.();
+        return rules.understand(text, ctx);
+      },
+    };
+    engine = new ConversationEngine({
+      db: svc.deps.db, logger: createLogger('silent'), clock: svc.deps.clock, understander: hooked, rules, idleMinutes: 60, emergencyNumber: '112',
+    });
+  });
+  afterEach(() => during.clear());
+
+  async function patientChat() {
+    const t = await buildClinic(svc);
+    const ana = await buildPatient(t, { name: 'Ana López', preferred_language: 'en' });
+    const chat = new Chat(svc, t.org.id, 'whatsapp', ana.phone!, engine);
+    return { t, ana, chat, scope: { organizationId: t.org.id } };
+  }
+
+  /** The statements the service's database runs while `fn` runs. */
+  async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
+    const seen: string[] = [];
+    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+    svc.deps.db.knex.on('query', onQuery);
+    try {
+      await fn();
+    } finally {
+      svc.deps.db.knex.removeListener('query', onQuery);
+    }
+    return seen;
+  }
+
+  it('a turn that only reads opens no transaction and locks nothing: store, slot search, save', async () => {
+    const { chat } = await patientChat();
+    assert.deepEqual(keys(await chat.say('I want to book an appointment')), ['ask_specialty']);
+    let replies: Awaited<ReturnType<Chat['say']>> = [];
+    const statements = await statementsDuring(async () => { replies = await chat.say('1'); });
+    assert.deepEqual(keys(replies), ['ask_day']);
+    const turn = statements.filter((sql) => !/^select .* from "messages"/i.test(sql)); // chat.say's own reads of the replies
+    assert.equal(turn.filter((sql) => /^\s*(begin|commit|savepoint)/i.test(sql)).length, 0, turn.join('\n'));
+    assert.equal(turn.filter((sql) => /for update/i.test(sql)).length, 0, turn.join('\n'));
+    assert.equal((await chat.conversation()).state_version, 2);
+  });
+
+  it('a turn whose conversation moved on before its save is played again on the newer state, with one set of replies', async () => {
+    const { chat, scope } = await patientChat();
+    assert.deepEqual(keys(await chat.say('blorp')), ['not_understood', 'menu']);
+    // Meanwhile another turn counted a second misunderstanding: this one is then the third, which offers a person.
+    during.set('grrr', async () => {
+      const c = await chat.conversation();
+      await updateDialogueState(svc.deps.db.knex, scope, c.id, c.state_version, { ...(c.dialogue_state as Record<string, unknown>), misunderstood: 2 });
+    });
+    assert.deepEqual(keys(await chat.say('grrr')), ['offer_person']);
+    const c = await chat.conversation();
+    assert.equal(c.state_version, 3, 'our first save, the other one, then ours played again');
+    assert.equal(c.message_count, (await chat.inbound()).length + (await chat.replies()).length, 'the lost attempt queued nothing');
+    assert.equal((await chat.replies()).length, 3);
+  });
+
+  it('a booking whose conversation moved on before its first write books once, under the lock', async () => {
+    const { t, ana, chat, scope } = await patientChat();
+    await chat.say('I want to book an appointment');
+    await chat.say('2'); // dermatology
+    await chat.say('tomorrow');
+    assert.deepEqual(keys(await chat.say('1')), ['confirm_booking']);
+    during.set('yes', async () => {
+      const c = await chat.conversation();
+      await updateDialogueState(svc.deps.db.knex, scope, c.id, c.state_version, c.dialogue_state as Record<string, unknown>);
+    });
+    assert.deepEqual(keys(await chat.say('yes')), ['booked']);
+    const booked = await Appointment.query(svc.deps.db.knex).where({ patient_id: ana.id });
+    assert.equal(booked.length, 1);
+    assert.equal(booked[0]!.doctor_id, t.dermatology.id);
+  });
+
+  it('a conversation staff took over while the turn ran gets no bot reply', async () => {
+    const { chat, scope } = await patientChat();
+    assert.deepEqual(keys(await chat.say('hello')), ['welcome']);
+    during.set('1', async () => {
+      await svc.deps.db.knex.transaction((trx) => handoffConversation(trx, scope, chat.conversationId!, { reason: 'staff' }));
+    });
+    assert.deepEqual(keys(await chat.say('1')), []);
+    const c = await chat.conversation();
+    assert.equal(c.status, 'handoff');
+    assert.equal(c.state_version, 2, 'the welcome turn, then the handoff; the silent turn saved nothing');
+  });
+
+  it('handoff, close and delete move state_version on, so a turn that read the conversation before notices', async () => {
+    const { chat, scope } = await patientChat();
+    await chat.say('hello');
+    const knex = svc.deps.db.knex;
+    const version = async () => (await Conversation.query(knex).findById(chat.conversationId!))!.state_version;
+    const v0 = await version();
+    const handedOff = await knex.transaction((trx) => handoffConversation(trx, scope, chat.conversationId!, {}));
+    assert.equal(handedOff.state_version, v0 + 1, 'the handoff returns the moved version');
+    await closeConversation(knex, scope, chat.conversationId!);
+    assert.equal(await version(), v0 + 2);
+    await deleteConversation(knex, scope, chat.conversationId!);
+    assert.equal(await version(), v0 + 3);
+  });
+});
