@@ -109,6 +109,15 @@ async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: n
   }
 }
 
+async function analyze(url: string): Promise<void> {
+  const db = await openDatabase({ url });
+  try {
+    await db.knex.raw('ANALYZE');
+  } finally {
+    await db.close();
+  }
+}
+
 /** Runs the load generator in its own process. */
 async function runLoadProcess(cfg: ChatLoadConfig): Promise<ChatLoadReport> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chatClient.ts'), JSON.stringify(cfg)], {
@@ -138,6 +147,10 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   await setup.close();
 
   const cal = await calibrate(url, orgId);
+  // A running service's tables have statistics that match their contents (autovacuum analyzes them within a minute or
+  // so). Without them the planner still sees the empty tables it saw at seeding, and the dispatcher's claim probes the
+  // whole outbox per candidate instead of the recipient's few rows, for the whole run (measured: 45 ms a claim, not 14).
+  await analyze(url);
   console.log(`calibration: ${cal.turns} booking turns; per turn ${cal.writesPerTurn.toFixed(2)} write statements in ${cal.transactionsPerTurn.toFixed(2)} transactions (session opening excluded)`);
   const echoWrites = Math.round(cal.writesPerTurn);
   const echoTxns = Math.max(1, Math.round(cal.transactionsPerTurn));
