@@ -13,6 +13,7 @@ import {
   type Appointment,
 } from '../../models/appointments.js';
 import { findAvailableSlots } from '../../models/slots.js';
+import { findOverlapping } from '../../models/appointmentQueries.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
 import type { QueueOutboundInput } from '../../models/messages.js';
@@ -134,12 +135,20 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
 
 async function book(rt: TurnRuntime, a: Extract<DialogueAction, { type: 'book' }>): Promise<DialogueEvent> {
   if (!rt.patient) return { type: 'book_failed', reason: 'invalid' };
+  // A chosen slot is mostly refused because someone took it since it was offered: one read finds that before the turn
+  // opens its transaction. The booking itself still checks under its constraint (a slot can go in between).
+  const start = new Date(a.startTime);
+  if (!Number.isNaN(start.getTime())
+    && await findOverlapping(rt.db.reader, rt.scope.organizationId, a.doctorId, start, new Date(start.getTime() + a.durationMinutes * 60_000))) {
+    return { type: 'book_failed', reason: 'conflict' };
+  }
   try {
     const patientId = rt.patient.id;
-    const created = await savepoint(rt, (sp) => bookAppointment(sp, rt.scope, {
+    // bookAppointment runs in a savepoint of its own: a refusal leaves the turn's transaction usable.
+    const created = await bookAppointment(await rt.db.writer(), rt.scope, {
       patientId, doctorId: a.doctorId, startTime: a.startTime, durationMinutes: a.durationMinutes,
       actor: 'patient', source: rt.conversation.channel === 'webchat' ? 'web' : rt.conversation.channel, now: rt.now,
-    }));
+    });
     rt.ctx.location = created.location ?? undefined;
     const doctor = rt.clinic.doctors.find((d) => d.id === created.doctor_id);
     rt.summary = `Booked ${doctor?.specialization ?? 'an appointment'} on ${formatLocalShort(created.start_time, rt.clinic.timeZone)}${doctor ? ` with ${doctor.name}` : ''}`;

@@ -6,7 +6,7 @@ import type { Understander } from '../../bot/understanding/types.js';
 import { createLogger } from '../../lib/logger.js';
 import { Appointment } from '../../models/appointments.js';
 import { closeConversation, Conversation, deleteConversation, handoffConversation, updateDialogueState } from '../../models/conversations.js';
-import { buildPatient } from '../support/factories.js';
+import { buildAppointment, buildPatient } from '../support/factories.js';
 import { buildClinic, Chat, keys, startEngineService } from './engineSupport.js';
 
 /**
@@ -86,12 +86,43 @@ describe('conversation engine: turns without a lock and the races they can lose'
     assert.equal((await chat.replies()).length, 3);
   });
 
+  /** Ana at the confirmation of the first dermatology slot tomorrow; returns the slot offered. */
+  async function atConfirmation() {
+    const c = await patientChat();
+    await c.chat.say('I want to book an appointment');
+    await c.chat.say('2'); // dermatology
+    const offers = await c.chat.say('tomorrow');
+    assert.deepEqual(keys(offers), ['offer_slots']);
+    assert.deepEqual(keys(await c.chat.say('1')), ['confirm_booking']);
+    const chosen = (await c.chat.conversation()).dialogue_state as { data: { chosen: { startTime: string } } };
+    return { ...c, startTime: new Date(chosen.data.chosen.startTime) };
+  }
+
+  it('a slot someone took since it was offered: the yes finds it with one read, answers with fresh times and opens no transaction', async () => {
+    const { t, ana, chat, startTime } = await atConfirmation();
+    const other = await buildPatient(t);
+    await buildAppointment(t, { patientId: other.id, doctorId: t.dermatology.id, startTime });
+    let replies: Awaited<ReturnType<Chat['say']>> = [];
+    const statements = await statementsDuring(async () => { replies = await chat.say('yes'); });
+    assert.deepEqual(keys(replies), ['booking_conflict']);
+    const offered = ((await chat.conversation()).dialogue_state as { data: { offered: { startTime: string }[] } }).data.offered;
+    assert.ok(offered.length > 0, 'fresh times offered');
+    assert.ok(!offered.some((o) => new Date(o.startTime).getTime() === startTime.getTime()), 'the taken time is not offered again');
+    assert.equal(statements.filter((sql) => /^\s*(begin|savepoint)/i.test(sql)).length, 0, statements.join('\n'));
+    assert.equal((await Appointment.query(svc.deps.db.knex).where({ patient_id: ana.id })).length, 0);
+  });
+
+  it('a booking refused inside the turn\'s transaction (hours changed since the offer) still saves the turn: reply, state, nothing booked', async () => {
+    const { t, ana, chat } = await atConfirmation();
+    await svc.deps.db.knex('doctors').where({ id: t.dermatology.id }).update({ working_hours: JSON.stringify({ monday: ['08:00-09:00'] }) });
+    const version = (await chat.conversation()).state_version;
+    assert.deepEqual(keys(await chat.say('yes')), ['booking_failed', 'ask_day']);
+    assert.equal((await chat.conversation()).state_version, version + 1);
+    assert.equal((await Appointment.query(svc.deps.db.knex).where({ patient_id: ana.id })).length, 0);
+  });
+
   it('a booking whose conversation moved on before its first write books once, under the lock', async () => {
-    const { t, ana, chat, scope } = await patientChat();
-    await chat.say('I want to book an appointment');
-    await chat.say('2'); // dermatology
-    await chat.say('tomorrow');
-    assert.deepEqual(keys(await chat.say('1')), ['confirm_booking']);
+    const { t, ana, chat, scope } = await atConfirmation();
     during.set('yes', async () => {
       const c = await chat.conversation();
       await updateDialogueState(svc.deps.db.knex, scope, c.id, c.state_version, c.dialogue_state as Record<string, unknown>);
