@@ -100,17 +100,28 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
 }
 
 /**
- * Runs `write` in a transaction (or a savepoint of the caller's); when the
- * exclusion constraint rejects it, answers 409 with the appointment that won.
+ * Runs `write` in a transaction (or a savepoint of the caller's) holding the
+ * doctor's booking lock; when the exclusion constraint rejects it, answers 409
+ * with the appointment that won.
+ *
+ * The lock makes bookings of one doctor go one at a time, so the second of
+ * two for the same time finds the first with its overlap check and answers
+ * 409 at once. Without it both insert into the exclusion index, each waits for
+ * the other, and PostgreSQL only breaks that after deadlock_timeout (1 s),
+ * with both connections held meanwhile: under load the pool ran dry behind
+ * them and every chat turn stalled for a second.
  */
 async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId: string | undefined, write: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await (db as Knex).transaction(write);
+      return await (db as Knex).transaction(async (trx) => {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`bookings:${doctorId}`]);
+        return write(trx);
+      });
     } catch (err) {
-      // Two concurrent inserts into the exclusion index can each wait for the other: PostgreSQL
-      // aborts one (40P01). Its savepoint is gone; by the retry the winner has committed, so the
-      // retry meets the constraint (or the pre-check) and answers 409 with the winner's id.
+      // A deadlock can still come from elsewhere (a change of the doctor's appointments outside this guard):
+      // PostgreSQL aborts one side (40P01). Its savepoint is gone; by the retry the winner has committed, so
+      // the retry meets the constraint (or the pre-check) and answers 409 with the winner's id.
       if (pgCode(err) === PG_DEADLOCK && attempt < 4) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
         continue;

@@ -114,11 +114,11 @@ describe('/api/v1/appointments', () => {
     assert.equal(Number(count), 1);
   });
 
-  it('the exclusion constraint decides a race the pre-check cannot see (two connections on PostgreSQL; the constraint itself on PGlite)', async function () {
+  it('bookings of one doctor go one at a time: the second waits on the doctor\'s booking lock, then answers 409 naming the first (two connections on PostgreSQL; the constraint behind it on PGlite)', async function () {
     const { t, doctor, patient } = await setup();
     const db = t.svc.deps.db.knex;
     if (t.svc.deps.db.kind !== 'postgres') {
-      // PGlite is one connection, so no two transactions interleave: check the invariant the race relies on.
+      // PGlite is one connection, so no two transactions interleave: check the constraint that backs the lock.
       const row = (id: string) => ({ id, organization_id: t.org.id, patient_id: patient.id, doctor_id: doctor.id, start_time: at(2, '10:00'), end_time: at(2, '10:30'), duration_minutes: 30, status: 'scheduled' });
       await db('appointments').insert(row(`apt_race_a_${t.org.id}`));
       await assert.rejects(db('appointments').insert({ ...row(`apt_race_b_${t.org.id}`), start_time: at(2, '10:15'), end_time: at(2, '10:45') }), (e: { code?: string }) => e.code === '23P01');
@@ -129,15 +129,18 @@ describe('/api/v1/appointments', () => {
     const startTime = at(2, '10:00');
     const trx = await db.transaction();
     const first = await bookAppointment(trx, scope, { patientId: patient.id, doctorId: doctor.id, startTime, durationMinutes: 30, actor: 'staff' });
-    // The second booking's pre-check cannot see the uncommitted row; its INSERT waits on it, then fails with 23P01.
-    // It runs inside the caller's transaction (as the conversation engine does), which stays usable afterwards.
+    // The second booking runs inside the caller's transaction (as the conversation engine does), which stays usable afterwards.
     const second = db.transaction(async (outer) => {
       const e = await bookAppointment(outer, scope, { patientId: p2.id, doctorId: doctor.id, startTime, durationMinutes: 30, actor: 'staff' })
         .then(() => null, (x: { code: string; details: { conflicting_appointment_id: string } }) => x);
       await outer('events').where({ organization_id: t.org.id }).count('* as n');
       return e;
     });
-    await new Promise((r) => setTimeout(r, 200));
+    // It waits on the lock, before its overlap check, and not inside the exclusion index, where two bookings that
+    // each inserted wait for each other until PostgreSQL's deadlock timeout (1 s) breaks the tie.
+    const waiting = async () => Number((await db.raw(`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n);
+    for (let i = 0; i < 200 && (await waiting()) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await waiting(), 1, 'the second booking waits on the doctor\'s booking lock');
     await trx.commit();
     const err = await second;
     assert.equal(err?.code, 'CONFLICT');
