@@ -149,7 +149,8 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
     assertWithinHours(doctor, start, end);
     const taken = await findOverlapping(trx, orgId, doctor.id, start, end);
     if (taken) throw slotTaken(doctor.id, start, taken);
-    const appointment = await Appointment.query(trx).insertAndFetch({
+    // RETURNING * instead of insertAndFetch's second statement that reads the row back.
+    const appointment = await Appointment.query(trx).insert({
       id: newId('appointment'),
       organization_id: orgId,
       patient_id: patient.id,
@@ -164,7 +165,7 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
       location: input.location ?? doctor.location,
       source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'),
       created_by: input.createdBy ?? null,
-    } as Partial<Appointment>);
+    } as Partial<Appointment>).returning('*');
     await recordEvent(trx, orgId, 'appointment.created', appointment.id, {
       appointment_id: appointment.id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString(),
     }, newId('event'));

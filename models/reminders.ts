@@ -82,6 +82,7 @@ export async function syncRemindersForAppointment(db: Db, scope: OrgScope, appoi
   const start = new Date(appt.start_time);
   const channel = await plannedChannel(k, orgId, appt.patient_id, appt.phone);
   const byOffset = new Map(existing.map((r) => [r.offset_minutes, r]));
+  const inserts: Record<string, unknown>[] = [];
 
   for (const offset of offsets) {
     const dueAt = reminderDueAt(start, offset, settings.quiet_hours, org.time_zone);
@@ -89,7 +90,7 @@ export async function syncRemindersForAppointment(db: Db, scope: OrgScope, appoi
     const late = dueAt.getTime() <= now.getTime();
     if (!row) {
       if (late) continue;
-      await k('reminders').insert({
+      inserts.push({
         id: newId('reminder'), organization_id: orgId, appointment_id: appointmentId, offset_minutes: offset,
         due_at: dueAt, channel, status: 'pending', created_at: now, updated_at: now,
       });
@@ -103,6 +104,8 @@ export async function syncRemindersForAppointment(db: Db, scope: OrgScope, appoi
     const restart = open(row) ? {} : { id: newId('reminder'), attempts: 0, message_id: null, sent_at: null, skip_reason: null };
     await k('reminders').where({ id: row.id }).update({ ...stamp, ...restart, due_at: dueAt, status: 'pending', channel });
   }
+  // A new appointment's reminders in one statement.
+  if (inserts.length) await k('reminders').insert(inserts);
   // Offsets the clinic no longer uses: their pending reminders are dropped.
   const gone = existing.filter((r) => open(r) && !offsets.includes(r.offset_minutes)).map((r) => r.id);
   if (gone.length) await k('reminders').whereIn('id', gone).update({ ...stamp, status: 'cancelled', skip_reason: 'offset_removed' });
