@@ -26,7 +26,7 @@ import type { HandoffCategory } from '../understanding/types.js';
 import { formatLocalShort } from '../format.js';
 import type { ClinicContext } from './context.js';
 import type { TurnDb } from './turnDb.js';
-import { identifyPatient, isPhoneChannel } from './identify.js';
+import { identifyCanChange, identifyPatient, isPhoneChannel, type IdentifyInput } from './identify.js';
 
 /** Everything one turn's actions read and change. */
 export interface TurnRuntime {
@@ -241,10 +241,11 @@ async function setOptOut(rt: TurnRuntime, state: DialogueState, optedOut: boolea
 
 async function setPatient(rt: TurnRuntime, state: DialogueState, a: Extract<DialogueAction, { type: 'set_patient' }>, earlierName: string | undefined): Promise<void> {
   const name = a.name ?? rt.pendingName ?? earlierName;
-  const patient = await savepoint(rt, (sp) => identifyPatient(sp, rt.scope, {
+  const input: IdentifyInput = {
     conversationId: rt.conversation.id, channel: rt.conversation.channel, address: rt.conversation.address, current: rt.patient,
     name, phone: a.phone, language: state.language, timeZone: rt.clinic.timeZone,
-  }));
+  };
+  const patient = identifyCanChange(input) ? await savepoint(rt, (sp) => identifyPatient(sp, rt.scope, input)) : rt.patient;
   if (patient) {
     rt.patient = patient;
     rt.pendingName = undefined;

@@ -83,8 +83,7 @@ export interface IdentifyInput {
  * instead of creating a second one.
  */
 export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyInput): Promise<Patient | undefined> {
-  const phone = input.phone ? normalizePhone(input.phone, input.timeZone)
-    : isPhoneChannel(input.channel) ? toE164(input.address) : null;
+  const phone = phoneOf(input);
   let patient = input.current;
   if (phone && phone !== patient?.phone) {
     const existing = await findPatientByPhone(db, scope, phone);
@@ -99,6 +98,24 @@ export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyIn
   }
   if (patient && patient.id !== input.current?.id) await linkPatient(db, scope, input, patient.id);
   return patient;
+}
+
+/** The number the patient gave, or the sender's on phone channels (E.164); null when there is none. */
+function phoneOf(input: IdentifyInput): string | null {
+  return input.phone ? normalizePhone(input.phone, input.timeZone) : isPhoneChannel(input.channel) ? toE164(input.address) : null;
+}
+
+/**
+ * Whether identifyPatient has anything to look up or write for `input` (the
+ * branches above). A name alone off a phone channel has not: it waits in the
+ * dialogue state for the number, and the turn needs no transaction for it.
+ */
+export function identifyCanChange(input: IdentifyInput): boolean {
+  const phone = phoneOf(input);
+  const patient = input.current;
+  if (phone && phone !== patient?.phone) return true;
+  if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) return true;
+  return !patient && !phone && Boolean(input.phone && input.name);
 }
 
 async function linkPatient(db: Db, scope: OrgScope, input: IdentifyInput, patientId: string): Promise<void> {

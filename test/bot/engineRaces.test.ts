@@ -6,8 +6,9 @@ import type { Understander } from '../../bot/understanding/types.js';
 import { createLogger } from '../../lib/logger.js';
 import { Appointment } from '../../models/appointments.js';
 import { closeConversation, Conversation, deleteConversation, handoffConversation, updateDialogueState } from '../../models/conversations.js';
-import { buildAppointment, buildPatient } from '../support/factories.js';
-import { buildClinic, Chat, keys, startEngineService } from './engineSupport.js';
+import { buildAppointment, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
+import { Patient } from '../../models/patients.js';
+import { buildClinic, Chat, keys, NOW, startEngineService } from './engineSupport.js';
 
 /**
  * A turn starts from the conversation as the one-statement store read it and
@@ -69,6 +70,24 @@ describe('conversation engine: turns without a lock and the races they can lose'
     assert.equal(turn.filter((sql) => /^\s*(begin|commit|savepoint)/i.test(sql)).length, 0, turn.join('\n'));
     assert.equal(turn.filter((sql) => /for update/i.test(sql)).length, 0, turn.join('\n'));
     assert.equal((await chat.conversation()).state_version, 2);
+  });
+
+  it('a web chat visitor\'s name, before the phone number, waits in the dialogue state without a transaction; the number then makes the patient', async () => {
+    const t = await buildClinic(svc);
+    const session = await buildWebchatSession(t, NOW);
+    const chat = new Chat(svc, t.org.id, 'webchat', session.sessionId, engine);
+    chat.conversationId = session.conversationId;
+    await chat.say('hello');
+    assert.deepEqual(keys(await chat.say('1')), ['ask_name']);
+    let replies: Awaited<ReturnType<Chat['say']>> = [];
+    const statements = await statementsDuring(async () => { replies = await chat.say('Marta Vidal'); });
+    assert.deepEqual(keys(replies), ['nice_to_meet', 'ask_phone']);
+    assert.equal(statements.filter((sql) => /^\s*(begin|savepoint)/i.test(sql)).length, 0, statements.join('\n'));
+    assert.equal((await chat.conversation()).patient_id, null);
+    const phone = uniquePhone();
+    assert.deepEqual(keys(await chat.say(phone)), ['ask_specialty']);
+    const patient = await Patient.query(svc.deps.db.knex).findById((await chat.conversation()).patient_id!);
+    assert.equal(patient?.name, 'Marta Vidal');
   });
 
   it('a turn whose conversation moved on before its save is played again on the newer state, with one set of replies', async () => {
