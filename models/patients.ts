@@ -91,7 +91,7 @@ async function assertPhoneFree(db: Db, orgId: string, phone: string | null | und
 
 export async function createPatient(db: Db, scope: OrgScope, input: PatientInput & { name: string }): Promise<Patient> {
   await assertPhoneFree(db, scope.organizationId, input.phone);
-  const patient = await Patient.query(db).insertAndFetch({
+  const patient = await Patient.query(db).insert({
     id: newId('patient'),
     organization_id: scope.organizationId,
     name: input.name,
@@ -105,7 +105,7 @@ export async function createPatient(db: Db, scope: OrgScope, input: PatientInput
     status: input.status ?? 'active',
     notes: input.notes ?? null,
     metadata: input.metadata ?? {},
-  });
+  }).returning('*'); // the row as stored, without insertAndFetch's second read
   await recordEvent(db, scope.organizationId, 'patient.created', patient.id, { patient_id: patient.id }, newId('event'));
   return patient;
 }
