@@ -75,6 +75,28 @@ export interface IdentifyInput {
   timeZone: string;
 }
 
+/** What identifyPatient does for an input; null: nothing to look up or write yet. */
+type IdentifyStep = { kind: 'phone'; phone: string } | { kind: 'rename'; patient: Patient; name: string } | { kind: 'without_phone'; name: string } | null;
+
+function identifyStep(input: IdentifyInput): IdentifyStep {
+  const phone = input.phone ? normalizePhone(input.phone, input.timeZone) : isPhoneChannel(input.channel) ? toE164(input.address) : null;
+  const patient = input.current;
+  if (phone && phone !== patient?.phone) return { kind: 'phone', phone };
+  if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) return { kind: 'rename', patient, name: input.name };
+  // The patient answered the phone question with something we cannot dial: keep the name rather than ask forever.
+  if (!patient && !phone && input.phone && input.name) return { kind: 'without_phone', name: input.name };
+  return null;
+}
+
+/**
+ * Whether identifyPatient has anything to look up or write for `input`. A name
+ * alone off a phone channel has not: it waits in the dialogue state for the
+ * number, and the turn needs no transaction for it.
+ */
+export function identifyCanChange(input: IdentifyInput): boolean {
+  return identifyStep(input) !== null;
+}
+
 /**
  * Applies what the patient told about themselves. Returns the patient the
  * conversation now belongs to, or undefined when there is not enough to make
@@ -83,39 +105,20 @@ export interface IdentifyInput {
  * instead of creating a second one.
  */
 export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyInput): Promise<Patient | undefined> {
-  const phone = phoneOf(input);
+  const step = identifyStep(input);
   let patient = input.current;
-  if (phone && phone !== patient?.phone) {
-    const existing = await findPatientByPhone(db, scope, phone);
+  if (step?.kind === 'phone') {
+    const existing = await findPatientByPhone(db, scope, step.phone);
     if (existing) patient = existing;
-    else if (patient && !patient.phone) patient = await updatePatient(db, scope, patient.id, { phone, ...(input.name ? { name: input.name } : {}) });
-    else if (input.name || !patient) patient = await createPatient(db, scope, { name: input.name ?? 'Unknown', phone, preferred_language: input.language });
-  } else if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) {
-    patient = await updatePatient(db, scope, patient.id, { name: input.name });
-  } else if (!patient && !phone && input.phone && input.name) {
-    // The patient answered the phone question with something we cannot dial: keep the name rather than ask forever.
-    patient = await createPatient(db, scope, { name: input.name, preferred_language: input.language });
+    else if (patient && !patient.phone) patient = await updatePatient(db, scope, patient.id, { phone: step.phone, ...(input.name ? { name: input.name } : {}) });
+    else if (input.name || !patient) patient = await createPatient(db, scope, { name: input.name ?? 'Unknown', phone: step.phone, preferred_language: input.language });
+  } else if (step?.kind === 'rename') {
+    patient = await updatePatient(db, scope, step.patient.id, { name: step.name });
+  } else if (step?.kind === 'without_phone') {
+    patient = await createPatient(db, scope, { name: step.name, preferred_language: input.language });
   }
   if (patient && patient.id !== input.current?.id) await linkPatient(db, scope, input, patient.id);
   return patient;
-}
-
-/** The number the patient gave, or the sender's on phone channels (E.164); null when there is none. */
-function phoneOf(input: IdentifyInput): string | null {
-  return input.phone ? normalizePhone(input.phone, input.timeZone) : isPhoneChannel(input.channel) ? toE164(input.address) : null;
-}
-
-/**
- * Whether identifyPatient has anything to look up or write for `input` (the
- * branches above). A name alone off a phone channel has not: it waits in the
- * dialogue state for the number, and the turn needs no transaction for it.
- */
-export function identifyCanChange(input: IdentifyInput): boolean {
-  const phone = phoneOf(input);
-  const patient = input.current;
-  if (phone && phone !== patient?.phone) return true;
-  if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) return true;
-  return !patient && !phone && Boolean(input.phone && input.name);
 }
 
 async function linkPatient(db: Db, scope: OrgScope, input: IdentifyInput, patientId: string): Promise<void> {
