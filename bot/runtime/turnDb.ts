@@ -42,11 +42,6 @@ export class OptimisticTurnDb implements TurnDb {
     return this.trx ?? this.knex;
   }
 
-  /** The open transaction, or null when the turn wrote nothing yet. */
-  get transaction(): Knex.Transaction | null {
-    return this.trx;
-  }
-
   writer(): Promise<Knex.Transaction> {
     this.opening ??= this.open();
     return this.opening;
