@@ -141,8 +141,8 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
   const start = parseStart(input.startTime, now);
   const end = new Date(start.getTime() + input.durationMinutes * 60_000);
   return guardOverlap(db, orgId, input.doctorId, start, end, undefined, async (trx) => {
-    const patient = (await trx('patients').select('id', 'status')
-      .where({ id: input.patientId, organization_id: orgId }).whereNull('deleted_at').first()) as { id: string; status: string } | undefined;
+    const patient = (await trx('patients').select('id', 'status', 'phone')
+      .where({ id: input.patientId, organization_id: orgId }).whereNull('deleted_at').first()) as { id: string; status: string; phone: string | null } | undefined;
     if (!patient) throw new AppError('NOT_FOUND', 'Patient not found', { resource: 'patient', field: 'patient_id', id: input.patientId });
     if (patient.status !== 'active') throw unprocessable('The patient is inactive', { field: 'patient_id', reason: 'patient_inactive' });
     const doctor = await bookableDoctor(trx, orgId, input.doctorId);
@@ -169,7 +169,9 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
     await recordEvent(trx, orgId, 'appointment.created', appointment.id, {
       appointment_id: appointment.id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString(),
     }, newId('event'));
-    await syncRemindersForAppointment(trx, scope, appointment.id, { now });
+    await syncRemindersForAppointment(trx, scope, appointment.id, {
+      now, created: { status: appointment.status, start_time: start, patient_id: patient.id, phone: patient.phone },
+    });
     return appointment;
   });
 }

@@ -50,6 +50,9 @@ export function reminderDueAt(start: Date, offsetMinutes: number, quiet: Paramet
   return allowed.getTime() < start.getTime() ? allowed : due;
 }
 
+/** What the reminder plan needs of an appointment and its patient. */
+export interface NewAppointmentForReminders { status: string; start_time: Date; patient_id: string; phone: string | null }
+
 /**
  * Creates, moves or cancels the reminders of an appointment so they match it
  * now. Call it in the transaction that changed the appointment.
@@ -58,15 +61,18 @@ export function reminderDueAt(start: Date, offsetMinutes: number, quiet: Paramet
  * - a moved reminder that had already gone out (or was skipped) starts again under a new id;
  * - a claimed reminder that moves or is cancelled loses its claim: the job's late record changes nothing.
  */
-export async function syncRemindersForAppointment(db: Db, scope: OrgScope, appointmentId: string, opts: { now?: Date } = {}): Promise<void> {
+export async function syncRemindersForAppointment(
+  db: Db, scope: OrgScope, appointmentId: string, opts: { now?: Date; created?: NewAppointmentForReminders } = {},
+): Promise<void> {
   const k = db as Knex;
   const orgId = scope.organizationId;
   const now = opts.now ?? new Date();
-  const appt = (await k('appointments as a').join('patients as p', 'p.id', 'a.patient_id')
+  // A booking just inserted the appointment (it knows what it wrote, and nothing can have reminders for it yet).
+  const appt = opts.created ?? (await k('appointments as a').join('patients as p', 'p.id', 'a.patient_id')
     .where({ 'a.id': appointmentId, 'a.organization_id': orgId })
-    .first('a.status', 'a.start_time', 'a.patient_id', 'p.phone')) as { status: string; start_time: Date; patient_id: string; phone: string | null } | undefined;
+    .first('a.status', 'a.start_time', 'a.patient_id', 'p.phone')) as NewAppointmentForReminders | undefined;
   if (!appt) return;
-  const existing = (await k('reminders').where({ appointment_id: appointmentId, organization_id: orgId }).forUpdate()) as ReminderRow[];
+  const existing = opts.created ? [] : (await k('reminders').where({ appointment_id: appointmentId, organization_id: orgId }).forUpdate()) as ReminderRow[];
   const open = (r: ReminderRow) => r.status === 'pending' || r.status === 'claimed';
   const stamp = { updated_at: now, claimed_until: null };
 
