@@ -47,10 +47,16 @@ describe('conversation engine: turns without a lock and the races they can lose'
     return { t, ana, chat, scope: { organizationId: t.org.id } };
   }
 
-  /** The statements the service's database runs while `fn` runs. */
-  async function statementsDuring(fn: () => Promise<unknown>): Promise<string[]> {
-    const seen: string[] = [];
-    const onQuery = (q: { sql: string }) => seen.push(q.sql);
+  /**
+   * The statements run for the organization `orgId` while `fn` runs (those bound
+   * to its id: the turn's, not the dispatcher's or another test service's), and
+   * whether each ran inside a transaction.
+   */
+  async function statementsDuring(orgId: string, fn: () => Promise<unknown>): Promise<{ sql: string; inTransaction: boolean }[]> {
+    const seen: { sql: string; inTransaction: boolean }[] = [];
+    const onQuery = (q: { sql: string; bindings?: unknown[]; __knexTxId?: string }) => {
+      if (q.bindings?.includes(orgId)) seen.push({ sql: q.sql, inTransaction: Boolean(q.__knexTxId) });
+    };
     svc.deps.db.knex.on('query', onQuery);
     try {
       await fn();
@@ -60,15 +66,20 @@ describe('conversation engine: turns without a lock and the races they can lose'
     return seen;
   }
 
+  /** Asserts the turn ran its statements (at least the store and the save) outside any transaction, locking nothing. */
+  function assertNoTransaction(statements: { sql: string; inTransaction: boolean }[]): void {
+    const listing = statements.map((st) => `${st.inTransaction ? '[tx] ' : ''}${st.sql}`).join('\n');
+    assert.ok(statements.length >= 2, listing);
+    assert.equal(statements.filter((st) => st.inTransaction).length, 0, listing);
+    assert.equal(statements.filter((st) => /for update/i.test(st.sql)).length, 0, listing);
+  }
+
   it('a turn that only reads opens no transaction and locks nothing: store, slot search, save', async () => {
-    const { chat } = await patientChat();
+    const { t, chat } = await patientChat();
     assert.deepEqual(keys(await chat.say('I want to book an appointment')), ['ask_specialty']);
     let replies: Awaited<ReturnType<Chat['say']>> = [];
-    const statements = await statementsDuring(async () => { replies = await chat.say('1'); });
+    assertNoTransaction(await statementsDuring(t.org.id, async () => { replies = await chat.say('1'); }));
     assert.deepEqual(keys(replies), ['ask_day']);
-    const turn = statements.filter((sql) => !/^select .* from "messages"/i.test(sql)); // chat.say's own reads of the replies
-    assert.equal(turn.filter((sql) => /^\s*(begin|commit|savepoint)/i.test(sql)).length, 0, turn.join('\n'));
-    assert.equal(turn.filter((sql) => /for update/i.test(sql)).length, 0, turn.join('\n'));
     assert.equal((await chat.conversation()).state_version, 2);
   });
 
@@ -80,9 +91,8 @@ describe('conversation engine: turns without a lock and the races they can lose'
     await chat.say('hello');
     assert.deepEqual(keys(await chat.say('1')), ['ask_name']);
     let replies: Awaited<ReturnType<Chat['say']>> = [];
-    const statements = await statementsDuring(async () => { replies = await chat.say('Marta Vidal'); });
+    assertNoTransaction(await statementsDuring(t.org.id, async () => { replies = await chat.say('Marta Vidal'); }));
     assert.deepEqual(keys(replies), ['nice_to_meet', 'ask_phone']);
-    assert.equal(statements.filter((sql) => /^\s*(begin|savepoint)/i.test(sql)).length, 0, statements.join('\n'));
     assert.equal((await chat.conversation()).patient_id, null);
     const phone = uniquePhone();
     assert.deepEqual(keys(await chat.say(phone)), ['ask_specialty']);
@@ -122,12 +132,12 @@ describe('conversation engine: turns without a lock and the races they can lose'
     const other = await buildPatient(t);
     await buildAppointment(t, { patientId: other.id, doctorId: t.dermatology.id, startTime });
     let replies: Awaited<ReturnType<Chat['say']>> = [];
-    const statements = await statementsDuring(async () => { replies = await chat.say('yes'); });
+    const statements = await statementsDuring(t.org.id, async () => { replies = await chat.say('yes'); });
     assert.deepEqual(keys(replies), ['booking_conflict']);
     const offered = ((await chat.conversation()).dialogue_state as { data: { offered: { startTime: string }[] } }).data.offered;
     assert.ok(offered.length > 0, 'fresh times offered');
     assert.ok(!offered.some((o) => new Date(o.startTime).getTime() === startTime.getTime()), 'the taken time is not offered again');
-    assert.equal(statements.filter((sql) => /^\s*(begin|savepoint)/i.test(sql)).length, 0, statements.join('\n'));
+    assertNoTransaction(statements);
     assert.equal((await Appointment.query(svc.deps.db.knex).where({ patient_id: ana.id })).length, 0);
   });
 
