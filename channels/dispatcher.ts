@@ -296,7 +296,7 @@ export class OutboundDispatcher {
           const out = {
             id: m.id, organizationId: m.organization_id, channel: adapter.name, to: m.to_address,
             text: parts[i].text, options: parts[i].options, conversationId: m.conversation_id,
-            sender: m.sender, createdAt: new Date(m.created_at),
+            sender: m.sender, createdAt: new Date(m.created_at), part: i,
           };
           // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
           const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;

@@ -26,6 +26,8 @@ export interface OutboundMessage {
   conversationId: string | null;
   sender: 'assistant' | 'staff' | 'system';
   createdAt: Date;
+  /** Which part of the stored message this is (0-based): the dispatcher splits a text longer than the channel allows. */
+  part?: number;
 }
 
 export interface SendResult {

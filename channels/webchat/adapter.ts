@@ -16,6 +16,7 @@ import {
   touchWebchatSession, type StoredOutbound,
 } from '../../models/webchatSessions.js';
 import type { ChannelAdapter, ChannelCapabilities, ChannelHealth, OnInbound, OutboundMessage, SendResult } from '../types.js';
+import { renderForChannel } from '../dispatchText.js';
 import { RateWindow, VisitorConnection } from './connection.js';
 import { MAX_FRAME_BYTES, messageFrame, parseClientFrame, type ClientMessageFrame, type MessageFrame } from './protocol.js';
 
@@ -97,7 +98,7 @@ export class WebchatAdapter implements ChannelAdapter {
     const frame = messageFrame({ id: msg.id, sender: msg.sender, text: msg.text, options: msg.options, createdAt: msg.createdAt });
     const targets = this.connectionsFor(msg.conversationId, msg.to);
     if (targets.length === 0) {
-      if (msg.conversationId) await this.publish(msg.id, msg.conversationId);
+      if (msg.conversationId) await this.publish(msg.id, msg.conversationId, msg.part);
       return { providerMessageId: null, status: 'sent' };
     }
     const results = await Promise.all(targets.map((c) => c.push(frame)));
@@ -247,13 +248,14 @@ export class WebchatAdapter implements ChannelAdapter {
     }
   }
 
-  private async publish(messageId: string, conversationId: string): Promise<void> {
-    const payload = JSON.stringify({ i: this.instanceId, m: messageId, c: conversationId });
+  /** `part`: the dispatcher's part of a split message (the payload stays small: the receiver splits the stored text again). */
+  private async publish(messageId: string, conversationId: string, part?: number): Promise<void> {
+    const payload = JSON.stringify({ i: this.instanceId, m: messageId, c: conversationId, ...(part !== undefined ? { p: part } : {}) });
     await this.opts.db.knex.raw('select pg_notify(?, ?)', [WEBCHAT_NOTIFY_CHANNEL, payload]);
   }
 
   private async onNotify(payload: string): Promise<void> {
-    let note: { i?: unknown; m?: unknown; c?: unknown };
+    let note: { i?: unknown; m?: unknown; c?: unknown; p?: unknown };
     try {
       note = JSON.parse(payload) as typeof note;
     } catch {
@@ -261,14 +263,18 @@ export class WebchatAdapter implements ChannelAdapter {
     }
     if (note.i === this.instanceId || typeof note.m !== 'string' || typeof note.c !== 'string') return;
     if (this.connectionsFor(note.c, null).length === 0) return;
-    await this.pushLocal(note.c, note.m);
+    await this.pushLocal(note.c, note.m, typeof note.p === 'number' ? note.p : undefined);
   }
 
-  private async pushLocal(conversationId: string, messageId: string): Promise<boolean> {
+  /** Pushes the stored row, or one part of it as the dispatcher split it (the same frames as a local send). */
+  private async pushLocal(conversationId: string, messageId: string, part?: number): Promise<boolean> {
     const row = await loadOutboundMessage(this.opts.db.knex, conversationId, messageId);
     if (!row) return false;
+    const piece = part === undefined ? { text: row.content, options: row.options } : renderForChannel(row.content, row.options, this.capabilities)[part];
+    if (!piece) return false;
+    const frame = messageFrame({ id: row.id, sender: row.sender, text: piece.text, options: piece.options, createdAt: row.created_at });
     const targets = this.connectionsFor(conversationId, row.to_address).filter((c) => c.organizationId === row.organization_id);
-    const results = await Promise.all(targets.map((c) => c.push(toFrame(row))));
+    const results = await Promise.all(targets.map((c) => c.push(frame)));
     return results.some(Boolean);
   }
 

@@ -5,6 +5,7 @@ import { WebSocket } from 'ws';
 import { createOrganization } from '../../models/organizations.js';
 import { closeConversation, queueStaffReply } from '../../models/conversations.js';
 import { queueOutboundMessage } from '../../models/messages.js';
+import { renderForChannel } from '../../channels/dispatchText.js';
 import type { RunningService } from '../../main.js';
 import {
   STAND_IN_OPTIONS, VisitorClient, deliver, dispatchWebchat, startWebchatService, stopWebchatServices, toOutbound, type ServerFrame,
@@ -290,6 +291,26 @@ describe('web chat channel (WebSocket /chat)', () => {
     const { message } = await knex.transaction((trx) => queueStaffReply(trx, { organizationId: org.id }, conv.id, { text: 'Staff via B', userId: null }));
     assert.equal(await other.webchat.pushStoredMessage(conv.id, message.id), false);
     assert.equal((await client.next(isMessage)).text, 'Staff via B');
+  });
+
+  it('a long message another instance sends in parts reaches the visitor as the same parts, each once', async () => {
+    const other = await startWebchatService();
+    const org = await newOrg(svc);
+    const { client, session } = await open({ org: org.id });
+    const knex = svc.deps.db.knex;
+    const conv = await knex('conversations').where({ id: session.conversation_id }).first();
+    const text = `${'a'.repeat(3990)} ${'b'.repeat(100)}`;
+    const row = await queueOutboundMessage(knex, { organizationId: org.id }, { conversationId: conv.id, channel: 'webchat', to: conv.channel_address, text, sender: 'assistant' });
+    const parts = renderForChannel(text, null, other.webchat.capabilities);
+    assert.equal(parts.length, 2);
+    // Instance B holds no socket of this visitor: each part goes through NOTIFY and this instance splits the stored text the same way.
+    for (const [i, part] of parts.entries()) assert.equal((await other.webchat.send({ ...toOutbound(row), text: part.text, part: i })).status, 'sent');
+    const frames = [await client.next(isMessage), await client.next(isMessage)];
+    assert.deepEqual(frames.map((f) => f.id), [row.id, row.id]);
+    assert.deepEqual(frames.map((f) => f.text), parts.map((p) => p.text));
+    await other.webchat.send({ ...toOutbound(row), text: parts[1]!.text, part: 1 });
+    await sleep(150);
+    assert.equal(client.messages().length, 2, 'a part sent again is shown once');
   });
 
   it('closes visitor sockets with 1001 on graceful shutdown', async () => {
