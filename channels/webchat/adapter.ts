@@ -54,6 +54,8 @@ export class WebchatAdapter implements ChannelAdapter {
   private readonly rate: RateWindow;
   private readonly instanceId = randomBytes(8).toString('hex');
   private readonly lastTouch = new Map<string, number>();
+  /** The last notified push of each conversation still under way: the next one goes after it (NOTIFY order is send order). */
+  private readonly notifiedPushes = new Map<string, Promise<unknown>>();
   private pingTimer: NodeJS.Timeout | null = null;
   private unlisten: (() => Promise<void>) | null = null;
   private state: 'new' | 'up' | 'stopped' = 'new';
@@ -262,8 +264,19 @@ export class WebchatAdapter implements ChannelAdapter {
       return;
     }
     if (note.i === this.instanceId || typeof note.m !== 'string' || typeof note.c !== 'string') return;
-    if (this.connectionsFor(note.c, null).length === 0) return;
-    await this.pushLocal(note.c, note.m, typeof note.p === 'number' ? note.p : undefined);
+    const conversationId = note.c;
+    const messageId = note.m;
+    if (this.connectionsFor(conversationId, null).length === 0) return;
+    // Each push reads its row first: without the chain, part 2 of a split message could overtake part 1.
+    const push = (this.notifiedPushes.get(conversationId) ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.pushLocal(conversationId, messageId, typeof note.p === 'number' ? note.p : undefined));
+    this.notifiedPushes.set(conversationId, push);
+    try {
+      await push;
+    } finally {
+      if (this.notifiedPushes.get(conversationId) === push) this.notifiedPushes.delete(conversationId);
+    }
   }
 
   /** Pushes the stored row, or one part of it as the dispatcher split it (the same frames as a local send). */
