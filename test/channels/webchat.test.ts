@@ -24,6 +24,16 @@ describe('web chat channel (WebSocket /chat)', () => {
     return opened;
   };
 
+  /** A visitor of a new clinic, connected, and an assistant reply queued (not sent) in its conversation. */
+  const visitorWithQueuedReply = async (text: string, options: { value: string; label: string }[] | null = null) => {
+    const org = await newOrg(svc);
+    const { client, session } = await open({ org: org.id });
+    const knex = svc.deps.db.knex;
+    const conv = await knex('conversations').where({ id: session.conversation_id }).first();
+    const row = await queueOutboundMessage(knex, { organizationId: org.id }, { conversationId: conv.id, channel: 'webchat', to: conv.channel_address, text, options, sender: 'assistant' });
+    return { org, client, knex, conv, row };
+  };
+
   before(async () => {
     svc = await startWebchatService();
   });
@@ -252,13 +262,7 @@ describe('web chat channel (WebSocket /chat)', () => {
   });
 
   it('shows each part of a long message the dispatcher split under one id, each once', async () => {
-    const org = await newOrg(svc);
-    const { client, session } = await open({ org: org.id });
-    const knex = svc.deps.db.knex;
-    const conv = await knex('conversations').where({ id: session.conversation_id }).first();
-    const row = await queueOutboundMessage(knex, { organizationId: org.id }, {
-      conversationId: conv.id, channel: 'webchat', to: conv.channel_address, text: `${'a'.repeat(3990)} ${'b'.repeat(100)}`, sender: 'assistant',
-    });
+    const { org, client, knex, row } = await visitorWithQueuedReply(`${'a'.repeat(3990)} ${'b'.repeat(100)}`);
     // The real dispatcher splits it at the channel's 4000 characters: this service's, or another test
     // service's that claimed the row first and reached this socket through NOTIFY (then it records 'sent').
     const claimedHere = await dispatchWebchat(svc.deps.db, svc.webchat, org.id);
@@ -275,13 +279,7 @@ describe('web chat channel (WebSocket /chat)', () => {
 
   it('reaches a visitor connected to another instance through NOTIFY', async () => {
     const other = await startWebchatService();
-    const org = await newOrg(svc);
-    const { client, session } = await open({ org: org.id });
-    const knex = svc.deps.db.knex;
-    const conv = await knex('conversations').where({ id: session.conversation_id }).first();
-    const row = await queueOutboundMessage(knex, { organizationId: org.id }, {
-      conversationId: conv.id, channel: 'webchat', to: conv.channel_address, text: 'Sent from instance B', options: [{ value: '1', label: 'OK' }], sender: 'assistant',
-    });
+    const { org, client, knex, conv, row } = await visitorWithQueuedReply('Sent from instance B', [{ value: '1', label: 'OK' }]);
     const result = await other.webchat.send(toOutbound(row));
     assert.equal(result.status, 'sent');
     const frame = await client.next(isMessage);
@@ -295,12 +293,8 @@ describe('web chat channel (WebSocket /chat)', () => {
 
   it('a long message another instance sends in parts reaches the visitor as the same parts, each once', async () => {
     const other = await startWebchatService();
-    const org = await newOrg(svc);
-    const { client, session } = await open({ org: org.id });
-    const knex = svc.deps.db.knex;
-    const conv = await knex('conversations').where({ id: session.conversation_id }).first();
     const text = `${'a'.repeat(3990)} ${'b'.repeat(100)}`;
-    const row = await queueOutboundMessage(knex, { organizationId: org.id }, { conversationId: conv.id, channel: 'webchat', to: conv.channel_address, text, sender: 'assistant' });
+    const { client, row } = await visitorWithQueuedReply(text);
     const parts = renderForChannel(text, null, other.webchat.capabilities);
     assert.equal(parts.length, 2);
     // Instance B holds no socket of this visitor: each part goes through NOTIFY and this instance splits the stored text the same way.
