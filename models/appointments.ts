@@ -18,7 +18,7 @@ import {
   Appointment, ACTIVE_STATUSES, DURATIONS, findOverlapping, getAppointment,
   type AppointmentStatus,
 } from './appointmentQueries.js';
-import { syncRemindersForAppointment } from './reminders.js';
+import { planNewAppointmentReminders, syncRemindersForAppointment } from './reminders.js';
 
 export * from './appointmentQueries.js';
 
@@ -101,21 +101,38 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
 
 /**
  * Runs `write` in a transaction (or a savepoint of the caller's) holding the
- * doctor's booking lock; when the exclusion constraint rejects it, answers 409
- * with the appointment that won.
+ * doctor's booking lock, unless an active appointment of the doctor overlaps
+ * [start, end): then it answers 409 with that appointment. When the exclusion
+ * constraint rejects the write, it answers 409 with the appointment that won.
  *
  * The lock makes bookings of one doctor go one at a time, so the second of
- * two for the same time finds the first with its overlap check and answers
- * 409 at once. Without it both insert into the exclusion index, each waits for
- * the other, and PostgreSQL only breaks that after deadlock_timeout (1 s),
- * with both connections held meanwhile: under load the pool ran dry behind
- * them and every chat turn stalled for a second.
+ * two for the same time finds the first and answers 409 at once. Without it
+ * both insert into the exclusion index, each waits for the other, and
+ * PostgreSQL only breaks that after deadlock_timeout (1 s), with both
+ * connections held meanwhile: under load the pool ran dry behind them and
+ * every chat turn stalled for a second.
+ *
+ * Everything a booking only reads is read before the lock (callers validate
+ * first): the lock is held to the end of the caller's transaction, so each
+ * round trip under it is one the doctor's next booking waits for. The lock and
+ * the overlap check are one statement. Its snapshot is taken before the lock
+ * is granted, so it can miss a booking committed while it waited: the write
+ * then meets the constraint (without waiting, as the winner has committed)
+ * and answers 409 the same way.
  */
 async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId: string | undefined, write: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await (db as Knex).transaction(async (trx) => {
-        await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`bookings:${doctorId}`]);
+        const { rows } = (await trx.raw(
+          `SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked, (
+             SELECT id FROM appointments
+             WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}')
+               AND start_time < ? AND end_time > ? AND id <> ?
+             ORDER BY start_time LIMIT 1) AS taken`,
+          [`bookings:${doctorId}`, orgId, doctorId, end, start, exceptId ?? ''],
+        )) as { rows: { taken: string | null }[] };
+        if (rows[0]?.taken) throw slotTaken(doctorId, start, rows[0].taken);
         return write(trx);
       });
     } catch (err) {
@@ -132,47 +149,51 @@ async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: D
   }
 }
 
-
-/** Books an appointment; see the rules in shared/API.md "Booking rules". */
+/**
+ * Books an appointment; see the rules in shared/API.md "Booking rules". The
+ * patient, the doctor and the reminder plan are read first; under the
+ * doctor's lock the appointment, its event and its reminders go in one statement.
+ */
 export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppointmentInput): Promise<Appointment> {
   const orgId = scope.organizationId;
   const now = input.now ?? new Date();
   checkDuration(input.durationMinutes);
   const start = parseStart(input.startTime, now);
   const end = new Date(start.getTime() + input.durationMinutes * 60_000);
-  return guardOverlap(db, orgId, input.doctorId, start, end, undefined, async (trx) => {
-    const patient = (await trx('patients').select('id', 'status', 'phone')
-      .where({ id: input.patientId, organization_id: orgId }).whereNull('deleted_at').first()) as { id: string; status: string; phone: string | null } | undefined;
-    if (!patient) throw new AppError('NOT_FOUND', 'Patient not found', { resource: 'patient', field: 'patient_id', id: input.patientId });
-    if (patient.status !== 'active') throw unprocessable('The patient is inactive', { field: 'patient_id', reason: 'patient_inactive' });
-    const doctor = await bookableDoctor(trx, orgId, input.doctorId);
-    assertWithinHours(doctor, start, end);
-    const taken = await findOverlapping(trx, orgId, doctor.id, start, end);
-    if (taken) throw slotTaken(doctor.id, start, taken);
-    // RETURNING * instead of insertAndFetch's second statement that reads the row back.
-    const appointment = await Appointment.query(trx).insert({
-      id: newId('appointment'),
-      organization_id: orgId,
-      patient_id: patient.id,
-      doctor_id: doctor.id,
-      start_time: start,
-      end_time: end,
-      duration_minutes: input.durationMinutes,
-      type: input.type ?? 'consultation',
-      status: 'scheduled',
-      reason: input.reason ?? null,
-      notes: input.notes ?? null,
-      location: input.location ?? doctor.location,
-      source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'),
-      created_by: input.createdBy ?? null,
-    } as Partial<Appointment>).returning('*');
-    await recordEvent(trx, orgId, 'appointment.created', appointment.id, {
-      appointment_id: appointment.id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString(),
-    }, newId('event'));
-    await syncRemindersForAppointment(trx, scope, appointment.id, {
-      now, created: { status: appointment.status, start_time: start, patient_id: patient.id, phone: patient.phone },
-    });
-    return appointment;
+  const patient = (await (db as Knex)('patients').select('id', 'status', 'phone')
+    .where({ id: input.patientId, organization_id: orgId }).whereNull('deleted_at').first()) as { id: string; status: string; phone: string | null } | undefined;
+  if (!patient) throw new AppError('NOT_FOUND', 'Patient not found', { resource: 'patient', field: 'patient_id', id: input.patientId });
+  if (patient.status !== 'active') throw unprocessable('The patient is inactive', { field: 'patient_id', reason: 'patient_inactive' });
+  const doctor = await bookableDoctor(db, orgId, input.doctorId);
+  assertWithinHours(doctor, start, end);
+  const id = newId('appointment');
+  const reminders = await planNewAppointmentReminders(db, scope, { appointmentId: id, start, patientId: patient.id, phone: patient.phone, now });
+  const row = {
+    id,
+    organization_id: orgId,
+    patient_id: patient.id,
+    doctor_id: doctor.id,
+    start_time: start,
+    end_time: end,
+    duration_minutes: input.durationMinutes,
+    type: input.type ?? 'consultation',
+    status: 'scheduled',
+    reason: input.reason ?? null,
+    notes: input.notes ?? null,
+    location: input.location ?? doctor.location,
+    source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'),
+    created_by: input.createdBy ?? null,
+  };
+  const event = {
+    id: newId('event'), organization_id: orgId, event: 'appointment.created', subject_id: id,
+    data: JSON.stringify({ appointment_id: id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString() }),
+  };
+  return guardOverlap(db, orgId, doctor.id, start, end, undefined, async (trx) => {
+    // One statement: the reminders' foreign key is checked at its end, when the appointment is there.
+    let q = trx.queryBuilder().with('a', trx('appointments').insert(row).returning('*')).with('e', trx('events').insert(event));
+    if (reminders.length) q = q.with('r', trx('reminders').insert(reminders));
+    const [inserted] = (await q.select('*').from('a')) as Record<string, unknown>[];
+    return Appointment.fromDatabaseJson(inserted!);
   });
 }
 
@@ -251,11 +272,9 @@ export async function rescheduleAppointment(db: Db, scope: OrgScope, id: string,
   const start = parseStart(input.startTime, now);
   const end = new Date(start.getTime() + duration * 60_000);
   const doctorId = input.doctorId ?? current.doctor_id;
-  return guardOverlap(db, orgId, doctorId, start, end, id, async (trx) => {
-    const doctor = await bookableDoctor(trx, orgId, doctorId);
-    assertWithinHours(doctor, start, end);
-    const taken = await findOverlapping(trx, orgId, doctor.id, start, end, id);
-    if (taken) throw slotTaken(doctor.id, start, taken);
+  const doctor = await bookableDoctor(db, orgId, doctorId);
+  assertWithinHours(doctor, start, end);
+  return guardOverlap(db, orgId, doctor.id, start, end, id, async (trx) => {
     const [row] = await Appointment.query(trx)
       .where({ id, organization_id: orgId })
       .whereIn('status', ACTIVE_STATUSES as AppointmentStatus[])

@@ -53,26 +53,52 @@ export function reminderDueAt(start: Date, offsetMinutes: number, quiet: Paramet
 /** What the reminder plan needs of an appointment and its patient. */
 export interface NewAppointmentForReminders { status: string; start_time: Date; patient_id: string; phone: string | null }
 
+/** A reminder row to insert with a new appointment (see planNewAppointmentReminders). */
+export type PlannedReminder = Pick<ReminderRow, 'id' | 'organization_id' | 'appointment_id' | 'offset_minutes' | 'due_at' | 'channel' | 'status' | 'created_at' | 'updated_at'>;
+
 /**
- * Creates, moves or cancels the reminders of an appointment so they match it
- * now. Call it in the transaction that changed the appointment.
+ * The reminders a new appointment gets, one per offset whose time is still
+ * ahead. Only reads (the clinic's settings, the patient's latest channel), so a
+ * booking plans them before it takes the doctor's booking lock, and inserts
+ * them together with the appointment.
+ */
+export async function planNewAppointmentReminders(db: Db, scope: OrgScope, input: { appointmentId: string; start: Date; patientId: string; phone: string | null; now: Date }): Promise<PlannedReminder[]> {
+  const org = await loadOrganization(db, scope);
+  const settings = orgSettings(org);
+  const offsets = reminderOffsets(settings.reminder_offsets_minutes);
+  const channel = await plannedChannel(db as Knex, scope.organizationId, input.patientId, input.phone);
+  const rows: PlannedReminder[] = [];
+  for (const offset of offsets) {
+    const dueAt = reminderDueAt(input.start, offset, settings.quiet_hours, org.time_zone);
+    if (dueAt.getTime() <= input.now.getTime()) continue;
+    rows.push({
+      id: newId('reminder'), organization_id: scope.organizationId, appointment_id: input.appointmentId, offset_minutes: offset,
+      due_at: dueAt, channel, status: 'pending', created_at: input.now, updated_at: input.now,
+    });
+  }
+  return rows;
+}
+
+const reminderOffsets = (offsets: readonly number[] | undefined): number[] => [...new Set((offsets ?? []).filter((m) => Number.isInteger(m) && m > 0))];
+
+/**
+ * Moves or cancels the reminders of an existing appointment so they match it
+ * now (a new one gets planNewAppointmentReminders). Call it in the transaction
+ * that changed the appointment.
  * - not scheduled/confirmed: pending and claimed rows are cancelled;
  * - an offset whose time has passed is not created (a pending one is cancelled, too_late);
  * - a moved reminder that had already gone out (or was skipped) starts again under a new id;
  * - a claimed reminder that moves or is cancelled loses its claim: the job's late record changes nothing.
  */
-export async function syncRemindersForAppointment(
-  db: Db, scope: OrgScope, appointmentId: string, opts: { now?: Date; created?: NewAppointmentForReminders } = {},
-): Promise<void> {
+export async function syncRemindersForAppointment(db: Db, scope: OrgScope, appointmentId: string, opts: { now?: Date } = {}): Promise<void> {
   const k = db as Knex;
   const orgId = scope.organizationId;
   const now = opts.now ?? new Date();
-  // A booking just inserted the appointment (it knows what it wrote, and nothing can have reminders for it yet).
-  const appt = opts.created ?? (await k('appointments as a').join('patients as p', 'p.id', 'a.patient_id')
+  const appt = (await k('appointments as a').join('patients as p', 'p.id', 'a.patient_id')
     .where({ 'a.id': appointmentId, 'a.organization_id': orgId })
     .first('a.status', 'a.start_time', 'a.patient_id', 'p.phone')) as NewAppointmentForReminders | undefined;
   if (!appt) return;
-  const existing = opts.created ? [] : (await k('reminders').where({ appointment_id: appointmentId, organization_id: orgId }).forUpdate()) as ReminderRow[];
+  const existing = (await k('reminders').where({ appointment_id: appointmentId, organization_id: orgId }).forUpdate()) as ReminderRow[];
   const open = (r: ReminderRow) => r.status === 'pending' || r.status === 'claimed';
   const stamp = { updated_at: now, claimed_until: null };
 
@@ -84,7 +110,7 @@ export async function syncRemindersForAppointment(
 
   const org = await loadOrganization(db, scope);
   const settings = orgSettings(org);
-  const offsets = [...new Set((settings.reminder_offsets_minutes ?? []).filter((m) => Number.isInteger(m) && m > 0))];
+  const offsets = reminderOffsets(settings.reminder_offsets_minutes);
   const start = new Date(appt.start_time);
   const channel = await plannedChannel(k, orgId, appt.patient_id, appt.phone);
   const byOffset = new Map(existing.map((r) => [r.offset_minutes, r]));
@@ -110,7 +136,6 @@ export async function syncRemindersForAppointment(
     const restart = open(row) ? {} : { id: newId('reminder'), attempts: 0, message_id: null, sent_at: null, skip_reason: null };
     await k('reminders').where({ id: row.id }).update({ ...stamp, ...restart, due_at: dueAt, status: 'pending', channel });
   }
-  // A new appointment's reminders in one statement.
   if (inserts.length) await k('reminders').insert(inserts);
   // Offsets the clinic no longer uses: their pending reminders are dropped.
   const gone = existing.filter((r) => open(r) && !offsets.includes(r.offset_minutes)).map((r) => r.id);
