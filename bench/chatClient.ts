@@ -7,8 +7,15 @@
  * (hello -> book -> name -> phone -> specialty -> day -> slot -> yes, then
  * "1" books again); in `echo` mode any reply is answered at once. A turn is
  * "message sent -> first reply frame received". Visitors keep under the web
- * chat's per-visitor limit (20 messages / 10 s) with a minimum gap between
- * sends; `rate` paces all visitors together to that many turns per second.
+ * chat's per-visitor limit (20 messages / 10 s) with a gap between sends;
+ * `rate` paces all visitors together to that many turns per second.
+ *
+ * Visitors behave independently, as patients do: their first messages are
+ * spread over the warm-up, and each think time varies by `jitter` around the
+ * gap. (When they all started within one gap and kept an exact gap, they
+ * went through the dialogue in step: everyone gave a phone number in the same
+ * second, then everyone booked in the same second, and the latencies measured
+ * those bursts, not the server at the rate asked for.)
  *
  * Usage: node --import tsx bench/chatClient.ts '<json ChatLoadConfig>'; prints one JSON ChatLoadReport line.
  */
@@ -22,10 +29,12 @@ export interface ChatLoadConfig {
   clients: number;
   warmupSeconds: number;
   seconds: number;
-  /** Total turns per second to pace the visitors to; absent: as fast as replies and `minGapMs` allow. */
+  /** Total turns per second to pace the visitors to; absent: as fast as replies and `gapMs` allow. */
   rate?: number;
-  /** Minimum time between two sends of one visitor (the server allows 20 per 10 s). */
-  minGapMs: number;
+  /** Mean time between two sends of one visitor (the server allows 20 per 10 s). */
+  gapMs: number;
+  /** Each think time is the gap times a uniform factor in [1 - jitter, 1 + jitter] (default 0.15; 0: exact). */
+  jitter?: number;
   /** Distinguishes the phone numbers of visitors of different runs. */
   runId: number;
 }
@@ -96,9 +105,10 @@ class Visitor {
     });
   }
 
-  /** The first message of the conversation, at a random moment within one gap so visitors do not start in step. */
+  /** The first message of the conversation, at a random moment of the warm-up (at least within one gap). */
   start(): void {
-    setTimeout(() => this.send(this.run.cfg.mode === 'echo' ? 'ping 0' : 'hello'), Math.random() * this.gap());
+    const spread = Math.max(this.gap(), this.run.cfg.warmupSeconds * 1000);
+    setTimeout(() => this.send(this.run.cfg.mode === 'echo' ? 'ping 0' : 'hello'), Math.random() * spread);
   }
 
   close(): void {
@@ -108,7 +118,13 @@ class Visitor {
 
   private gap(): number {
     const paced = this.run.cfg.rate ? (this.run.cfg.clients / this.run.cfg.rate) * 1000 : 0;
-    return Math.max(this.run.cfg.minGapMs, paced);
+    return Math.max(this.run.cfg.gapMs, paced);
+  }
+
+  /** This think time: the gap, varied. */
+  private thinkTime(): number {
+    const jitter = this.run.cfg.jitter ?? 0.15;
+    return this.gap() * (1 - jitter + 2 * jitter * Math.random());
   }
 
   private send(text: string): void {
@@ -123,9 +139,9 @@ class Visitor {
     this.stallTimer = setTimeout(() => { this.run.stalls++; this.send('hello'); }, 30_000);
   }
 
-  /** Answers after the visitor's gap since its last send. */
+  /** Answers after the visitor's think time since its last send. */
   private answer(text: string): void {
-    const wait = Math.max(0, this.lastSend + this.gap() - performance.now());
+    const wait = Math.max(0, this.lastSend + this.thinkTime() - performance.now());
     if (wait === 0) this.send(text); else setTimeout(() => this.send(text), wait);
   }
 
