@@ -245,6 +245,25 @@ export async function setConversationPatient(db: Db, scope: OrgScope, id: string
   if (n === 0) throw notFound('Conversation');
 }
 
+/**
+ * setConversationPatient, and on web chat the session's patient too (the
+ * visitor's next conversation starts identified), in one statement.
+ */
+export async function linkConversationPatient(db: Db, scope: OrgScope, input: { conversationId: string; patientId: string; webchatSessionId?: string | null }): Promise<void> {
+  if (!input.webchatSessionId) return setConversationPatient(db, scope, input.conversationId, input.patientId);
+  const { rows } = (await (db as Knex).raw(
+    `WITH c AS (
+       UPDATE conversations SET patient_id = ?, updated_at = CURRENT_TIMESTAMP
+       WHERE id = ? AND organization_id = ? AND deleted_at IS NULL RETURNING id
+     ), s AS (
+       UPDATE webchat_sessions SET patient_id = ? WHERE id = ? AND organization_id = ? RETURNING id
+     )
+     SELECT (SELECT count(*) FROM c)::int AS conversations`,
+    [input.patientId, input.conversationId, scope.organizationId, input.patientId, input.webchatSessionId, scope.organizationId],
+  )) as { rows: { conversations: number }[] };
+  if (!rows[0]?.conversations) throw notFound('Conversation');
+}
+
 export interface ConversationInsights {
   language?: string | null;
   intent?: string | null;

@@ -1,4 +1,5 @@
 /** Patients: one per E.164 phone in a clinic, soft-deleted, with their language and consent to messages. */
+import type { Knex } from 'knex';
 import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound } from '../lib/errors.js';
@@ -89,9 +90,15 @@ async function assertPhoneFree(db: Db, orgId: string, phone: string | null | und
   if (other) throw conflict('A patient with this phone number already exists', { field: 'phone', existing_patient_id: other.id });
 }
 
+/**
+ * Creates a patient and its patient.created event in one statement. The phone
+ * is unique among a clinic's live patients (patients_org_phone_unique): a
+ * taken one inserts nothing (ON CONFLICT DO NOTHING, so a caller's
+ * transaction stays usable) and answers 409 with the patient who has it.
+ */
 export async function createPatient(db: Db, scope: OrgScope, input: PatientInput & { name: string }): Promise<Patient> {
-  await assertPhoneFree(db, scope.organizationId, input.phone);
-  const patient = await Patient.query(db).insert({
+  const k = db as Knex;
+  const insert = k('patients').insert({
     id: newId('patient'),
     organization_id: scope.organizationId,
     name: input.name,
@@ -100,14 +107,20 @@ export async function createPatient(db: Db, scope: OrgScope, input: PatientInput
     date_of_birth: input.date_of_birth ?? null,
     gender: input.gender ?? null,
     address: input.address ?? null,
-    emergency_contact: input.emergency_contact ?? null,
+    emergency_contact: input.emergency_contact ? JSON.stringify(input.emergency_contact) : null,
     preferred_language: input.preferred_language ?? 'en',
     status: input.status ?? 'active',
     notes: input.notes ?? null,
-    metadata: input.metadata ?? {},
-  }).returning('*'); // the row as stored, without insertAndFetch's second read
-  await recordEvent(db, scope.organizationId, 'patient.created', patient.id, { patient_id: patient.id }, newId('event'));
-  return patient;
+    metadata: JSON.stringify(input.metadata ?? {}),
+  }).onConflict(k.raw('(organization_id, phone) WHERE deleted_at IS NULL AND phone IS NOT NULL')).ignore().returning('*');
+  const [row] = (await k.queryBuilder()
+    .with('p', insert)
+    .with('e', k.raw(`INSERT INTO events (id, organization_id, event, subject_id, data)
+      SELECT ?, organization_id, 'patient.created', id, jsonb_build_object('patient_id', id) FROM p`, [newId('event')]))
+    .select('*').from('p')) as Record<string, unknown>[];
+  if (row) return Patient.fromDatabaseJson(row);
+  const other = await findPatientByPhone(db, scope, input.phone!);
+  throw conflict('A patient with this phone number already exists', { field: 'phone', existing_patient_id: other?.id ?? null });
 }
 
 export async function updatePatient(db: Db, scope: OrgScope, id: string, input: PatientInput): Promise<Patient> {

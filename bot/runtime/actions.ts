@@ -245,7 +245,8 @@ async function setPatient(rt: TurnRuntime, state: DialogueState, a: Extract<Dial
     conversationId: rt.conversation.id, channel: rt.conversation.channel, address: rt.conversation.address, current: rt.patient,
     name, phone: a.phone, language: state.language, timeZone: rt.clinic.timeZone,
   };
-  const patient = identifyCanChange(input) ? await savepoint(rt, (sp) => identifyPatient(sp, rt.scope, input)) : rt.patient;
+  // No savepoint: identifyPatient refuses (409, an unknown patient) before it writes, and each write is one statement.
+  const patient = identifyCanChange(input) ? await identifyPatient(await rt.db.writer(), rt.scope, input) : rt.patient;
   if (patient) {
     rt.patient = patient;
     rt.pendingName = undefined;

@@ -8,7 +8,8 @@
 import type { Knex } from 'knex';
 import type { Db, OrgScope } from '../../models/base.js';
 import { createPatient, findPatientByPhone, getPatient, Patient, updatePatient } from '../../models/patients.js';
-import { setConversationPatient } from '../../models/conversations.js';
+import { linkConversationPatient } from '../../models/conversations.js';
+import { AppError } from '../../lib/errors.js';
 import { toE164 } from '../../lib/phone.js';
 
 /** Channels whose sender address is the patient's phone number. */
@@ -111,7 +112,15 @@ export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyIn
     const existing = await findPatientByPhone(db, scope, step.phone);
     if (existing) patient = existing;
     else if (patient && !patient.phone) patient = await updatePatient(db, scope, patient.id, { phone: step.phone, ...(input.name ? { name: input.name } : {}) });
-    else if (input.name || !patient) patient = await createPatient(db, scope, { name: input.name ?? 'Unknown', phone: step.phone, preferred_language: input.language });
+    else if (input.name || !patient) {
+      // Another conversation may register the same number meanwhile: then this one links to that patient.
+      patient = await createPatient(db, scope, { name: input.name ?? 'Unknown', phone: step.phone, preferred_language: input.language })
+        .catch(async (err: unknown) => {
+          const taken = err instanceof AppError && err.code === 'CONFLICT' ? await findPatientByPhone(db, scope, step.phone) : undefined;
+          if (!taken) throw err;
+          return taken;
+        });
+    }
   } else if (step?.kind === 'rename') {
     patient = await updatePatient(db, scope, step.patient.id, { name: step.name });
   } else if (step?.kind === 'without_phone') {
@@ -122,8 +131,5 @@ export async function identifyPatient(db: Db, scope: OrgScope, input: IdentifyIn
 }
 
 async function linkPatient(db: Db, scope: OrgScope, input: IdentifyInput, patientId: string): Promise<void> {
-  await setConversationPatient(db, scope, input.conversationId, patientId);
-  if (input.channel === 'webchat') {
-    await (db as Knex)('webchat_sessions').where({ id: input.address, organization_id: scope.organizationId }).update({ patient_id: patientId });
-  }
+  await linkConversationPatient(db, scope, { conversationId: input.conversationId, patientId, webchatSessionId: input.channel === 'webchat' ? input.address : null });
 }

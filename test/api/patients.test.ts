@@ -23,13 +23,23 @@ describe('/api/v1/patients', () => {
     assert.deepEqual(fields, ['email', 'name', 'phone', 'preferred_language']);
   });
 
-  it('POST /patients returns 409 when the phone is already used in the clinic', async () => {
+  it('POST /patients returns 409 naming the patient who has the phone; another clinic, or after a delete, may use it', async () => {
     const t = await createTestOrg();
     const phone = uniquePhone();
-    await buildPatient(t, { phone });
+    const first = await buildPatient(t, { phone });
     const res = await t.admin.client.post('/api/v1/patients', { name: 'Other', phone });
     assert.equal(res.status, 409);
     assert.equal(res.body.error.code, 'CONFLICT');
+    assert.equal(res.body.error.details.existing_patient_id, first.id);
+    const list = await t.admin.client.get(`/api/v1/patients?search=${encodeURIComponent(phone.slice(-6))}`);
+    assert.equal(list.body.data.length, 1, 'the refused patient was not stored');
+
+    const other = await createTestOrg();
+    assert.equal((await other.admin.client.post('/api/v1/patients', { name: 'Elsewhere', phone })).status, 201);
+    assert.equal((await t.admin.client.delete(`/api/v1/patients/${first.id}`)).status, 200);
+    const again = await t.admin.client.post('/api/v1/patients', { name: 'Returning', phone });
+    assert.equal(again.status, 201);
+    assert.notEqual(again.body.data.id, first.id);
   });
 
   it('GET /patients paginates, searches and filters', async () => {
