@@ -12,13 +12,14 @@ import { newId } from '../lib/ids.js';
 import { AppError, conflict, fieldError, unprocessable } from '../lib/errors.js';
 import { getOrganization } from './organizations.js';
 import { orgSettings } from './settings.js';
-import { doctorsQuery, type Doctor } from './doctors.js';
+import { Doctor, doctorsQuery } from './doctors.js';
 import { localTime, rangesOn, localDate, weekdayOf, withinWorkingHours } from './workingHours.js';
 import {
   Appointment, ACTIVE_STATUSES, DURATIONS, findOverlapping, getAppointment,
   type AppointmentStatus,
 } from './appointmentQueries.js';
 import { planNewAppointmentReminders, syncRemindersForAppointment } from './reminders.js';
+import { Organization } from './organizations.js';
 
 export * from './appointmentQueries.js';
 
@@ -99,11 +100,18 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
   );
 }
 
+/** The active appointments of a doctor overlapping [start, end), other than `exceptId` (SQL; bindings: org, doctor, end, start, exceptId). */
+const OVERLAPPING = `SELECT id FROM appointments
+  WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}') AND start_time < ? AND end_time > ? AND id <> ?
+  ORDER BY start_time LIMIT 1`;
+
+const isTransaction = (db: Db): db is Knex.Transaction => (db as Knex.Transaction).isTransaction === true;
+
 /**
- * Runs `write` in a transaction (or a savepoint of the caller's) holding the
- * doctor's booking lock, unless an active appointment of the doctor overlaps
- * [start, end): then it answers 409 with that appointment. When the exclusion
- * constraint rejects the write, it answers 409 with the appointment that won.
+ * Runs `write` holding the doctor's booking lock, in the caller's transaction
+ * or in one of its own. `write` checks for an overlapping appointment itself,
+ * in a statement after the lock's: its snapshot then includes every booking
+ * of the doctor that committed before the lock was granted.
  *
  * The lock makes bookings of one doctor go one at a time, so the second of
  * two for the same time finds the first and answers 409 at once. Without it
@@ -112,33 +120,25 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
  * connections held meanwhile: under load the pool ran dry behind them and
  * every chat turn stalled for a second.
  *
- * Everything a booking only reads is read before the lock (callers validate
- * first): the lock is held to the end of the caller's transaction, so each
- * round trip under it is one the doctor's next booking waits for. The lock and
- * the overlap check are one statement. Its snapshot is taken before the lock
- * is granted, so it can miss a booking committed while it waited: the write
- * then meets the constraint (without waiting, as the winner has committed)
- * and answers 409 the same way.
+ * Everything a booking only reads is read before the lock: the lock is held
+ * to the end of the transaction, so each round trip under it is one the
+ * doctor's next booking waits for. In the caller's transaction there is no
+ * savepoint either: a refusal is decided before anything is written, and the
+ * write is one statement. On its own, a write the exclusion constraint still
+ * rejects (a change outside this guard) answers 409 with the appointment that won.
  */
-async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId: string | undefined, write: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+async function underBookingLock<T>(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId: string | undefined, write: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const locked = async (trx: Knex.Transaction) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`bookings:${doctorId}`]);
+    return write(trx);
+  };
+  if (isTransaction(db)) return locked(db);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await (db as Knex).transaction(async (trx) => {
-        const { rows } = (await trx.raw(
-          `SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked, (
-             SELECT id FROM appointments
-             WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}')
-               AND start_time < ? AND end_time > ? AND id <> ?
-             ORDER BY start_time LIMIT 1) AS taken`,
-          [`bookings:${doctorId}`, orgId, doctorId, end, start, exceptId ?? ''],
-        )) as { rows: { taken: string | null }[] };
-        if (rows[0]?.taken) throw slotTaken(doctorId, start, rows[0].taken);
-        return write(trx);
-      });
+      return await (db as Knex).transaction(locked);
     } catch (err) {
       // A deadlock can still come from elsewhere (a change of the doctor's appointments outside this guard):
-      // PostgreSQL aborts one side (40P01). Its savepoint is gone; by the retry the winner has committed, so
-      // the retry meets the constraint (or the pre-check) and answers 409 with the winner's id.
+      // PostgreSQL aborts one side (40P01); by the retry the winner has committed, and the retry answers 409.
       if (pgCode(err) === PG_DEADLOCK && attempt < 4) {
         await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
         continue;
@@ -149,10 +149,38 @@ async function guardOverlap<T>(db: Db, orgId: string, doctorId: string, start: D
   }
 }
 
+/** What a booking reads before its lock, in one statement: the patient, the doctor, the clinic, the patient's latest channel. */
+async function bookingContext(db: Db, orgId: string, patientId: string, doctorId: string): Promise<{
+  patient: { id: string; status: string; phone: string | null } | null; doctor: Doctor | null; organization: Organization; latestChannel: string | null;
+}> {
+  const { rows } = (await (db as Knex).raw(
+    `SELECT
+       (SELECT json_build_object('id', id, 'status', status, 'phone', phone) FROM patients
+        WHERE id = ? AND organization_id = ? AND deleted_at IS NULL) AS patient,
+       (SELECT row_to_json(d) FROM (
+          SELECT doctors.*, coalesce(doctors.time_zone, o.time_zone) AS effective_time_zone
+          FROM doctors JOIN organizations o ON o.id = doctors.organization_id
+          WHERE doctors.id = ? AND doctors.organization_id = ? AND doctors.deleted_at IS NULL) d) AS doctor,
+       (SELECT row_to_json(o) FROM organizations o WHERE o.id = ?) AS organization,
+       (SELECT channel FROM conversations WHERE organization_id = ? AND patient_id = ? AND deleted_at IS NULL
+        ORDER BY last_message_at DESC, id DESC LIMIT 1) AS latest_channel`,
+    [patientId, orgId, doctorId, orgId, orgId, orgId, patientId],
+  )) as { rows: { patient: { id: string; status: string; phone: string | null } | null; doctor: Record<string, unknown> | null; organization: Record<string, unknown> | null; latest_channel: string | null }[] };
+  const row = rows[0]!;
+  if (!row.organization) throw new AppError('NOT_FOUND', 'Organization not found', { resource: 'organization' });
+  return {
+    patient: row.patient,
+    doctor: row.doctor ? Doctor.fromDatabaseJson(row.doctor) : null,
+    organization: Organization.fromDatabaseJson(row.organization),
+    latestChannel: row.latest_channel,
+  };
+}
+
 /**
  * Books an appointment; see the rules in shared/API.md "Booking rules". The
- * patient, the doctor and the reminder plan are read first; under the
- * doctor's lock the appointment, its event and its reminders go in one statement.
+ * patient, the doctor and the reminder plan are read first (one statement);
+ * under the doctor's lock one statement checks the time is free and inserts
+ * the appointment, its event and its reminders.
  */
 export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppointmentInput): Promise<Appointment> {
   const orgId = scope.organizationId;
@@ -160,40 +188,45 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
   checkDuration(input.durationMinutes);
   const start = parseStart(input.startTime, now);
   const end = new Date(start.getTime() + input.durationMinutes * 60_000);
-  const patient = (await (db as Knex)('patients').select('id', 'status', 'phone')
-    .where({ id: input.patientId, organization_id: orgId }).whereNull('deleted_at').first()) as { id: string; status: string; phone: string | null } | undefined;
+  const { patient, doctor, organization, latestChannel } = await bookingContext(db, orgId, input.patientId, input.doctorId);
   if (!patient) throw new AppError('NOT_FOUND', 'Patient not found', { resource: 'patient', field: 'patient_id', id: input.patientId });
   if (patient.status !== 'active') throw unprocessable('The patient is inactive', { field: 'patient_id', reason: 'patient_inactive' });
-  const doctor = await bookableDoctor(db, orgId, input.doctorId);
+  if (!doctor) throw new AppError('NOT_FOUND', 'Doctor not found', { resource: 'doctor', field: 'doctor_id', id: input.doctorId });
+  if (!doctor.active) throw unprocessable('The doctor is not accepting appointments', { field: 'doctor_id', reason: 'doctor_inactive' });
   assertWithinHours(doctor, start, end);
   const id = newId('appointment');
-  const reminders = await planNewAppointmentReminders(db, scope, { appointmentId: id, start, patientId: patient.id, phone: patient.phone, now });
+  const reminders = planNewAppointmentReminders({ organization, appointmentId: id, start, latestChannel, phone: patient.phone, now });
   const row = {
-    id,
-    organization_id: orgId,
-    patient_id: patient.id,
-    doctor_id: doctor.id,
-    start_time: start,
-    end_time: end,
-    duration_minutes: input.durationMinutes,
-    type: input.type ?? 'consultation',
-    status: 'scheduled',
-    reason: input.reason ?? null,
-    notes: input.notes ?? null,
-    location: input.location ?? doctor.location,
-    source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'),
-    created_by: input.createdBy ?? null,
+    id, organization_id: orgId, patient_id: patient.id, doctor_id: doctor.id, start_time: start, end_time: end,
+    duration_minutes: input.durationMinutes, type: input.type ?? 'consultation', status: 'scheduled',
+    reason: input.reason ?? null, notes: input.notes ?? null, location: input.location ?? doctor.location,
+    source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'), created_by: input.createdBy ?? null,
   };
-  const event = {
-    id: newId('event'), organization_id: orgId, event: 'appointment.created', subject_id: id,
-    data: JSON.stringify({ appointment_id: id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString() }),
-  };
-  return guardOverlap(db, orgId, doctor.id, start, end, undefined, async (trx) => {
-    // One statement: the reminders' foreign key is checked at its end, when the appointment is there.
-    let q = trx.queryBuilder().with('a', trx('appointments').insert(row).returning('*')).with('e', trx('events').insert(event));
-    if (reminders.length) q = q.with('r', trx('reminders').insert(reminders));
-    const [inserted] = (await q.select('*').from('a')) as Record<string, unknown>[];
-    return Appointment.fromDatabaseJson(inserted!);
+  const eventData = { appointment_id: id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString() };
+  return underBookingLock(db, orgId, doctor.id, start, end, undefined, async (trx) => {
+    // The reminders' foreign key is checked at the end of the statement, when the appointment is there.
+    const { rows } = (await trx.raw(
+      `WITH taken AS (${OVERLAPPING}),
+       a AS (
+         INSERT INTO appointments (id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, type, status, reason, notes, location, source, created_by)
+         SELECT id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, type, status, reason, notes, location, source, created_by
+         FROM json_populate_record(null::appointments, ?::json)
+         WHERE NOT EXISTS (SELECT 1 FROM taken)
+         RETURNING *
+       ), e AS (
+         INSERT INTO events (id, organization_id, event, subject_id, data)
+         SELECT ?, organization_id, 'appointment.created', id, ?::jsonb FROM a
+       ), r AS (
+         INSERT INTO reminders (id, organization_id, appointment_id, offset_minutes, due_at, channel, status, created_at, updated_at)
+         SELECT p.id, p.organization_id, p.appointment_id, p.offset_minutes, p.due_at, p.channel, p.status, p.created_at, p.updated_at
+         FROM json_populate_recordset(null::reminders, ?::json) p WHERE EXISTS (SELECT 1 FROM a)
+       )
+       SELECT (SELECT id FROM taken) AS taken_id, a.* FROM (SELECT 1) AS one LEFT JOIN a ON true`,
+      [orgId, doctor.id, end, start, '', JSON.stringify(row), newId('event'), JSON.stringify(eventData), JSON.stringify(reminders)],
+    )) as { rows: Array<Record<string, unknown> & { taken_id: string | null }> };
+    const { taken_id: takenId, ...inserted } = rows[0]!;
+    if (!inserted.id) throw slotTaken(doctor.id, start, takenId);
+    return Appointment.fromDatabaseJson(inserted);
   });
 }
 
@@ -274,7 +307,9 @@ export async function rescheduleAppointment(db: Db, scope: OrgScope, id: string,
   const doctorId = input.doctorId ?? current.doctor_id;
   const doctor = await bookableDoctor(db, orgId, doctorId);
   assertWithinHours(doctor, start, end);
-  return guardOverlap(db, orgId, doctor.id, start, end, id, async (trx) => {
+  return underBookingLock(db, orgId, doctor.id, start, end, id, async (trx) => {
+    const taken = await findOverlapping(trx, orgId, doctor.id, start, end, id);
+    if (taken) throw slotTaken(doctor.id, start, taken);
     const [row] = await Appointment.query(trx)
       .where({ id, organization_id: orgId })
       .whereIn('status', ACTIVE_STATUSES as AppointmentStatus[])

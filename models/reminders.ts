@@ -10,6 +10,7 @@ import type { Knex } from 'knex';
 import { recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { loadOrganization, nextSendTime, orgSettings } from './settings.js';
+import type { Organization } from './organizations.js';
 import { outboundInsert, queueOutboundMessage, withTransaction, type Message } from './messages.js';
 
 export const REMINDER_STATUSES = ['pending', 'claimed', 'sent', 'skipped', 'cancelled', 'failed'] as const;
@@ -32,7 +33,7 @@ export interface ReminderRow {
   updated_at: Date;
 }
 
-/** Where a reminder goes when nothing better is known: the patient's latest conversation, else SMS to a known phone. */
+/** Where a reminder goes when nothing better is known: the patient's latest conversation, else SMS to a known phone (as planNewAppointmentReminders). */
 async function plannedChannel(k: Knex, orgId: string, patientId: string, phone: string | null): Promise<string | null> {
   const latest = (await k('conversations').where({ organization_id: orgId, patient_id: patientId }).whereNull('deleted_at')
     .orderBy('last_message_at', 'desc').orderBy('id', 'desc').first('channel')) as { channel: string } | undefined;
@@ -58,21 +59,21 @@ export type PlannedReminder = Pick<ReminderRow, 'id' | 'organization_id' | 'appo
 
 /**
  * The reminders a new appointment gets, one per offset whose time is still
- * ahead. Only reads (the clinic's settings, the patient's latest channel), so a
- * booking plans them before it takes the doctor's booking lock, and inserts
- * them together with the appointment.
+ * ahead. Pure: a booking reads what it needs (the clinic's settings, the
+ * patient's latest channel) before it takes the doctor's booking lock, and
+ * inserts these with the appointment.
  */
-export async function planNewAppointmentReminders(db: Db, scope: OrgScope, input: { appointmentId: string; start: Date; patientId: string; phone: string | null; now: Date }): Promise<PlannedReminder[]> {
-  const org = await loadOrganization(db, scope);
-  const settings = orgSettings(org);
-  const offsets = reminderOffsets(settings.reminder_offsets_minutes);
-  const channel = await plannedChannel(db as Knex, scope.organizationId, input.patientId, input.phone);
+export function planNewAppointmentReminders(input: {
+  organization: Pick<Organization, 'id' | 'settings' | 'time_zone'>; appointmentId: string; start: Date; latestChannel: string | null; phone: string | null; now: Date;
+}): PlannedReminder[] {
+  const settings = orgSettings(input.organization);
+  const channel = input.latestChannel ?? (input.phone ? 'sms' : null);
   const rows: PlannedReminder[] = [];
-  for (const offset of offsets) {
-    const dueAt = reminderDueAt(input.start, offset, settings.quiet_hours, org.time_zone);
+  for (const offset of reminderOffsets(settings.reminder_offsets_minutes)) {
+    const dueAt = reminderDueAt(input.start, offset, settings.quiet_hours, input.organization.time_zone);
     if (dueAt.getTime() <= input.now.getTime()) continue;
     rows.push({
-      id: newId('reminder'), organization_id: scope.organizationId, appointment_id: input.appointmentId, offset_minutes: offset,
+      id: newId('reminder'), organization_id: input.organization.id, appointment_id: input.appointmentId, offset_minutes: offset,
       due_at: dueAt, channel, status: 'pending', created_at: input.now, updated_at: input.now,
     });
   }
