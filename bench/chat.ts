@@ -4,6 +4,7 @@
  * turn) against CareChat on PostgreSQL, beside a Koa + ws + pg echo server
  * doing the same database writes per turn (bench/servers/echo.ts), same run.
  *
+ * 0. The clinic, with a history (bench/seed.ts seedChatHistory), analyzed.
  * 1. Calibration, in process: a few visitors book while every write statement
  *    and transaction of the service is counted (knex query events), giving the
  *    writes and transactions of an average turn; the echo does as many.
@@ -26,6 +27,7 @@ import { createDoctor } from '../models/doctors.js';
 import { startService } from '../main.js';
 import { runChatLoad, type ChatLoadConfig, type ChatLoadReport } from './chatClient.js';
 import { benchDatabaseUrl, resetDatabase, ROOT, startServerProcess } from './lib.js';
+import { seedChatHistory } from './seed.js';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 /** The web chat lets one visitor send 20 messages per 10 s: visitors keep under it (550 ms between sends on average). */
@@ -57,6 +59,9 @@ export function chatDatabaseUrl(): string {
   u.pathname = '/carechat_bench_chat';
   return u.toString();
 }
+
+/** The clinic's past (bench/seed.ts seedChatHistory): 3,000 patients, 4,000 closed conversations of 20 messages, 6,000 past appointments. */
+const HISTORY = { patients: 3000, conversations: 4000, messagesPerConversation: 20, appointments: 6000 };
 
 const HOURS = Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, ['08:00-20:00']]));
 
@@ -147,7 +152,7 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   await resetDatabase(url);
   const setup = await openDatabase({ url });
   const orgId = await seedClinic(setup.knex);
-  await setup.knex.raw('ANALYZE');
+  await seedChatHistory(setup.knex, orgId, HISTORY);
   await setup.close();
 
   const cal = await calibrate(url, orgId);
