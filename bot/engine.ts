@@ -132,6 +132,7 @@ export class ConversationEngine {
     const scope: OrgScope = { organizationId: msg.organizationId };
     const stored = await this.store(scope, msg);
     const result = { messageId: stored.messageId, conversationId: stored.conversationId, duplicate: stored.duplicate };
+    msg.onStored?.({ ...result, botAnswers: !stored.duplicate && stored.status === 'bot' });
     if (stored.duplicate || stored.status === 'closed') return result;
 
     const clinic = await this.clinics.get(this.knex, msg.organizationId);

@@ -22,6 +22,16 @@ export interface InboundMessage {
   profileName?: string | null;
   /** Web chat: the conversation the session is bound to. */
   conversationId?: string | null;
+  /**
+   * Called once the message is stored, before the turn plays: the web chat
+   * acknowledges it then (and shows "typing" when the bot is going to answer).
+   */
+  onStored?: (stored: StoredInbound) => void;
+}
+
+/** What onStored learns: the stored message, and whether the bot answers it (a new message of a conversation the bot holds). */
+export interface StoredInbound extends InboundResult {
+  botAnswers: boolean;
 }
 
 export interface InboundResult {

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from '../../lib/logger.js';
+import type { InboundResult } from '../../lib/inbound.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Database } from '../../models/db.js';
 import {
@@ -209,24 +210,31 @@ export class WebchatAdapter implements ChannelAdapter {
 
   private async handleMessage(conn: VisitorConnection, frame: ClientMessageFrame): Promise<void> {
     const receivedAt = this.opts.clock.now();
+    // Acknowledged as soon as it is stored, with "typing" while the bot's turn plays (both in one socket write).
+    let acked = false;
+    const ack = (stored: InboundResult, typing: boolean) => {
+      if (acked) return;
+      acked = true;
+      conn.sendControlFrames([{ type: 'ack', id: frame.id, message_id: stored.messageId }, ...(typing ? [{ type: 'typing' } as const] : [])]);
+    };
     let result;
     try {
       result = await this.opts.onInbound({
         organizationId: conn.organizationId, channel: 'webchat', from: conn.sessionId, providerMessageId: null,
         clientMessageId: frame.id, text: frame.text, receivedAt, conversationId: conn.conversationId,
+        onStored: (stored) => ack(stored, stored.botAnswers),
       });
     } catch (err) {
       this.opts.logger.error({ err, session_id: conn.sessionId }, 'web chat: handling an inbound message failed');
       await conn.sendFrame({ type: 'error', code: 'internal_error', message: 'Your message could not be processed; please send it again.', id: frame.id });
       return;
     }
+    ack(result, false);
     if (result.conversationId !== conn.conversationId) {
       // The engine opened a new conversation (the old one was closed): follow it.
       this.rebind(conn, result.conversationId);
       await bindSessionConversation(this.opts.db.knex, conn.sessionId, result.conversationId);
     }
-    await conn.sendFrame({ type: 'ack', id: frame.id, message_id: result.messageId });
-    if (!result.duplicate) await conn.sendFrame({ type: 'typing' });
     await this.touch(conn.sessionId, receivedAt);
   }
 

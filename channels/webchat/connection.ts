@@ -43,6 +43,23 @@ export class VisitorConnection {
   }
 
   /**
+   * Sends control frames that need no confirmation (ack, typing) in one
+   * socket write: ws writes each frame at once, and every write to a socket
+   * is a system call that wakes the reader. (ws keeps the net.Socket in
+   * `_socket`; corking it is what ws itself does around a frame's two buffers.)
+   */
+  sendControlFrames(frames: ServerFrame[]): void {
+    if (!this.open) return;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    socket?.cork();
+    try {
+      for (const frame of frames) this.ws.send(JSON.stringify(frame));
+    } finally {
+      socket?.uncork();
+    }
+  }
+
+  /**
    * Pushes a message at most once per socket. While the replay runs, live
    * messages wait so the visitor sees them after the older ones.
    */

@@ -102,8 +102,9 @@
   var seen = {};
   var items = transcript.load();
   var pending = []; // client frames not yet acknowledged: resent (same id) after a reconnect
-  // The server sends "typing" after the ack, once the turn is done, so the reply often arrives first:
-  // typing is shown only while the acknowledged message has no answer yet, and not while staff hold the chat.
+  // The server sends "typing" with the ack when the bot is going to answer; a reply that overtook it (another
+  // instance) must not leave it spinning: typing is shown only while the acknowledged message has no answer yet,
+  // and not while staff hold the chat.
   var received = 0; // server messages shown so far
   var receivedAtSend = {}; // client id -> `received` when it was sent
   var awaitedSince = -1; // `received` when the last acknowledged message was sent

@@ -82,6 +82,34 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     }
   });
 
+  it('acknowledges a web chat message as soon as it is stored, with typing while the bot answers; a resent id, or a conversation staff hold, gets the ack alone', async () => {
+    const t = await buildClinic(svc);
+    const { client, session } = await VisitorClient.open(svc.url, { org: t.org.id });
+    const types = (from: number) => client.frames.slice(from).map((f) => f.type);
+    try {
+      client.sendMessage('c-1', 'hello');
+      await client.next((f) => f.type === 'message');
+      assert.deepEqual(types(1), ['ack', 'typing', 'message'], 'ack and typing come before the reply');
+
+      // The same client id again: stored once, acknowledged again, nothing to wait for.
+      const mark = client.frames.length;
+      client.sendMessage('c-1', 'hello');
+      const again = await client.next((f) => f.type === 'ack');
+      assert.equal(again.message_id, client.frames[1]!.message_id);
+
+      // Staff take the conversation: the bot stays silent, so no typing.
+      await svc.deps.db.knex('conversations').where({ id: session.conversation_id }).update({ status: 'handoff' });
+      client.sendMessage('c-2', 'is anyone there?');
+      // A socket's messages are handled one after another: c-3's ack comes after everything c-2's turn sent.
+      client.sendMessage('c-3', 'hello?');
+      await client.next((f) => f.type === 'ack' && f.id === 'c-3');
+      assert.deepEqual(types(mark), ['ack', 'ack', 'ack']);
+      assert.equal(await Message.query(svc.deps.db.knex).where({ conversation_id: session.conversation_id, direction: 'inbound' }).resultSize(), 3);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('GET /api/v1/channels shows each channel and its state without a token', async () => {
     const res = await new ApiClient(svc.url).get('/api/v1/channels');
     assert.equal(res.status, 200);

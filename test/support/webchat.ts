@@ -83,6 +83,8 @@ export function standInEngine(db: Database, adapter: () => WebchatAdapter): OnIn
       });
       return { stored: inbound, reply: queued, conversationId: conversation.id };
     });
+    // After commit, as the engine does: the adapter acknowledges then.
+    msg.onStored?.({ messageId: stored.message.id, conversationId, duplicate: stored.duplicate, botAnswers: !stored.duplicate });
     // After commit, like the dispatcher's kick.
     if (reply) setImmediate(() => { void dispatchWebchat(db, adapter(), msg.organizationId).catch(() => undefined); });
     return { messageId: stored.message.id, conversationId, duplicate: stored.duplicate };
