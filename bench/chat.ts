@@ -8,9 +8,9 @@
  * 1. Calibration, in process: a few visitors book while every write statement
  *    and transaction of the service is counted (knex query events), giving the
  *    writes and transactions of an average turn; the echo does as many.
- * 2. CareChat at full speed, then throttled to 70% of the rate it reached
- *    (the p99 target applies there), then the echo the same two ways: its
- *    p99 at 70% of its own maximum is the latency floor on this machine.
+ * 2. CareChat at full speed, the echo at full speed, CareChat throttled to
+ *    70% of the rate it reached (the p99 target applies there), the echo at
+ *    70% of its own: its p99 there is the latency floor on this machine.
  * Visitors start over the warm-up and vary their think times
  * (bench/chatClient.ts), so the passes measure a steady mix of dialogue steps.
  * The load generator is its own process (bench/chatClient.ts), as are the servers.
@@ -166,25 +166,27 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
 
   const base = { org: orgId, clients, warmupSeconds, seconds, gapMs: GAP_MS };
   const offered = Math.round((clients * 1000) / GAP_MS);
+  // Both servers up at once, and the passes interleaved (ours, echo, ours at 70%, echo at 70%): the two full-speed
+  // passes the ratio compares are adjacent, so a machine speeding up or slowing down weighs on both alike.
   const ourServer = await startServerProcess('carechat.ts', { DATABASE_URL: url, JWT_SECRET, DISPATCH_POLL_MS: '1000' });
   let ours: ChatLoadReport;
   let throttled: ChatLoadReport & { target: number };
-  try {
-    ours = await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', runId: 2 });
-    const target = Math.round(ours.turnsPerSec * 0.7);
-    throttled = { ...(await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate: target, runId: 3 })), target };
-  } finally {
-    await ourServer.stop();
-  }
-  const echoServer = await startServerProcess('echo.ts', { DATABASE_URL: url, ECHO_WRITES: String(echoWrites), ECHO_TXNS: String(echoTxns) });
   let echo: ChatLoadReport;
   let echoThrottled: ChatLoadReport & { target: number };
   try {
-    echo = await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, runId: 4 });
-    const target = Math.round(echo.turnsPerSec * 0.7);
-    echoThrottled = { ...(await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate: target, runId: 5 })), target };
+    const echoServer = await startServerProcess('echo.ts', { DATABASE_URL: url, ECHO_WRITES: String(echoWrites), ECHO_TXNS: String(echoTxns) });
+    try {
+      ours = await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', runId: 2 });
+      echo = await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, runId: 4 });
+      const target = Math.round(ours.turnsPerSec * 0.7);
+      throttled = { ...(await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate: target, runId: 3 })), target };
+      const echoTarget = Math.round(echo.turnsPerSec * 0.7);
+      echoThrottled = { ...(await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate: echoTarget, runId: 5 })), target: echoTarget };
+    } finally {
+      await echoServer.stop();
+    }
   } finally {
-    await echoServer.stop();
+    await ourServer.stop();
   }
 
   const ratio = ours.turnsPerSec / echo.turnsPerSec;
