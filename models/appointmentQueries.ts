@@ -175,17 +175,20 @@ export async function listUpcomingAppointments(db: Db, scope: OrgScope, patientI
     .orderBy('appointments.start_time', 'asc');
 }
 
+/**
+ * The active appointment of a doctor overlapping [start, end) other than the
+ * one excluded, soonest first: SQL for a subquery or a CTE, with the bindings
+ * of overlappingBindings.
+ */
+export const OVERLAPPING_SQL = `SELECT id FROM appointments
+  WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}') AND start_time < ? AND end_time > ? AND id <> ?
+  ORDER BY start_time LIMIT 1`;
+
+export const overlappingBindings = (orgId: string, doctorId: string, start: Date, end: Date, exceptId?: string): Knex.RawBinding[] =>
+  [orgId, doctorId, end, start, exceptId ?? ''];
+
 /** The active appointment of a doctor overlapping [start, end), other than `exceptId`. */
 export async function findOverlapping(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId?: string): Promise<string | null> {
-  const q = (db as Knex)('appointments')
-    .select('id')
-    .where({ organization_id: orgId, doctor_id: doctorId })
-    .whereIn('status', ACTIVE_STATUSES as AppointmentStatus[])
-    .where('start_time', '<', end)
-    .where('end_time', '>', start)
-    .orderBy('start_time')
-    .first();
-  if (exceptId) q.whereNot('id', exceptId);
-  const row = (await q) as { id: string } | undefined;
-  return row?.id ?? null;
+  const { rows } = (await (db as Knex).raw(OVERLAPPING_SQL, overlappingBindings(orgId, doctorId, start, end, exceptId))) as { rows: { id: string }[] };
+  return rows[0]?.id ?? null;
 }

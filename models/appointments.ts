@@ -1,25 +1,25 @@
 /**
  * Booking, rescheduling, cancelling and the other status changes of an
  * appointment. Each is one domain operation taking the organization scope;
- * each runs in its own transaction (a savepoint when given one), writes its
- * domain event there, and never double-books: a pre-check answers the common
- * case with the conflicting id, and the `appointments_no_overlap` exclusion
- * constraint (23P01) decides the concurrent one.
+ * each runs in its own transaction (or the caller's), writes its domain event
+ * there, and never double-books: bookings and moves of one doctor take the
+ * doctor's booking lock and check for an overlap under it (see
+ * underBookingLock), and the `appointments_no_overlap` exclusion constraint
+ * (23P01) stands behind them.
  */
 import type { Knex } from 'knex';
 import { recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { AppError, conflict, fieldError, unprocessable } from '../lib/errors.js';
-import { getOrganization } from './organizations.js';
+import { getOrganization, Organization } from './organizations.js';
 import { orgSettings } from './settings.js';
 import { Doctor, doctorsQuery } from './doctors.js';
 import { localTime, rangesOn, localDate, weekdayOf, withinWorkingHours } from './workingHours.js';
 import {
-  Appointment, ACTIVE_STATUSES, DURATIONS, findOverlapping, getAppointment,
+  Appointment, ACTIVE_STATUSES, DURATIONS, findOverlapping, getAppointment, OVERLAPPING_SQL, overlappingBindings,
   type AppointmentStatus,
 } from './appointmentQueries.js';
 import { planNewAppointmentReminders, syncRemindersForAppointment } from './reminders.js';
-import { Organization } from './organizations.js';
 
 export * from './appointmentQueries.js';
 
@@ -99,11 +99,6 @@ function assertWithinHours(doctor: Doctor, start: Date, end: Date): void {
     { field: 'start_time', reason: 'outside_working_hours', date, time_zone: zone, working_hours: ranges },
   );
 }
-
-/** The active appointments of a doctor overlapping [start, end), other than `exceptId` (SQL; bindings: org, doctor, end, start, exceptId). */
-const OVERLAPPING = `SELECT id FROM appointments
-  WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}') AND start_time < ? AND end_time > ? AND id <> ?
-  ORDER BY start_time LIMIT 1`;
 
 const isTransaction = (db: Db): db is Knex.Transaction => (db as Knex.Transaction).isTransaction === true;
 
@@ -206,7 +201,7 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
   return underBookingLock(db, orgId, doctor.id, start, end, undefined, async (trx) => {
     // The reminders' foreign key is checked at the end of the statement, when the appointment is there.
     const { rows } = (await trx.raw(
-      `WITH taken AS (${OVERLAPPING}),
+      `WITH taken AS (${OVERLAPPING_SQL}),
        a AS (
          INSERT INTO appointments (id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, type, status, reason, notes, location, source, created_by)
          SELECT id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, type, status, reason, notes, location, source, created_by
@@ -222,7 +217,7 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
          FROM json_populate_recordset(null::reminders, ?::json) p WHERE EXISTS (SELECT 1 FROM a)
        )
        SELECT (SELECT id FROM taken) AS taken_id, a.* FROM (SELECT 1) AS one LEFT JOIN a ON true`,
-      [orgId, doctor.id, end, start, '', JSON.stringify(row), newId('event'), JSON.stringify(eventData), JSON.stringify(reminders)],
+      [...overlappingBindings(orgId, doctor.id, start, end), JSON.stringify(row), newId('event'), JSON.stringify(eventData), JSON.stringify(reminders)],
     )) as { rows: Array<Record<string, unknown> & { taken_id: string | null }> };
     const { taken_id: takenId, ...inserted } = rows[0]!;
     if (!inserted.id) throw slotTaken(doctor.id, start, takenId);
