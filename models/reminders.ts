@@ -33,11 +33,13 @@ export interface ReminderRow {
   updated_at: Date;
 }
 
-/** Where a reminder goes when nothing better is known: the patient's latest conversation, else SMS to a known phone (as planNewAppointmentReminders). */
+/** Where a reminder goes when nothing better is known: the patient's latest conversation's channel, else SMS to a known phone. */
+const reminderChannel = (latestChannel: string | null | undefined, phone: string | null): string | null => latestChannel ?? (phone ? 'sms' : null);
+
 async function plannedChannel(k: Knex, orgId: string, patientId: string, phone: string | null): Promise<string | null> {
   const latest = (await k('conversations').where({ organization_id: orgId, patient_id: patientId }).whereNull('deleted_at')
     .orderBy('last_message_at', 'desc').orderBy('id', 'desc').first('channel')) as { channel: string } | undefined;
-  return latest?.channel ?? (phone ? 'sms' : null);
+  return reminderChannel(latest?.channel, phone);
 }
 
 /**
@@ -67,7 +69,7 @@ export function planNewAppointmentReminders(input: {
   organization: Pick<Organization, 'id' | 'settings' | 'time_zone'>; appointmentId: string; start: Date; latestChannel: string | null; phone: string | null; now: Date;
 }): PlannedReminder[] {
   const settings = orgSettings(input.organization);
-  const channel = input.latestChannel ?? (input.phone ? 'sms' : null);
+  const channel = reminderChannel(input.latestChannel, input.phone);
   const rows: PlannedReminder[] = [];
   for (const offset of reminderOffsets(settings.reminder_offsets_minutes)) {
     const dueAt = reminderDueAt(input.start, offset, settings.quiet_hours, input.organization.time_zone);
