@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { BaseModel, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
+import { ACTIVITY_RESOLUTION } from './patients.js';
 
 export type MessageDirection = 'inbound' | 'outbound';
 export type MessageSender = 'patient' | 'assistant' | 'staff' | 'system';
@@ -90,14 +91,14 @@ export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreI
        UPDATE conversations SET message_count = message_count + 1, last_message_at = greatest(last_message_at, ?), updated_at = CURRENT_TIMESTAMP
        WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins)
      ), pat AS (
-       UPDATE patients SET last_activity_at = greatest(last_activity_at, ?)
-       WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins)
+       UPDATE patients SET last_activity_at = ?
+       WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins) AND last_activity_at < ?::timestamptz - interval '${ACTIVITY_RESOLUTION}'
      )
      SELECT * FROM ins`,
     [newId('message'), orgId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', input.text,
       input.from, input.providerMessageId, input.clientMessageId ?? null, JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
       input.receivedAt, input.conversationId, orgId,
-      input.receivedAt, input.patientId, orgId],
+      input.receivedAt, input.patientId, orgId, input.receivedAt],
   )) as { rows: Record<string, unknown>[] };
 
   if (inserted.rows.length === 0) {

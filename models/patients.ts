@@ -7,6 +7,13 @@ import { conflict, notFound } from '../lib/errors.js';
 export const PATIENT_LANGUAGES = ['en', 'es', 'ca', 'hi'] as const;
 export type PatientLanguage = (typeof PATIENT_LANGUAGES)[number];
 
+/**
+ * How fine a patient's last_activity_at is: an inbound message moves it only
+ * when it is at least this much later, so a chat does not rewrite the
+ * patient's row on every message (one write fewer per chat turn).
+ */
+export const ACTIVITY_RESOLUTION = '1 minute';
+
 export class Patient extends BaseModel {
   static override tableName = 'patients';
   static override jsonAttributes = ['emergency_contact', 'metadata'];

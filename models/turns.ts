@@ -10,7 +10,7 @@ import type { Db, OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { Conversation, type ConversationInsights } from './conversations.js';
 import { outboundInsert, type QueueOutboundInput } from './messages.js';
-import { Patient } from './patients.js';
+import { ACTIVITY_RESOLUTION, Patient } from './patients.js';
 
 export interface InboundInOpenConversation {
   conversation: Pick<Conversation, 'id' | 'patient_id' | 'status' | 'dialogue_state' | 'language' | 'state_version' | 'channel' | 'channel_address'>;
@@ -41,7 +41,8 @@ export interface InboundInput {
  * idle, and nothing for findOrCreateOpenConversation to fill in: no patient or
  * language the sender brings that it lacks), stores the message in it (ON
  * CONFLICT DO NOTHING: a redelivery stores nothing) and, when
- * stored, bumps the conversation's counters and the patient's activity; it
+ * stored, bumps the conversation's counters and the patient's activity (to
+ * the minute: see ACTIVITY_RESOLUTION); it
  * returns the conversation's live patient with it.
  * Undefined when there is no such conversation: use findOrCreateOpenConversation
  * and storeInboundMessage in a transaction.
@@ -65,15 +66,15 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
        UPDATE conversations SET message_count = message_count + 1, last_message_at = greatest(last_message_at, ?::timestamptz), updated_at = CURRENT_TIMESTAMP
        WHERE id = (SELECT conversation_id FROM ins) AND organization_id = ?
      ), active AS (
-       UPDATE patients SET last_activity_at = greatest(last_activity_at, ?::timestamptz)
-       WHERE id = (SELECT patient_id FROM ins) AND organization_id = ?
+       UPDATE patients SET last_activity_at = ?::timestamptz
+       WHERE id = (SELECT patient_id FROM ins) AND organization_id = ? AND last_activity_at < ?::timestamptz - interval '${ACTIVITY_RESOLUTION}'
      )
      SELECT conv.*, (SELECT id FROM ins) AS message_id, CASE WHEN p.id IS NULL THEN NULL ELSE to_jsonb(p) END AS turn_patient
      FROM conv LEFT JOIN patients p ON p.id = coalesce(conv.patient_id, ?) AND p.organization_id = ? AND p.deleted_at IS NULL`,
     [orgId, input.channel, input.from, idleBefore, input.senderPatientId, input.senderLanguage,
       newId('message'), orgId, input.senderPatientId, input.channel, input.text, input.from, input.providerMessageId, input.clientMessageId,
       JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
-      input.receivedAt, orgId, input.receivedAt, orgId, input.senderPatientId, orgId],
+      input.receivedAt, orgId, input.receivedAt, orgId, input.receivedAt, input.senderPatientId, orgId],
   )) as { rows: (InboundInOpenConversation['conversation'] & { message_id: string | null; turn_patient: Record<string, unknown> | null })[] };
   const row = result.rows[0];
   if (!row) return undefined;

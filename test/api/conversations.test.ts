@@ -8,6 +8,7 @@ import { ChannelRegistry } from '../../channels/registry.js';
 import { OutboundDispatcher } from '../../channels/dispatcher.js';
 import { findOrCreateOpenConversation, getConversation, updateDialogueState } from '../../models/conversations.js';
 import { storeInboundMessage, queueOutboundMessage, Message } from '../../models/messages.js';
+import { storeInboundInOpenConversation } from '../../models/turns.js';
 
 describe('/api/v1/conversations', () => {
   it('GET /conversations lists with patient names and filters by status, channel, patient, language and escalation', async () => {
@@ -200,6 +201,34 @@ describe('conversation domain operations', () => {
     assert.equal(second.duplicate, true);
     assert.equal(second.message.id, first.message.id);
     assert.equal((await getConversation(t.svc.deps.db.knex, scope, conv.id)).message_count, 1);
+  });
+
+  it('an inbound message moves its patient\'s last activity to the minute, whichever way it is stored', async () => {
+    const t = await createTestOrg();
+    const conv = await buildConversation(t, { inbound: [] });
+    const db = t.svc.deps.db.knex;
+    const scope = { organizationId: t.org.id };
+    const activity = async () => new Date((await db('patients').where({ id: conv.patient_id }).first('last_activity_at')).last_activity_at).getTime();
+    const t0 = await activity();
+    const at = (ms: number) => new Date(t0 + ms);
+    const viaTransaction = (ms: number, id: string) => storeInboundMessage(db, scope, {
+      conversationId: conv.id, patientId: conv.patient_id, channel: conv.channel, from: conv.channel_address,
+      text: 'hola', providerMessageId: id, clientMessageId: null, contentType: 'text', receivedAt: at(ms),
+    });
+    // The engine's one-statement store.
+    const viaOneStatement = (ms: number, id: string) => storeInboundInOpenConversation(db, scope, {
+      channel: conv.channel, from: conv.channel_address, senderPatientId: null, senderLanguage: null, text: 'hola',
+      providerMessageId: id, clientMessageId: null, receivedAt: at(ms), idleMinutes: 24 * 60,
+    });
+    await viaTransaction(30_000, 'SM-act-1');
+    assert.equal(await activity(), t0, 'within a minute: unchanged');
+    await viaTransaction(90_000, 'SM-act-2');
+    assert.equal(await activity(), t0 + 90_000);
+    assert.ok((await viaOneStatement(120_000, 'SM-act-3'))?.messageId);
+    assert.equal(await activity(), t0 + 90_000, 'within a minute: unchanged');
+    await viaOneStatement(200_000, 'SM-act-4');
+    assert.equal(await activity(), t0 + 200_000);
+    assert.equal((await getConversation(db, scope, conv.id)).message_count, 4);
   });
 
   it('findOrCreateOpenConversation reuses the open one, closes an idle one and survives a race', async () => {
