@@ -34,7 +34,7 @@ const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const GAP_MS = 550;
 
 export interface ChatBenchOptions {
-  /** Concurrent visitors (default 80: enough to saturate either server here, few enough that each completes bookings within the run). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
+  /** Concurrent visitors (default 80; `npm run bench` runs 350, enough that their think times do not cap our rate). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
   clients?: number;
   /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 8: about one booking dialogue at 70%, over which the visitors start). */
   seconds?: number;
