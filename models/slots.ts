@@ -110,6 +110,27 @@ export async function findAvailableSlots(db: Db, scope: OrgScope, input: FindAva
   return input.limit ? slots.slice(0, input.limit) : slots;
 }
 
+/**
+ * One slot per distinct start time, soonest first: at each time one of the
+ * doctors free then, the same index (`seed` modulo how many are free) at every
+ * time. A patient choosing by specialty sees different times, not one time
+ * once per doctor; a conversation keeps to one doctor where it can; and
+ * patients booking at once, each with their own seed, are spread over the
+ * doctors instead of all reaching for the first one's 08:00.
+ */
+export function distinctTimes(slots: readonly AvailableSlot[], seed: number): AvailableSlot[] {
+  const byTime = new Map<number, AvailableSlot[]>();
+  for (const s of slots) {
+    const at = s.startTime.getTime();
+    const free = byTime.get(at);
+    if (free) free.push(s); else byTime.set(at, [s]);
+  }
+  return [...byTime.keys()].sort((a, b) => a - b).map((at) => {
+    const free = byTime.get(at)!.sort((a, b) => a.doctorName.localeCompare(b.doctorName) || (a.doctorId < b.doctorId ? -1 : 1));
+    return free[Math.abs(seed) % free.length]!;
+  });
+}
+
 /** Every doctor's slots in one list, soonest first, then by doctor name. */
 export function mergeSlots(perDoctor: Array<{ slots: AvailableSlot[] }>): AvailableSlot[] {
   return perDoctor.flatMap((d) => d.slots)

@@ -21,7 +21,7 @@ function findSlots(t: Turn, date: string): void {
   t.s.step = 'searching';
   const partOfDay = d.partOfDay ?? (d.time ? partFromTime(d.time) : undefined);
   t.actions.push({
-    type: 'find_slots', date, limit: SLOT_LIMIT,
+    type: 'find_slots', date,
     ...(d.doctorId ? { doctorId: d.doctorId } : d.specialization ? { specialization: d.specialization } : {}),
     ...(partOfDay ? { partOfDay } : {}),
   });

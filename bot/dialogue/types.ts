@@ -37,7 +37,7 @@ export type HandoffPriority = 'low' | 'medium' | 'high' | 'urgent';
 
 export type DialogueAction =
   | { type: 'reply'; key: ReplyKey; params?: Record<string, string | number>; options?: ReplyOption[] }
-  | { type: 'find_slots'; doctorId?: string; specialization?: string; date: string; partOfDay?: PartOfDay; limit: number }
+  | { type: 'find_slots'; doctorId?: string; specialization?: string; date: string; partOfDay?: PartOfDay }
   | { type: 'list_appointments' }
   | { type: 'book'; doctorId: string; startTime: string; durationMinutes: number }
   | { type: 'cancel'; appointmentId: string }

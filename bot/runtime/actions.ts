@@ -12,7 +12,7 @@ import {
   bookAppointment, cancelAppointment, confirmAppointment, getAppointment, listUpcomingAppointments, rescheduleAppointment,
   type Appointment,
 } from '../../models/appointments.js';
-import { findAvailableSlots } from '../../models/slots.js';
+import { distinctTimes, findAvailableSlots } from '../../models/slots.js';
 import { findOverlapping } from '../../models/appointmentQueries.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
@@ -52,6 +52,13 @@ export interface TurnRuntime {
 }
 
 const DEFAULT_DURATION = 30;
+
+/** A stable number from a conversation id (FNV-1a): which of the doctors free at a time this conversation is offered. */
+function seedOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
 
 const TICKET_CATEGORY: Record<HandoffCategory | 'emergency', TicketCategory> = {
   human: 'general', other: 'general', billing: 'billing', results: 'results', complaint: 'complaint', emergency: 'emergency',
@@ -121,10 +128,11 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
     ? await ownAppointment(rt, (state.data.appointment as { id: string }).id) : undefined;
   const duration = moving?.duration_minutes ?? DEFAULT_DURATION;
   try {
-    const slots = await findAvailableSlots(rt.db.reader, rt.scope, {
+    // Every free time of the day, one doctor each (the dialogue offers the soonest, or those nearest a time asked for).
+    const slots = distinctTimes(await findAvailableSlots(rt.db.reader, rt.scope, {
       doctorId: a.doctorId, specialization: a.doctorId ? undefined : a.specialization, date: a.date, durationMinutes: duration,
-      partOfDay: a.partOfDay, limit: a.limit, now: rt.now,
-    });
+      partOfDay: a.partOfDay, now: rt.now,
+    }), seedOf(rt.conversation.id));
     const offers: SlotOffer[] = slots.map((s) => ({ doctorId: s.doctorId, doctorName: s.doctorName, startTime: s.startTime.toISOString(), durationMinutes: duration }));
     return { type: 'slots', slots: offers };
   } catch (err) {

@@ -79,7 +79,7 @@ describe('bot/dialogue: appointments, handoff, emergency, opt-out', () => {
         c.say('2');
         assert.deepEqual(c.keys, ['ask_day']);
         c.say(p.day);
-        assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-11', limit: 5, doctorId: 'doc_patel', partOfDay: 'morning' });
+        assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-11', doctorId: 'doc_patel', partOfDay: 'morning' });
         c.say('1');
         assert.deepEqual(c.keys, ['confirm_reschedule']);
         c.say(p.yes);
@@ -192,7 +192,7 @@ describe('bot/dialogue: appointments, handoff, emergency, opt-out', () => {
     const c = patient('en');
     c.appointments = c.appointments.slice(0, 2);
     c.say('can I move my appointment to friday afternoon?');
-    assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-13', limit: 5, doctorId: 'doc_patel', partOfDay: 'afternoon' });
+    assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-13', doctorId: 'doc_patel', partOfDay: 'afternoon' });
     assert.deepEqual(c.keys, ['offer_slots']);
   });
 

@@ -24,7 +24,7 @@ describe('bot/dialogue: booking', () => {
         assert.deepEqual(c.keys, ['ask_day']);
         assert.equal(c.last.options.length, 5);
         c.say(p.day);
-        assert.deepEqual(actionsOf(c, 'find_slots').at(-1), { type: 'find_slots', date: '2026-03-11', limit: 5, doctorId: 'doc_garcia', partOfDay: 'morning' });
+        assert.deepEqual(actionsOf(c, 'find_slots').at(-1), { type: 'find_slots', date: '2026-03-11', doctorId: 'doc_garcia', partOfDay: 'morning' });
         assert.deepEqual(c.keys, ['offer_slots']);
         assert.equal(c.last.options.length, 4, 'three morning slots and "another day"');
         c.say('2');
@@ -40,7 +40,7 @@ describe('bot/dialogue: booking', () => {
       it(`books from one message: '${p.bookFull}'`, () => {
         const c = talk(lang);
         c.say(p.bookFull);
-        assert.deepEqual(actionsOf(c, 'find_slots'), [{ type: 'find_slots', date: '2026-03-11', limit: 5, doctorId: 'doc_garcia', partOfDay: 'afternoon' }]);
+        assert.deepEqual(actionsOf(c, 'find_slots'), [{ type: 'find_slots', date: '2026-03-11', doctorId: 'doc_garcia', partOfDay: 'afternoon' }]);
         assert.deepEqual(c.keys, ['offer_slots']);
         c.say('1');
         c.say('1');
@@ -111,7 +111,7 @@ describe('bot/dialogue: booking', () => {
     c.say('2');
     assert.deepEqual(c.keys, ['ask_day']);
     c.say('2');
-    assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-11', limit: 5, specialization: 'Dermatology' });
+    assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-11', specialization: 'Dermatology' });
     assert.match(c.last.options[0]!, /Dr\. Raj Patel/, 'slots of several doctors name the doctor');
     c.say('1');
     c.say('1');
@@ -231,7 +231,7 @@ describe('bot/dialogue: booking', () => {
     const result = step(initialState('en'), { type: 'message', text: 'book tomorrow', understanding: { intent: 'book', language: 'en', date: '2026-03-11' } }, {
       ...new Conversation('en').ctx, specializations: ['General Practice'], doctors: [{ id: 'doc_1', name: 'Dr. Solo', specialization: 'General Practice' }],
     });
-    assert.deepEqual(result.actions, [{ type: 'find_slots', date: '2026-03-11', limit: 5, doctorId: 'doc_1' }]);
+    assert.deepEqual(result.actions, [{ type: 'find_slots', date: '2026-03-11', doctorId: 'doc_1' }]);
   });
 
   it('treats "cardiology on Friday" in the idle state as a booking request', () => {

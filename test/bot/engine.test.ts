@@ -6,7 +6,7 @@ import { Conversation } from '../../models/conversations.js';
 import { Message } from '../../models/messages.js';
 import { Patient } from '../../models/patients.js';
 import { bookAppointment } from '../../models/appointments.js';
-import { buildAppointment, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
+import { buildAppointment, buildDoctor, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
 import { buildClinic, Chat, keys, NOW, startEngineService, TZ } from './engineSupport.js';
 import { VisitorClient } from '../support/webchat.js';
 import { ApiClient } from '../support/client.js';
@@ -134,6 +134,26 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     assert.equal(local(appointment!.start_time), '2030-03-06 12:00');
     assert.equal(appointment!.status, 'scheduled');
     assert.equal((await chat.conversation()).intent, 'affirm');
+  });
+
+  it('offers a specialty\'s free times once each, each with one of the doctors free then, and finds a time asked for beyond the first five', async () => {
+    const t = await buildClinic(svc);
+    await buildDoctor(t, { name: 'Dr. Ana Bosch', specialization: 'Cardiology' });
+    const chat = new Chat(svc, t.org.id, 'whatsapp', (await buildPatient(t, { preferred_language: 'en' })).phone!);
+    const slots = await chat.say('I want an appointment with cardiology tomorrow morning');
+    assert.deepEqual(keys(slots), ['offer_slots']);
+    const labels = slots[0]!.options!.map((o) => o.label);
+    assert.equal(labels.pop(), 'Another day');
+    const offered = labels.map((l) => /^Wednesday 6 March, (\d\d:\d\d) — (Dr\. Elena García|Dr\. Ana Bosch)$/.exec(l)?.slice(1));
+    assert.deepEqual(offered.map((o) => o?.[0]), ['08:00', '08:30', '09:00', '09:30', '10:00'], `each time once: ${labels.join(' | ')}`);
+    assert.equal(new Set(offered.map((o) => o?.[1])).size, 1, 'one doctor throughout, as both are free all morning');
+    const confirm = await chat.say('2');
+    assert.match(confirm[0]!.content, /Wednesday 6 March, 08:30 with Dr\. (Elena García|Ana Bosch)/);
+
+    const later = new Chat(svc, t.org.id, 'whatsapp', (await buildPatient(t, { preferred_language: 'en' })).phone!);
+    const exact = await later.say('I want an appointment with cardiology tomorrow at 16:30');
+    assert.deepEqual(keys(exact), ['confirm_booking'], 'the time asked for is found, not only among the first free ones');
+    assert.match(exact[0]!.content, /Wednesday 6 March, 16:30 with Dr\. (Elena García|Ana Bosch)/);
   });
 
   it('cancels an upcoming appointment after a yes', async () => {

@@ -151,7 +151,7 @@ export class Conversation {
     }
   }
 
-  /** Free slots: a fixed list of times each day, filtered by part of day, none on full days. */
+  /** Free slots: a fixed list of times each day, filtered by part of day, none on full days (all of them: the dialogue chooses what to offer). */
   private slots(a: Extract<DialogueAction, { type: 'find_slots' }>): SlotOffer[] {
     if (this.fullDays.has(a.date)) return [];
     const doctor = DOCTORS.find((d) => d.id === a.doctorId) ?? DOCTORS.find((d) => d.specialization === a.specialization)!;
@@ -159,7 +159,7 @@ export class Conversation {
       const h = Number(time.slice(0, 2));
       return !a.partOfDay || (a.partOfDay === 'morning' ? h < 12 : a.partOfDay === 'afternoon' ? h >= 12 && h < 17 : h >= 17);
     };
-    return TIMES.filter(inPart).slice(0, a.limit)
+    return TIMES.filter(inPart)
       .map((time) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: at(a.date, time), durationMinutes: 30 }));
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { computeSlots, partOfDayOf } from '../../models/slots.js';
+import { computeSlots, distinctTimes, partOfDayOf, type AvailableSlot } from '../../models/slots.js';
 import { DateTime } from 'luxon';
 import { addDays, dayWindows, validateWorkingHours, weekdayOf, wallTimeToInstant, withinWorkingHours, localTime, type WorkingHours } from '../../models/workingHours.js';
 
@@ -89,5 +89,19 @@ describe('slot computation (models/slots, models/workingHours)', () => {
       assert.equal(weekdayOf(date), luxonDay.toFormat('cccc').toLowerCase(), date);
       for (const days of [-400, -1, 0, 1, 2, 366]) assert.equal(addDays(date, days), luxonDay.plus({ days }).toISODate(), `${date} + ${days}`);
     }
+  });
+
+  it('distinctTimes offers each free time once, soonest first, with the same doctor index at every time (seed modulo the doctors free then)', () => {
+    const slot = (doctor: string, time: string): AvailableSlot => ({
+      doctorId: `doc_${doctor}`, doctorName: `Dr. ${doctor}`, startTime: new Date(`2030-03-06T${time}:00Z`), endTime: new Date(`2030-03-06T${time}:30Z`), localTime: time,
+    });
+    // Listed in no order; B is not free at 08:30, only C at 09:00.
+    const free = [slot('C', '08:00'), slot('A', '08:30'), slot('B', '08:00'), slot('C', '09:00'), slot('A', '08:00'), slot('C', '08:30')];
+    const offer = (seed: number) => distinctTimes(free, seed).map((s) => `${s.localTime} ${s.doctorName}`);
+    assert.deepEqual(offer(0), ['08:00 Dr. A', '08:30 Dr. A', '09:00 Dr. C']);
+    assert.deepEqual(offer(1), ['08:00 Dr. B', '08:30 Dr. C', '09:00 Dr. C']);
+    assert.deepEqual(offer(2), ['08:00 Dr. C', '08:30 Dr. A', '09:00 Dr. C']);
+    assert.deepEqual(offer(6), offer(0), 'the index wraps around (6 is 0 modulo 3 and modulo 2)');
+    assert.deepEqual(distinctTimes([], 7), []);
   });
 });
