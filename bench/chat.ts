@@ -36,7 +36,7 @@ const GAP_MS = 550;
 export interface ChatBenchOptions {
   /** Concurrent visitors (default 80; `npm run bench` runs 350, enough that their think times do not cap our rate). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
   clients?: number;
-  /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 8: about one booking dialogue at 70%, over which the visitors start). */
+  /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 10: the visitors start over its first 6 s, about one booking dialogue at 70%). */
   seconds?: number;
   warmupSeconds?: number;
 }
@@ -147,7 +147,7 @@ function fmt(r: ChatLoadReport, offered: number): string {
 export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<ChatBenchResult> {
   const clients = opts.clients ?? 80;
   const seconds = opts.seconds ?? 10;
-  const warmupSeconds = opts.warmupSeconds ?? 8;
+  const warmupSeconds = opts.warmupSeconds ?? 10;
   const url = chatDatabaseUrl();
   await resetDatabase(url);
   const setup = await openDatabase({ url });

@@ -11,8 +11,8 @@
  * `rate` paces all visitors together to that many turns per second.
  *
  * Visitors behave independently, as patients do: their first messages are
- * spread over the warm-up, and each think time varies by `jitter` around the
- * gap. (When they all started within one gap and kept an exact gap, they
+ * spread over the first 60% of the warm-up, and each think time varies by
+ * `jitter` around the gap. (When they all started within one gap and kept an exact gap, they
  * went through the dialogue in step: everyone gave a phone number in the same
  * second, then everyone booked in the same second, and the latencies measured
  * those bursts, not the server at the rate asked for.)
@@ -105,9 +105,13 @@ class Visitor {
     });
   }
 
-  /** The first message of the conversation, at a random moment of the warm-up (at least within one gap). */
+  /**
+   * The first message of the conversation, at a random moment of the first 60% of the warm-up (at least within one
+   * gap): visitors arrive over it, and the last ones are past their first turns (greeting, name, phone: a new
+   * patient) before the measurement starts, since none arrive during it.
+   */
   start(): void {
-    const spread = Math.max(this.gap(), this.run.cfg.warmupSeconds * 1000);
+    const spread = Math.max(this.gap(), this.run.cfg.warmupSeconds * 600);
     setTimeout(() => this.send(this.run.cfg.mode === 'echo' ? 'ping 0' : 'hello'), Math.random() * spread);
   }
 
