@@ -26,7 +26,7 @@ import { createOrganization } from '../models/organizations.js';
 import { createDoctor } from '../models/doctors.js';
 import { startService } from '../main.js';
 import { runChatLoad, type ChatLoadConfig, type ChatLoadReport } from './chatClient.js';
-import { benchDatabaseUrl, resetDatabase, ROOT, startServerProcess } from './lib.js';
+import { benchDatabaseUrl, cpuSeconds, resetDatabase, ROOT, startServerProcess, type ServerProcess } from './lib.js';
 import { seedChatHistory } from './seed.js';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -44,10 +44,10 @@ export interface ChatBenchOptions {
 export interface ChatBenchResult {
   writesPerTurn: number;
   transactionsPerTurn: number;
-  ours: ChatLoadReport;
-  throttled: ChatLoadReport & { target: number };
-  echo: ChatLoadReport;
-  echoThrottled: ChatLoadReport & { target: number };
+  ours: Pass;
+  throttled: Pass & { target: number };
+  echo: Pass;
+  echoThrottled: Pass & { target: number };
   ratio: number;
   met: boolean;
 }
@@ -127,21 +127,34 @@ async function analyze(url: string): Promise<void> {
   }
 }
 
-/** Runs the load generator in its own process. */
-async function runLoadProcess(cfg: ChatLoadConfig): Promise<ChatLoadReport> {
+/** A pass's figures, with the CPU the server and its PostgreSQL backends used per turn in the measured window (Linux). */
+type Pass = ChatLoadReport & { cpuPerTurn: { server: number; postgres: number } | null };
+
+/** Runs the load generator in its own process, sampling the server's and PostgreSQL's CPU at the window's edges. */
+async function runLoadProcess(cfg: ChatLoadConfig, server: ServerProcess, database: string): Promise<Pass> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chatClient.ts'), JSON.stringify(cfg)], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+  const samples: Record<string, ReturnType<typeof cpuSeconds>> = {};
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    for (const edge of ['start', 'end']) {
+      if (!(edge in samples) && out.includes(`WINDOW ${edge}\n`)) samples[edge] = cpuSeconds(server.child.pid!, database);
+    }
+  });
   const [code] = await once(child, 'exit');
   if (code !== 0) throw new Error(`the chat load generator exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').pop()!) as ChatLoadReport;
+  const report = JSON.parse(out.trim().split('\n').pop()!) as ChatLoadReport;
+  const [a, b] = [samples.start, samples.end];
+  const perTurn = (x: number, y: number) => (report.turns ? ((y - x) * 1000) / report.turns : NaN);
+  return { ...report, cpuPerTurn: a && b ? { server: perTurn(a.server, b.server), postgres: perTurn(a.postgres, b.postgres) } : null };
 }
 
-function fmt(r: ChatLoadReport, offered: number): string {
+function fmt(r: Pass, offered: number): string {
   const limited = r.turnsPerSec > 0.9 * offered ? ' VISITOR-LIMITED: add clients' : '';
-  return `${r.turnsPerSec.toFixed(0).padStart(6)} turns/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.turns} turns, ${r.errors} errors, ${r.stalls} stalls)${limited}`;
+  const cpu = r.cpuPerTurn ? `   CPU/turn: server ${r.cpuPerTurn.server.toFixed(2)} ms, PostgreSQL ${r.cpuPerTurn.postgres.toFixed(2)} ms` : '';
+  return `${r.turnsPerSec.toFixed(0).padStart(6)} turns/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.turns} turns, ${r.errors} errors, ${r.stalls} stalls)${cpu}${limited}`;
 }
 
 export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<ChatBenchResult> {
@@ -165,23 +178,24 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const echoTxns = Math.max(1, Math.round(cal.transactionsPerTurn));
 
   const base = { org: orgId, clients, warmupSeconds, seconds, gapMs: GAP_MS };
+  const dbName = new URL(url).pathname.slice(1);
   const offered = Math.round((clients * 1000) / GAP_MS);
   // Both servers up at once, and the passes interleaved (ours, echo, ours at 70%, echo at 70%): the two full-speed
   // passes the ratio compares are adjacent, so a machine speeding up or slowing down weighs on both alike.
   const ourServer = await startServerProcess('carechat.ts', { DATABASE_URL: url, JWT_SECRET, DISPATCH_POLL_MS: '1000' });
-  let ours: ChatLoadReport;
-  let throttled: ChatLoadReport & { target: number };
-  let echo: ChatLoadReport;
-  let echoThrottled: ChatLoadReport & { target: number };
+  let ours: Pass;
+  let throttled: Pass & { target: number };
+  let echo: Pass;
+  let echoThrottled: Pass & { target: number };
   try {
     const echoServer = await startServerProcess('echo.ts', { DATABASE_URL: url, ECHO_WRITES: String(echoWrites), ECHO_TXNS: String(echoTxns) });
     try {
-      ours = await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', runId: 2 });
-      echo = await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, runId: 4 });
+      ours = await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', runId: 2 }, ourServer, dbName);
+      echo = await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, runId: 4 }, echoServer, dbName);
       const target = Math.round(ours.turnsPerSec * 0.7);
-      throttled = { ...(await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate: target, runId: 3 })), target };
+      throttled = { ...(await runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate: target, runId: 3 }, ourServer, dbName)), target };
       const echoTarget = Math.round(echo.turnsPerSec * 0.7);
-      echoThrottled = { ...(await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate: echoTarget, runId: 5 })), target: echoTarget };
+      echoThrottled = { ...(await runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate: echoTarget, runId: 5 }, echoServer, dbName)), target: echoTarget };
     } finally {
       await echoServer.stop();
     }

@@ -17,7 +17,8 @@
  * second, then everyone booked in the same second, and the latencies measured
  * those bursts, not the server at the rate asked for.)
  *
- * Usage: node --import tsx bench/chatClient.ts '<json ChatLoadConfig>'; prints one JSON ChatLoadReport line.
+ * Usage: node --import tsx bench/chatClient.ts '<json ChatLoadConfig>'; prints `WINDOW start` and `WINDOW end`
+ * when the measured window opens and closes, then one JSON ChatLoadReport line.
  */
 import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
@@ -183,7 +184,7 @@ class Run {
   private windowStart = Infinity;
   private windowEnd = Infinity;
 
-  constructor(readonly cfg: ChatLoadConfig) {}
+  constructor(readonly cfg: ChatLoadConfig, private readonly onWindow?: (edge: 'start' | 'end') => void) {}
 
   record(sentAt: number, repliedAt: number): void {
     this.total++;
@@ -203,7 +204,10 @@ class Run {
     this.windowStart = t0 + this.cfg.warmupSeconds * 1000;
     this.windowEnd = this.windowStart + this.cfg.seconds * 1000;
     for (const v of visitors) v.start();
+    const opening = setTimeout(() => this.onWindow?.('start'), this.windowStart - t0);
     await new Promise((r) => setTimeout(r, this.windowEnd - t0));
+    clearTimeout(opening);
+    this.onWindow?.('end');
     this.stopping = true;
     // Let the turns in flight finish, so the server is idle when the next pass starts.
     await new Promise((r) => setTimeout(r, 1500));
@@ -219,13 +223,14 @@ class Run {
   }
 }
 
-export function runChatLoad(cfg: ChatLoadConfig): Promise<ChatLoadReport> {
-  return new Run(cfg).execute();
+/** Runs the visitors; `onWindow` is told when the measured window opens and closes (the orchestrator samples CPU then). */
+export function runChatLoad(cfg: ChatLoadConfig, onWindow?: (edge: 'start' | 'end') => void): Promise<ChatLoadReport> {
+  return new Run(cfg, onWindow).execute();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const cfg = JSON.parse(process.argv[2] ?? '{}') as ChatLoadConfig;
-  runChatLoad(cfg).then((report) => {
+  runChatLoad(cfg, (edge) => process.stdout.write(`WINDOW ${edge}\n`)).then((report) => {
     process.stdout.write(`${JSON.stringify(report)}\n`);
     process.exit(0);
   }, (err: unknown) => {

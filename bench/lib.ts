@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fs from 'node:fs';
 import pg from 'pg';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -26,6 +27,36 @@ export async function resetDatabase(url: string): Promise<void> {
   await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ: 100 on Linux's usual builds). */
+const TICKS_PER_SECOND = 100;
+
+function procCpuSeconds(pid: string | number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime
+}
+
+/**
+ * CPU seconds used so far by a process (`pid`) and by the PostgreSQL backends
+ * serving `database` on this machine, from /proc; null where there is no /proc.
+ * Sampled at the start and end of a measured window, they give the CPU one
+ * unit of work costs on each side, which moves less from run to run than rates do.
+ */
+export function cpuSeconds(pid: number, database: string): { server: number; postgres: number } | null {
+  if (!fs.existsSync('/proc/self/stat')) return null;
+  let postgres = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmd.startsWith('postgres: ') && cmd.includes(` ${database} `)) postgres += procCpuSeconds(entry);
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return { server: procCpuSeconds(pid), postgres };
 }
 
 export interface ServerProcess { url: string; child: ChildProcess; stop(): Promise<void> }
