@@ -170,8 +170,8 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
 
   const cal = await calibrate(url, orgId);
   // A running service's tables have statistics that match their contents (autovacuum analyzes them within a minute or
-  // so). Without them the planner still sees the empty tables it saw at seeding, and the dispatcher's claim probes the
-  // whole outbox per candidate instead of the recipient's few rows, for the whole run (measured: 45 ms a claim, not 14).
+  // so). The history leaves some tables empty (web chat sessions, reminders, tickets): without this the planner keeps
+  // seeing them empty for the whole run.
   await analyze(url);
   console.log(`calibration: ${cal.turns} booking turns; per turn ${cal.writesPerTurn.toFixed(2)} write statements in ${cal.transactionsPerTurn.toFixed(2)} transactions (session opening excluded)`);
   const echoWrites = Math.round(cal.writesPerTurn);

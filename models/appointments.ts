@@ -152,14 +152,11 @@ async function bookingContext(db: Db, orgId: string, patientId: string, doctorId
     `SELECT
        (SELECT json_build_object('id', id, 'status', status, 'phone', phone) FROM patients
         WHERE id = ? AND organization_id = ? AND deleted_at IS NULL) AS patient,
-       (SELECT row_to_json(d) FROM (
-          SELECT doctors.*, coalesce(doctors.time_zone, o.time_zone) AS effective_time_zone
-          FROM doctors JOIN organizations o ON o.id = doctors.organization_id
-          WHERE doctors.id = ? AND doctors.organization_id = ? AND doctors.deleted_at IS NULL) d) AS doctor,
+       (SELECT row_to_json(d) FROM ? d) AS doctor,
        (SELECT row_to_json(o) FROM organizations o WHERE o.id = ?) AS organization,
        (SELECT channel FROM conversations WHERE organization_id = ? AND patient_id = ? AND deleted_at IS NULL
         ORDER BY last_message_at DESC, id DESC LIMIT 1) AS latest_channel`,
-    [patientId, orgId, doctorId, orgId, orgId, orgId, patientId],
+    [patientId, orgId, doctorsQuery(db, orgId).where('doctors.id', doctorId).toKnexQuery(), orgId, orgId, patientId],
   )) as { rows: { patient: { id: string; status: string; phone: string | null } | null; doctor: Record<string, unknown> | null; organization: Record<string, unknown> | null; latest_channel: string | null }[] };
   const row = rows[0]!;
   if (!row.organization) throw new AppError('NOT_FOUND', 'Organization not found', { resource: 'organization' });

@@ -2,8 +2,9 @@
  * Runs the dialogue's actions against the domain and turns each outcome into
  * the result event the dialogue waits for. Reads go through the turn's reader;
  * writes through its transaction (opened by the first write, see turnDb.ts).
- * Every write that can fail runs in a savepoint, so a refused booking never
- * spoils the rest of the turn (replies, state).
+ * A refused write never spoils the rest of the turn (replies, state): booking
+ * and identification decide before they write and each write is one
+ * statement; cancel, reschedule and confirm run in a savepoint.
  */
 import type { Knex } from 'knex';
 import { AppError } from '../../lib/errors.js';
@@ -144,7 +145,7 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
 async function book(rt: TurnRuntime, a: Extract<DialogueAction, { type: 'book' }>): Promise<DialogueEvent> {
   if (!rt.patient) return { type: 'book_failed', reason: 'invalid' };
   // A chosen slot is mostly refused because someone took it since it was offered: one read finds that before the turn
-  // opens its transaction. The booking itself still checks under its constraint (a slot can go in between).
+  // opens its transaction. The booking checks again under the doctor's lock (a slot can go in between).
   const start = new Date(a.startTime);
   if (!Number.isNaN(start.getTime())
     && await findOverlapping(rt.db.reader, rt.scope.organizationId, a.doctorId, start, new Date(start.getTime() + a.durationMinutes * 60_000))) {
@@ -152,7 +153,7 @@ async function book(rt: TurnRuntime, a: Extract<DialogueAction, { type: 'book' }
   }
   try {
     const patientId = rt.patient.id;
-    // bookAppointment runs in a savepoint of its own: a refusal leaves the turn's transaction usable.
+    // No savepoint: bookAppointment refuses before it writes, so the turn's transaction stays usable.
     const created = await bookAppointment(await rt.db.writer(), rt.scope, {
       patientId, doctorId: a.doctorId, startTime: a.startTime, durationMinutes: a.durationMinutes,
       actor: 'patient', source: rt.conversation.channel === 'webchat' ? 'web' : rt.conversation.channel, now: rt.now,
