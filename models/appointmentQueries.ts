@@ -176,16 +176,29 @@ export async function listUpcomingAppointments(db: Db, scope: OrgScope, patientI
 }
 
 /**
+ * An active appointment's interval overlapping `range` (`&&`), as the
+ * exclusion constraint appointments_no_overlap states it: its GiST index (on
+ * doctor_id and this range, for the active statuses) then finds the few
+ * appointments of that stretch of time. Put as `start_time < end AND end_time
+ * > start`, only the doctor could be searched for, and each check read every
+ * active appointment the doctor ever had.
+ */
+export function activeOverlapSql(range: string, alias = ''): string {
+  const a = alias ? `${alias}.` : '';
+  return `${a}status IN ('${ACTIVE_STATUSES.join("', '")}') AND tstzrange(${a}start_time, ${a}end_time, '[)') && ${range}`;
+}
+
+/**
  * The active appointment of a doctor overlapping [start, end) other than the
  * one excluded, soonest first: SQL for a subquery or a CTE, with the bindings
  * of overlappingBindings.
  */
 export const OVERLAPPING_SQL = `SELECT id FROM appointments
-  WHERE organization_id = ? AND doctor_id = ? AND status IN ('${ACTIVE_STATUSES.join("', '")}') AND start_time < ? AND end_time > ? AND id <> ?
+  WHERE organization_id = ? AND doctor_id = ? AND ${activeOverlapSql("tstzrange(?::timestamptz, ?::timestamptz, '[)')")} AND id <> ?
   ORDER BY start_time LIMIT 1`;
 
 export const overlappingBindings = (orgId: string, doctorId: string, start: Date, end: Date, exceptId?: string): Knex.RawBinding[] =>
-  [orgId, doctorId, end, start, exceptId ?? ''];
+  [orgId, doctorId, start, end, exceptId ?? ''];
 
 /** The active appointment of a doctor overlapping [start, end), other than `exceptId`. */
 export async function findOverlapping(db: Db, orgId: string, doctorId: string, start: Date, end: Date, exceptId?: string): Promise<string | null> {

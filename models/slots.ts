@@ -9,7 +9,7 @@ import { DateTime } from 'luxon';
 import { escapeLike, type Db, type OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
 import { Doctor, doctorsQuery } from './doctors.js';
-import { ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
+import { activeOverlapSql, ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
 import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
 
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
@@ -71,9 +71,8 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
        -- Epoch milliseconds as JSON: parsed natively, unlike arrays or timestamps.
        SELECT json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
        FROM appointments a
-       WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id AND a.status IN ('${ACTIVE_STATUSES.join("', '")}')
-         AND a.start_time < ((?::date + 1)::timestamp AT TIME ZONE d.effective_time_zone)
-         AND a.end_time > (?::date::timestamp AT TIME ZONE d.effective_time_zone)
+       WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id
+         AND ${activeOverlapSql("tstzrange(?::date::timestamp AT TIME ZONE d.effective_time_zone, (?::date + 1)::timestamp AT TIME ZONE d.effective_time_zone, '[)')", 'a')}
      ) b ON true
      ORDER BY d.name, d.id`,
     [orgId, byDoctor ? input.doctorId! : escapeLike(input.specialization!), input.date, input.date],
