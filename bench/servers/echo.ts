@@ -11,18 +11,34 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 
+/** Writes and transactions per turn on average: fractions are spread over the turns (4.4 is 4 in three turns of five, 5 in two). */
 const WRITES = Math.max(1, Number(process.env.ECHO_WRITES ?? 4));
-const TXNS = Math.min(WRITES, Math.max(1, Number(process.env.ECHO_TXNS ?? 2)));
+const TXNS = Math.max(1, Number(process.env.ECHO_TXNS ?? 2));
+
+/** n per call on average, as whole numbers: the carried fraction adds one whenever it reaches a whole. */
+function spread(n: number): () => number {
+  let carried = 0;
+  return () => {
+    carried += n - Math.floor(n);
+    const extra = carried >= 1 - 1e-9 ? 1 : 0;
+    carried -= extra;
+    return Math.floor(n) + extra;
+  };
+}
+const nextWrites = spread(WRITES);
+const nextTxns = spread(TXNS);
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 
 await pool.query(`CREATE TABLE IF NOT EXISTS echo_conversations (id text PRIMARY KEY, message_count int NOT NULL DEFAULT 0, updated_at timestamptz NOT NULL DEFAULT now())`);
 await pool.query(`CREATE TABLE IF NOT EXISTS echo_messages (id bigserial PRIMARY KEY, conversation_id text NOT NULL, direction text NOT NULL, content text NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`);
 
-/** WRITES statements over TXNS transactions, alternating an insert of a message and an update (of the conversation, then of the last message's status). */
+/** The turn's writes over its transactions, alternating an insert of a message and an update (of the conversation, then of the last message's status). */
 async function turn(conversationId: string, text: string): Promise<void> {
-  let left = WRITES;
-  for (let t = 0; t < TXNS; t++) {
-    const here = Math.ceil(left / (TXNS - t));
+  const writes = nextWrites();
+  const txns = Math.min(writes, nextTxns());
+  let left = writes;
+  for (let t = 0; t < txns; t++) {
+    const here = Math.ceil(left / (txns - t));
     left -= here;
     const client = await pool.connect();
     try {
