@@ -245,6 +245,26 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     assert.equal((await knex('webchat_sessions').where({ id: session.sessionId }).first()).patient_id, ana.id);
   });
 
+  it('four web chat visitors giving the same new phone number at once become one patient, and every conversation is linked to it', async () => {
+    const t = await buildClinic(svc);
+    const chats = await Promise.all([1, 2, 3, 4].map(async () => {
+      const session = await buildWebchatSession(t, NOW);
+      const chat = new Chat(svc, t.org.id, 'webchat', session.sessionId);
+      chat.conversationId = session.conversationId;
+      assert.deepEqual(keys(await chat.say('I want to book an appointment')), ['ask_name']);
+      assert.deepEqual(keys(await chat.say('Marta Puig')), ['nice_to_meet', 'ask_phone']);
+      return chat;
+    }));
+    // All at once: on PostgreSQL the turns look the number up before any of them has stored it, so all but one
+    // find it taken when they insert and link to the patient that one created.
+    const replies = await Promise.all(chats.map((chat) => chat.say('+34 611 222 333')));
+    for (const r of replies) assert.deepEqual(keys(r), ['ask_specialty']);
+    const knex = svc.deps.db.knex;
+    const patients = await Patient.query(knex).where({ organization_id: t.org.id, phone: '+34611222333' });
+    assert.equal(patients.length, 1);
+    for (const chat of chats) assert.equal((await chat.conversation()).patient_id, patients[0]!.id);
+  });
+
   it('answers a redelivered provider message id once: one stored message, one reply', async () => {
     const t = await buildClinic(svc);
     const ana = await buildPatient(t);
