@@ -9,8 +9,11 @@ import { DateTime } from 'luxon';
 import { escapeLike, type Db, type OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
 import { Doctor, doctorsQuery } from './doctors.js';
-import { activeOverlapSql, ACTIVE_STATUSES, type AppointmentStatus } from './appointmentQueries.js';
+import { activeOverlapSql, ACTIVE_STATUSES, DURATIONS, type AppointmentStatus } from './appointmentQueries.js';
 import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
+
+/** No appointment is longer: durations are checked (appointments_duration_check) and the end is the start plus the duration. */
+const MAX_DURATION_MINUTES = Math.max(...DURATIONS);
 
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 
@@ -160,6 +163,8 @@ export async function getDoctorSchedule(db: Db, scope: OrgScope, doctorId: strin
     .where('a.doctor_id', doctor.id)
     .whereNot('a.status', 'cancelled')
     .where('a.start_time', '<', new Date(to))
+    // A lower bound on start_time keeps the index scan to the range, instead of every earlier appointment of the doctor.
+    .where('a.start_time', '>', new Date(from - MAX_DURATION_MINUTES * 60_000))
     .where('a.end_time', '>', new Date(from))
     .orderBy('a.start_time')) as Array<{ id: string; patient_id: string; patient_name: string; start_time: Date; end_time: Date; status: AppointmentStatus; type: string }>;
   const appointments: ScheduleAppointment[] = rows.map((r) => ({
