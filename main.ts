@@ -109,6 +109,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   server.keepAliveTimeout = 65_000;
   // Inbound: adapter -> engine -> queued rows; outbound: dispatcher -> registry -> adapter.send.
   const engine = buildEngine({ config, db, logger, clock, onQueued: () => dispatcher.kick() });
+  const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   const onInbound = opts.onInbound ?? engine.handleInbound;
   const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
   const channels = new ChannelRegistry([webchat, sms]);
@@ -154,6 +155,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       // A reminder tick in progress and the sends in flight are recorded before the database closes.
       await schedulers.stop();
       await dispatcher.stop();
+      await stopListeningForClinicChanges();
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(force);

@@ -18,6 +18,7 @@ import type { Knex } from 'knex';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
+import { CLINIC_CHANGED_CHANNEL } from '../models/clinicChanges.js';
 import type { Db, OrgScope } from '../models/base.js';
 import { Conversation, findOrCreateOpenConversation, updateDialogueState } from '../models/conversations.js';
 import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type InboundInOpenConversation } from '../models/turns.js';
@@ -122,6 +123,16 @@ export class ConversationEngine {
   /** Forgets cached clinic data (doctors or settings changed). */
   invalidateClinic(organizationId?: string): void {
     this.clinics.invalidate(organizationId);
+  }
+
+  /**
+   * Drops a clinic's cached data when any instance changes its doctors or
+   * settings (models/clinicChanges.ts), so the next turn sees the change; the
+   * cache's time to live still bounds a notification lost with the listening
+   * connection. Returns the unsubscribe function.
+   */
+  listenForClinicChanges(): Promise<() => Promise<void>> {
+    return this.opts.db.listen(CLINIC_CHANGED_CHANNEL, (organizationId) => this.clinics.invalidate(organizationId || undefined));
   }
 
   private get knex(): Knex {

@@ -4,6 +4,7 @@ import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './ba
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, validationError } from '../lib/errors.js';
 import { validateWorkingHours, isValidZone, type WorkingHours } from './workingHours.js';
+import { notifyClinicChanged } from './clinicChanges.js';
 
 export class Doctor extends BaseModel {
   static override tableName = 'doctors';
@@ -106,6 +107,7 @@ export async function createDoctor(db: Db, scope: OrgScope, input: DoctorInput &
     active: input.active ?? true,
   } as Partial<Doctor>);
   await recordEvent(db, scope.organizationId, 'doctor.created', id, { doctor_id: id }, newId('event'));
+  await notifyClinicChanged(db, scope.organizationId);
   return getDoctor(db, scope, id);
 }
 
@@ -117,6 +119,7 @@ export async function updateDoctor(db: Db, scope: OrgScope, id: string, input: D
   if (workingHours) patch.working_hours = workingHours;
   await Doctor.query(db).where({ id, organization_id: scope.organizationId }).patch(patch as Partial<Doctor>);
   await recordEvent(db, scope.organizationId, 'doctor.updated', id, { doctor_id: id, fields: Object.keys(input) }, newId('event'));
+  await notifyClinicChanged(db, scope.organizationId);
   return getDoctor(db, scope, id);
 }
 
@@ -149,5 +152,6 @@ export async function deleteDoctor(db: Db, scope: OrgScope, id: string, opts: { 
   }
   await Doctor.query(db).where({ id, organization_id: scope.organizationId }).patch({ deleted_at: now, active: false, updated_at: now } as Partial<Doctor>);
   await recordEvent(db, scope.organizationId, 'doctor.deleted', id, { doctor_id: id }, newId('event'));
+  await notifyClinicChanged(db, scope.organizationId);
   return { cancelledAppointments: ids.length };
 }

@@ -10,6 +10,7 @@ import { type Db, type OrgScope } from './base.js';
 import { Organization } from './organizations.js';
 import type { PatientLanguage } from './patients.js';
 import { notFound } from '../lib/errors.js';
+import { notifyClinicChanged } from './clinicChanges.js';
 
 export interface QuietHours { start: string; end: string }
 
@@ -95,6 +96,7 @@ export async function updateOrganizationSettings(db: Db, scope: OrgScope, patch:
   }
   const n = await k('organizations').where({ id: scope.organizationId }).update(update);
   if (!n) throw notFound('Organization');
+  await notifyClinicChanged(db, scope.organizationId);
   return loadOrganization(db, scope);
 }
 

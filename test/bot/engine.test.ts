@@ -6,6 +6,8 @@ import { Conversation } from '../../models/conversations.js';
 import { Message } from '../../models/messages.js';
 import { Patient } from '../../models/patients.js';
 import { bookAppointment } from '../../models/appointments.js';
+import { CLINIC_CHANGED_CHANNEL } from '../../models/clinicChanges.js';
+import { updateDoctor } from '../../models/doctors.js';
 import { buildAppointment, buildDoctor, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
 import { buildClinic, Chat, keys, NOW, startEngineService, TZ } from './engineSupport.js';
 import { VisitorClient } from '../support/webchat.js';
@@ -290,6 +292,33 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     // Each turn saw the previous one's count of misunderstandings: the third offers a person, and so do the ones after.
     assert.deepEqual(keys(await chat.replies()).filter((k) => k !== 'menu'),
       ['not_understood', 'not_understood', 'offer_person', 'offer_person', 'offer_person']);
+  });
+
+  it('offers a doctor added, and stops offering one made inactive, at the next turn on another instance (the clinic cache is dropped through NOTIFY)', async () => {
+    const t = await buildClinic(svc);
+    const other = await startEngineService();
+    const ana = await buildPatient(t, { preferred_language: 'en' });
+    const chat = new Chat(svc, t.org.id, 'whatsapp', ana.phone!, other.engine);
+    const specialties = async () => {
+      const [ask] = await chat.say('I want to book an appointment');
+      assert.equal(keys([ask!])[0], 'ask_specialty');
+      return ask!.options!.map((o) => o.label);
+    };
+    // The other instance has read the clinic (and caches it for 30 s).
+    assert.deepEqual(await specialties(), ['Cardiology', 'Dermatology']);
+    const changed = async (change: () => Promise<unknown>) => {
+      // Handlers run in the order they subscribed: when this one hears the notification, the instance's engine has.
+      let hear = () => {};
+      const heard = new Promise<void>((resolve) => { hear = resolve; });
+      const unlisten = await svc.deps.db.listen(CLINIC_CHANGED_CHANNEL, (org) => { if (org === t.org.id) hear(); });
+      await change();
+      await heard;
+      await unlisten();
+    };
+    await changed(() => buildDoctor(t, { name: 'Dr. Nadia Rahman', specialization: 'Neurology' }));
+    assert.deepEqual(await specialties(), ['Cardiology', 'Dermatology', 'Neurology']);
+    await changed(() => updateDoctor(svc.deps.db.knex, { organizationId: t.org.id }, t.cardiology.id, { active: false }));
+    assert.deepEqual(await specialties(), ['Dermatology', 'Neurology']);
   });
 
   it('continues a booking after a restart: a new service on the same database picks up the dialogue', async () => {
