@@ -50,24 +50,79 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database>
   return db;
 }
 
+/** Delay before reconnecting a lost LISTEN connection: doubles from the first to the last, then stays. */
+const RELISTEN_DELAYS_MS = [100, 200, 500, 1_000, 2_000, 5_000];
+
 function openPostgres(url: string, poolMax: number): Database {
   const knex = knexFactory({ client: 'pg', connection: url, pool: { min: 0, max: poolMax } });
-  let listener: pg.Client | null = null;
   const handlers = new Map<string, Set<(p: string) => void>>();
+  let listener: Promise<pg.Client> | null = null;
+  let closed = false;
+  let failures = 0;
+  let retry: NodeJS.Timeout | null = null;
+
+  // One connection listens for every channel. When it is lost (a restart, a failover, an idle timeout), it is opened
+  // again and listens again; what was notified in between is lost, which the listeners allow for (the web chat replays
+  // on reconnect, the clinic cache expires).
+  function listenerClient(): Promise<pg.Client> {
+    listener ??= (async () => {
+      const client = new pg.Client({ connectionString: url });
+      client.on('notification', (msg) => {
+        for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
+      });
+      // 'end' follows an error; the error itself needs a handler or it would end the process.
+      client.on('error', () => undefined);
+      client.on('end', () => lost(client));
+      try {
+        await client.connect();
+        for (const channel of handlers.keys()) await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      } catch (err) {
+        await client.end().catch(() => undefined);
+        throw err;
+      }
+      failures = 0;
+      return client;
+    })();
+    const attempt = listener;
+    attempt.catch(() => {
+      if (listener === attempt) listener = null;
+      lost(null);
+    });
+    return attempt;
+  }
+
+  function lost(client: pg.Client | null): void {
+    if (client) {
+      // The current listener ended (not one replaced already).
+      void listener?.then((current) => { if (current === client) { listener = null; reconnect(); } }, () => undefined);
+      return;
+    }
+    reconnect();
+  }
+
+  function reconnect(): void {
+    if (closed || retry || handlers.size === 0) return;
+    const delay = RELISTEN_DELAYS_MS[Math.min(failures++, RELISTEN_DELAYS_MS.length - 1)]!;
+    retry = setTimeout(() => {
+      retry = null;
+      if (!closed && !listener) listenerClient().catch(() => undefined);
+    }, delay);
+    retry.unref();
+  }
+
   return {
     knex,
     kind: 'postgres',
     async listen(channel, onPayload) {
-      if (!listener) {
-        listener = new pg.Client({ connectionString: url });
-        await listener.connect();
-        listener.on('notification', (msg) => {
-          for (const h of handlers.get(msg.channel) ?? []) h(msg.payload ?? '');
-        });
-      }
       if (!handlers.has(channel)) {
         handlers.set(channel, new Set());
-        await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        try {
+          const client = await listenerClient();
+          await client.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+        } catch (err) {
+          handlers.delete(channel);
+          throw err;
+        }
       }
       handlers.get(channel)!.add(onPayload);
       return async () => {
@@ -75,7 +130,10 @@ function openPostgres(url: string, poolMax: number): Database {
       };
     },
     async close() {
-      await listener?.end().catch(() => undefined);
+      closed = true;
+      if (retry) clearTimeout(retry);
+      const client = await listener?.catch(() => null);
+      await client?.end().catch(() => undefined);
       await knex.destroy();
     },
   };
