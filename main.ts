@@ -124,6 +124,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       db, logger, clock, schedule: config.REMINDER_TICK, leaseSeconds, idleMinutes: config.CONVERSATION_IDLE_MINUTES,
       organizationIds: opts.organizationIds, setContext: setReminderContext, onQueued: () => dispatcher.kick(),
     },
+    idleConversations: { db, logger, clock, idleMinutes: config.CONVERSATION_IDLE_MINUTES, schedule: config.IDLE_CLOSE_TICK, organizationIds: opts.organizationIds },
   });
   await channels.startAll();
   if (opts.dispatcher !== false) dispatcher.start();

@@ -39,6 +39,7 @@ const schema = z.object({
   EMERGENCY_NUMBER: z.string().default('112'),
   DISPATCH_POLL_MS: z.coerce.number().int().positive().default(1000),
   REMINDER_TICK: z.string().default('*/15 * * * * *'),
+  IDLE_CLOSE_TICK: z.string().default('0 * * * * *'),
   SMS_RATE_PER_SECOND: z.coerce.number().positive().default(10),
   TWILIO_ACCOUNT_SID: z.string().optional(),
   TWILIO_AUTH_TOKEN: z.string().optional(),

@@ -100,10 +100,47 @@ function bumpVersion(db: Db): Knex.Raw {
   return (db as Knex).raw('state_version + 1');
 }
 
-async function closeRow(db: Db, conv: Conversation, now: Date, reason: string): Promise<Conversation> {
-  const closed = await conv.$query(db).patchAndFetch({ status: 'closed', closed_at: now, updated_at: now, state_version: bumpVersion(db) } as unknown as Partial<Conversation>);
+/** Closes it unless something else just did (the idle job, staff): then null, and no second event. */
+async function closeRow(db: Db, conv: Conversation, now: Date, reason: string): Promise<Conversation | null> {
+  const [closed] = (await Conversation.query(db).where({ id: conv.id }).whereNot('status', 'closed')
+    .patch({ status: 'closed', closed_at: now, updated_at: now, state_version: bumpVersion(db) } as unknown as Partial<Conversation>)
+    .returning('*')) as unknown as Conversation[];
+  if (!closed) return null;
   await recordEvent(db, conv.organization_id, 'conversation.closed', conv.id, { conversation_id: conv.id, patient_id: conv.patient_id, reason }, newId('event'));
   return closed;
+}
+
+/** Past the idle time by this much more before the idle job closes a conversation: a message received just before
+ * the idle time, and stored a moment later, is never stored into a conversation the job has just closed. */
+const IDLE_CLOSE_GRACE_MS = 60_000;
+
+/**
+ * Closes the bot's conversations silent for longer than `idleMinutes` (plus a
+ * minute's grace), up to `limit` per call, with an event conversation.closed
+ * (reason idle) each; returns how many. SKIP LOCKED: any number of instances
+ * may run it, and a conversation a turn is writing is left for the next run.
+ * Conversations staff hold (handoff) stay open until staff close or resume
+ * them; an idle one is closed when the patient next writes.
+ */
+export async function closeIdleConversations(db: Db, opts: { now: Date; idleMinutes: number; limit: number; organizationIds?: readonly string[] }): Promise<number> {
+  if (opts.organizationIds?.length === 0) return 0;
+  const idleBefore = new Date(opts.now.getTime() - opts.idleMinutes * 60_000 - IDLE_CLOSE_GRACE_MS);
+  return (db as Knex).transaction(async (trx) => {
+    const { rows } = (await trx.raw(
+      `SELECT id, organization_id, patient_id FROM conversations
+       WHERE status = 'bot' AND deleted_at IS NULL AND last_message_at < ? ${opts.organizationIds ? 'AND organization_id = ANY(?::text[])' : ''}
+       ORDER BY last_message_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [idleBefore, ...(opts.organizationIds ? [[...opts.organizationIds]] : []), opts.limit] as Knex.RawBinding[],
+    )) as { rows: Array<{ id: string; organization_id: string; patient_id: string | null }> };
+    if (rows.length === 0) return 0;
+    await trx('conversations').whereIn('id', rows.map((r) => r.id))
+      .update({ status: 'closed', closed_at: opts.now, updated_at: opts.now, state_version: bumpVersion(trx) });
+    await trx('events').insert(rows.map((r) => ({
+      id: newId('event'), organization_id: r.organization_id, event: 'conversation.closed', subject_id: r.id,
+      data: JSON.stringify({ conversation_id: r.id, patient_id: r.patient_id, reason: 'idle' }),
+    })));
+    return rows.length;
+  });
 }
 
 /** A live conversation with its patient's name; 404 for a deleted one or another organization's. */
@@ -210,7 +247,9 @@ export async function resumeConversation(db: Db, scope: OrgScope, id: string, op
 /** Closes the conversation (closed_at, event conversation.closed). 409 when already closed. */
 export async function closeConversation(db: Db, scope: OrgScope, id: string, opts: { now?: Date; reason?: string } = {}): Promise<Conversation> {
   const conv = await getOpen(db, scope, id, 'closed again');
-  return closeRow(db, conv, opts.now ?? new Date(), opts.reason ?? 'closed');
+  const closed = await closeRow(db, conv, opts.now ?? new Date(), opts.reason ?? 'closed');
+  if (!closed) throw conflict('A closed conversation cannot be closed again', { status: 'closed' });
+  return closed;
 }
 
 /** Soft delete: the conversation and its messages disappear from the API; still-queued replies are cancelled. */

@@ -3,24 +3,30 @@
  * stops them before the database closes (a tick in progress finishes first).
  */
 import { ReminderJob, type ReminderJobOptions } from './reminders.js';
+import { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
 
 export { ReminderJob, type ReminderJobOptions, type TickResult } from './reminders.js';
+export { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
 
 export interface SchedulerOptions {
   reminders: ReminderJobOptions;
+  idleConversations: IdleConversationJobOptions;
 }
 
 export interface Schedulers {
   reminders: ReminderJob;
+  idleConversations: IdleConversationJob;
   start(): void;
   stop(): Promise<void>;
 }
 
 export function createSchedulers(opts: SchedulerOptions): Schedulers {
   const reminders = new ReminderJob(opts.reminders);
-  const jobs = [reminders];
+  const idleConversations = new IdleConversationJob(opts.idleConversations);
+  const jobs = [reminders, idleConversations];
   return {
     reminders,
+    idleConversations,
     start() {
       for (const job of jobs) job.start();
     },

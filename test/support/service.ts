@@ -27,6 +27,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // No background reminder ticks: a service left running with a fixed clock would treat every
     // organization's reminders as due or past. Reminder tests call the tick themselves.
     REMINDER_TICK: '0 0 0 1 1 *',
+    // Nor idle closing, for the same reason: tests close idle conversations by calling the tick.
+    IDLE_CLOSE_TICK: '0 0 0 1 1 *',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...overrides,
   });
