@@ -120,11 +120,6 @@ export class ConversationEngine {
   /** The `onInbound` of every channel adapter (bound: pass it around as is). */
   readonly handleInbound: OnInbound = (msg) => this.handle(msg);
 
-  /** Forgets cached clinic data (doctors or settings changed). */
-  invalidateClinic(organizationId?: string): void {
-    this.clinics.invalidate(organizationId);
-  }
-
   /**
    * Drops a clinic's cached data when any instance changes its doctors or
    * settings (models/clinicChanges.ts), so the next turn sees the change; the
