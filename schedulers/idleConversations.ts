@@ -5,7 +5,8 @@
  * gets its conversation.closed. The next message from that patient opens a
  * new conversation. Any number of instances may run it (SKIP LOCKED).
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from './cronTask.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
@@ -32,22 +33,7 @@ export class IdleConversationJob {
 
   start(): void {
     if (this.task) return;
-    if (!cron.validate(this.opts.schedule)) throw new Error(`IDLE_CLOSE_TICK is not a cron expression: "${this.opts.schedule}"`);
-    this.task = cron.schedule(this.opts.schedule, async () => {
-      try {
-        await this.tick();
-      } catch (err) {
-        this.opts.logger.error({ err: { message: (err as Error).message } }, 'idle conversations: tick failed');
-      }
-    }, {
-      name: 'idle-conversations', noOverlap: true, suppressMissedWarning: true,
-      logger: {
-        info: (m) => this.opts.logger.debug({ job: 'idle-conversations' }, m),
-        warn: (m) => this.opts.logger.debug({ job: 'idle-conversations' }, m),
-        error: (m) => this.opts.logger.error({ job: 'idle-conversations' }, String(m)),
-        debug: (m) => this.opts.logger.debug({ job: 'idle-conversations' }, String(m)),
-      },
-    });
+    this.task = scheduleJob({ name: 'idle-conversations', setting: 'IDLE_CLOSE_TICK', schedule: this.opts.schedule, logger: this.opts.logger, run: () => this.tick() });
   }
 
   /** Stops scheduling and waits for a run in progress (call before the database closes). */

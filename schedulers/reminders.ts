@@ -6,7 +6,8 @@
  * patient's channel in the same transaction that marks it sent and makes the
  * patient's next reply the answer to it. Then the dispatcher is kicked.
  */
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { scheduleJob } from './cronTask.js';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import type { Clock } from '../lib/clock.js';
@@ -78,24 +79,7 @@ export class ReminderJob {
   /** Schedules the cron task (idempotent). */
   start(): void {
     if (this.task) return;
-    if (!cron.validate(this.opts.schedule)) throw new Error(`REMINDER_TICK is not a cron expression: "${this.opts.schedule}"`);
-    // A tick missed while the event loop was busy is not lost: the next one claims whatever is due.
-    this.task = cron.schedule(this.opts.schedule, async () => {
-      try {
-        await this.tick();
-      } catch (err) {
-        this.opts.logger.error({ err: { message: (err as Error).message } }, 'reminders: tick failed');
-      }
-    }, {
-      name: 'reminders', noOverlap: true, suppressMissedWarning: true,
-      // A tick still running when the next comes up is normal under load (noOverlap skips it): debug, not warn.
-      logger: {
-        info: (m) => this.opts.logger.debug({ job: 'reminders' }, m),
-        warn: (m) => this.opts.logger.debug({ job: 'reminders' }, m),
-        error: (m) => this.opts.logger.error({ job: 'reminders' }, String(m)),
-        debug: (m) => this.opts.logger.debug({ job: 'reminders' }, String(m)),
-      },
-    });
+    this.task = scheduleJob({ name: 'reminders', setting: 'REMINDER_TICK', schedule: this.opts.schedule, logger: this.opts.logger, run: () => this.tick() });
   }
 
   /** Stops scheduling and waits for a tick in progress (call before the database closes). */
