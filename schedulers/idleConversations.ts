@@ -5,8 +5,7 @@
  * gets its conversation.closed. The next message from that patient opens a
  * new conversation. Any number of instances may run it (SKIP LOCKED).
  */
-import type { ScheduledTask } from 'node-cron';
-import { scheduleJob } from './cronTask.js';
+import { CronJob } from './cronTask.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
@@ -25,45 +24,23 @@ export interface IdleConversationJobOptions {
   organizationIds?: readonly string[];
 }
 
-export class IdleConversationJob {
-  private task: ScheduledTask | null = null;
-  private current: Promise<number> | null = null;
-
-  constructor(private readonly opts: IdleConversationJobOptions) {}
-
-  start(): void {
-    if (this.task) return;
-    this.task = scheduleJob({ name: 'idle-conversations', setting: 'IDLE_CLOSE_TICK', schedule: this.opts.schedule, logger: this.opts.logger, run: () => this.tick() });
+export class IdleConversationJob extends CronJob<number> {
+  constructor(private readonly opts: IdleConversationJobOptions) {
+    super({ name: 'idle-conversations', setting: 'IDLE_CLOSE_TICK', schedule: opts.schedule, logger: opts.logger });
   }
 
-  /** Stops scheduling and waits for a run in progress (call before the database closes). */
-  async stop(): Promise<void> {
-    const task = this.task;
-    this.task = null;
-    if (task) await task.destroy();
-    await this.current?.catch(() => undefined);
-  }
-
-  /** One run: closes idle conversations until none is left; returns how many. */
-  async tick(): Promise<number> {
-    while (this.current) await this.current.catch(() => undefined);
-    const run = (async () => {
-      let total = 0;
-      for (;;) {
-        const closed = await closeIdleConversations(this.opts.db.knex, {
-          now: this.opts.clock.now(), idleMinutes: this.opts.idleMinutes, limit: this.opts.batchSize ?? 500, organizationIds: this.opts.organizationIds,
-        });
-        total += closed;
-        if (closed < (this.opts.batchSize ?? 500)) break;
-      }
-      if (total > 0) this.opts.logger.info({ closed: total }, 'idle conversations closed');
-      return total;
-    })();
-    this.current = run;
-    try {
-      return await run;
-    } finally {
-      this.current = null;
+  /** Closes idle conversations until none is left; returns how many. */
+  protected async run(): Promise<number> {
+    const limit = this.opts.batchSize ?? 500;
+    let total = 0;
+    for (;;) {
+      const closed = await closeIdleConversations(this.opts.db.knex, {
+        now: this.opts.clock.now(), idleMinutes: this.opts.idleMinutes, limit, organizationIds: this.opts.organizationIds,
+      });
+      total += closed;
+      if (closed < limit) break;
     }
+    if (total > 0) this.opts.logger.info({ closed: total }, 'idle conversations closed');
+    return total;
   }
 }

@@ -6,8 +6,7 @@
  * patient's channel in the same transaction that marks it sent and makes the
  * patient's next reply the answer to it. Then the dispatcher is kicked.
  */
-import type { ScheduledTask } from 'node-cron';
-import { scheduleJob } from './cronTask.js';
+import { CronJob } from './cronTask.js';
 import type { Knex } from 'knex';
 import { DateTime } from 'luxon';
 import type { Clock } from '../lib/clock.js';
@@ -70,43 +69,17 @@ export function reminderDate(at: Date, lang: PatientLanguage, timeZone: string):
   return { date, time: dt.toFormat('HH:mm') };
 }
 
-export class ReminderJob {
-  private task: ScheduledTask | null = null;
-  private current: Promise<TickResult> | null = null;
-
-  constructor(private readonly opts: ReminderJobOptions) {}
-
-  /** Schedules the cron task (idempotent). */
-  start(): void {
-    if (this.task) return;
-    this.task = scheduleJob({ name: 'reminders', setting: 'REMINDER_TICK', schedule: this.opts.schedule, logger: this.opts.logger, run: () => this.tick() });
-  }
-
-  /** Stops scheduling and waits for a tick in progress (call before the database closes). */
-  async stop(): Promise<void> {
-    const task = this.task;
-    this.task = null;
-    if (task) await task.destroy();
-    await this.current?.catch(() => undefined);
-  }
-
-  /** One run: claims and processes due reminders until none is left. Ticks never overlap within an instance. */
-  async tick(): Promise<TickResult> {
-    while (this.current) await this.current.catch(() => undefined);
-    const run = this.runRounds();
-    this.current = run;
-    try {
-      return await run;
-    } finally {
-      this.current = null;
-    }
+export class ReminderJob extends CronJob<TickResult> {
+  constructor(private readonly opts: ReminderJobOptions) {
+    super({ name: 'reminders', setting: 'REMINDER_TICK', schedule: opts.schedule, logger: opts.logger });
   }
 
   private get knex(): Knex {
     return this.opts.db.knex;
   }
 
-  private async runRounds(): Promise<TickResult> {
+  /** One run: claims and processes due reminders until none is left. */
+  protected async run(): Promise<TickResult> {
     const total: TickResult = { claimed: 0, queued: 0, skipped: 0, failed: 0, lost: 0 };
     const batch = this.opts.batchSize ?? 100;
     const orgs = new Map<string, OrgInfo>();
