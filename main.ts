@@ -27,7 +27,7 @@ import { setReminderContext, type ConversationEngine } from './bot/engine.js';
 import { render } from './bot/catalog/index.js';
 import { TwilioSmsAdapter } from './channels/sms/adapter.js';
 import { createSmsWebhooks } from './channels/sms/webhooks.js';
-import { createSchedulers, type Schedulers } from './schedulers/index.js';
+import { createSchedulers, WEBHOOKS_CHANNEL, type Schedulers } from './schedulers/index.js';
 
 export interface StartOptions {
   config?: Config;
@@ -125,10 +125,16 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       organizationIds: opts.organizationIds, setContext: setReminderContext, onQueued: () => dispatcher.kick(),
     },
     idleConversations: { db, logger, clock, idleMinutes: config.CONVERSATION_IDLE_MINUTES, schedule: config.IDLE_CLOSE_TICK, organizationIds: opts.organizationIds },
+    webhooks: { db, logger, schedule: config.WEBHOOK_TICK, timeoutMs: config.WEBHOOK_TIMEOUT_MS, leaseSeconds, organizationIds: opts.organizationIds },
   });
   await channels.startAll();
   if (opts.dispatcher !== false) dispatcher.start();
   if (opts.schedulers !== false) schedulers.start();
+  // Deliveries queued by a commit on any instance go out at once, from whichever instance claims them first.
+  const stopListeningForWebhooks = opts.schedulers !== false
+    ? await db.listen(WEBHOOKS_CHANNEL, () => schedulers.webhooks.kick())
+    : async () => undefined;
+  deps.hooks.deliverWebhookNow = (deliveryId) => schedulers.webhooks.deliverNow(deliveryId);
   deps.hooks.outboundQueued = () => dispatcher.kick();
   deps.hooks.channelStatus = () => channels.health();
   deps.hooks.staffMessageQueued = (conversationId, messageId) => {
@@ -154,6 +160,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       // Upgraded sockets keep server.close() waiting: close them (1001, the widget reconnects elsewhere).
       await channels.stopAll();
       // A reminder tick in progress and the sends in flight are recorded before the database closes.
+      await stopListeningForWebhooks();
       await schedulers.stop();
       await dispatcher.stop();
       await stopListeningForClinicChanges();

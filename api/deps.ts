@@ -25,6 +25,11 @@ export interface AppHooks {
    * it the link is written to the log at info level, without the address.
    */
   passwordResetIssued?: (userId: string, token: string) => void;
+  /**
+   * Sends a queued webhook delivery now and resolves with its status (POST
+   * /webhooks/:id/test waits for it); null when another instance took it.
+   */
+  deliverWebhookNow?: (deliveryId: string) => Promise<string | null>;
 }
 
 export interface AppDeps {

@@ -4,18 +4,22 @@
  */
 import { ReminderJob, type ReminderJobOptions } from './reminders.js';
 import { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
+import { WebhookDeliveryJob, type WebhookDeliveryJobOptions } from './webhookDeliveries.js';
 
 export { ReminderJob, type ReminderJobOptions, type TickResult } from './reminders.js';
 export { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
+export { WebhookDeliveryJob, type WebhookDeliveryJobOptions, WEBHOOKS_CHANNEL } from './webhookDeliveries.js';
 
 export interface SchedulerOptions {
   reminders: ReminderJobOptions;
   idleConversations: IdleConversationJobOptions;
+  webhooks: WebhookDeliveryJobOptions;
 }
 
 export interface Schedulers {
   reminders: ReminderJob;
   idleConversations: IdleConversationJob;
+  webhooks: WebhookDeliveryJob;
   start(): void;
   stop(): Promise<void>;
 }
@@ -23,10 +27,12 @@ export interface Schedulers {
 export function createSchedulers(opts: SchedulerOptions): Schedulers {
   const reminders = new ReminderJob(opts.reminders);
   const idleConversations = new IdleConversationJob(opts.idleConversations);
-  const jobs = [reminders, idleConversations];
+  const webhooks = new WebhookDeliveryJob(opts.webhooks);
+  const jobs = [reminders, idleConversations, webhooks];
   return {
     reminders,
     idleConversations,
+    webhooks,
     start() {
       for (const job of jobs) job.start();
     },

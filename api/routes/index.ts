@@ -14,6 +14,7 @@ import { communicationRoutes } from './communications.js';
 import { templateRoutes } from './templates.js';
 import { settingsRoutes } from './settings.js';
 import { channelRoutes } from './channels.js';
+import { webhookRoutes } from './webhooks.js';
 
 export { systemRoutes };
 
@@ -32,4 +33,5 @@ export const apiRoutes: MountableRoute[] = [
   ...templateRoutes,
   ...settingsRoutes,
   ...channelRoutes,
+  ...webhookRoutes,
 ];

@@ -11,6 +11,7 @@ import * as reminders from './008_reminders.js';
 import * as messageIndexes from './009_message_indexes.js';
 import * as outboxRecipient from './010_outbox_recipient.js';
 import * as turnWriteCosts from './011_turn_write_costs.js';
+import * as webhooks from './012_webhooks.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '009_message_indexes': messageIndexes,
   '010_outbox_recipient': outboxRecipient,
   '011_turn_write_costs': turnWriteCosts,
+  '012_webhooks': webhooks,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

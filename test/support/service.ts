@@ -29,6 +29,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     REMINDER_TICK: '0 0 0 1 1 *',
     // Nor idle closing, for the same reason: tests close idle conversations by calling the tick.
     IDLE_CLOSE_TICK: '0 0 0 1 1 *',
+    // Webhook retries likewise; new deliveries still go out at once (NOTIFY), as in production.
+    WEBHOOK_TICK: '0 0 0 1 1 *',
+    WEBHOOK_TIMEOUT_MS: '2000',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...overrides,
   });
