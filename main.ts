@@ -126,6 +126,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     },
     idleConversations: { db, logger, clock, idleMinutes: config.CONVERSATION_IDLE_MINUTES, schedule: config.IDLE_CLOSE_TICK, organizationIds: opts.organizationIds },
     webhooks: { db, logger, schedule: config.WEBHOOK_TICK, timeoutMs: config.WEBHOOK_TIMEOUT_MS, leaseSeconds, organizationIds: opts.organizationIds },
+    housekeeping: { db, logger, clock, schedule: config.HOUSEKEEPING_TICK },
   });
   await channels.startAll();
   if (opts.dispatcher !== false) dispatcher.start();

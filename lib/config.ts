@@ -41,6 +41,7 @@ const schema = z.object({
   REMINDER_TICK: z.string().default('*/15 * * * * *'),
   IDLE_CLOSE_TICK: z.string().default('0 * * * * *'),
   WEBHOOK_TICK: z.string().default('*/10 * * * * *'),
+  HOUSEKEEPING_TICK: z.string().default('30 */10 * * * *'),
   WEBHOOK_TIMEOUT_MS: z.coerce.number().int().positive().max(60_000).default(10_000),
   SMS_RATE_PER_SECOND: z.coerce.number().positive().default(10),
   TWILIO_ACCOUNT_SID: z.string().optional(),

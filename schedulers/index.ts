@@ -5,21 +5,25 @@
 import { ReminderJob, type ReminderJobOptions } from './reminders.js';
 import { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
 import { WebhookDeliveryJob, type WebhookDeliveryJobOptions } from './webhookDeliveries.js';
+import { HousekeepingJob, type HousekeepingJobOptions } from './housekeeping.js';
 
 export { ReminderJob, type ReminderJobOptions, type TickResult } from './reminders.js';
 export { IdleConversationJob, type IdleConversationJobOptions } from './idleConversations.js';
 export { WebhookDeliveryJob, type WebhookDeliveryJobOptions, WEBHOOKS_CHANNEL } from './webhookDeliveries.js';
+export { HousekeepingJob, type HousekeepingJobOptions } from './housekeeping.js';
 
 export interface SchedulerOptions {
   reminders: ReminderJobOptions;
   idleConversations: IdleConversationJobOptions;
   webhooks: WebhookDeliveryJobOptions;
+  housekeeping: HousekeepingJobOptions;
 }
 
 export interface Schedulers {
   reminders: ReminderJob;
   idleConversations: IdleConversationJob;
   webhooks: WebhookDeliveryJob;
+  housekeeping: HousekeepingJob;
   start(): void;
   stop(): Promise<void>;
 }
@@ -28,11 +32,13 @@ export function createSchedulers(opts: SchedulerOptions): Schedulers {
   const reminders = new ReminderJob(opts.reminders);
   const idleConversations = new IdleConversationJob(opts.idleConversations);
   const webhooks = new WebhookDeliveryJob(opts.webhooks);
-  const jobs = [reminders, idleConversations, webhooks];
+  const housekeeping = new HousekeepingJob(opts.housekeeping);
+  const jobs = [reminders, idleConversations, webhooks, housekeeping];
   return {
     reminders,
     idleConversations,
     webhooks,
+    housekeeping,
     start() {
       for (const job of jobs) job.start();
     },

@@ -7,12 +7,15 @@
  * duplicate blocks on the reserved key (unique index) until the first commits,
  * then replays its result. A key reused for another endpoint or with another
  * body is a client error (422). Failed requests store nothing: a retry runs again.
+ * A key is remembered for a day (IDEMPOTENCY_KEY_TTL_MS); after that it is
+ * new again, whether or not housekeeping has deleted it yet.
  */
 import { createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Knex } from 'knex';
 import { AppError, unprocessable, fieldError } from '../../lib/errors.js';
 import type { AppDeps } from '../deps.js';
+import { IDEMPOTENCY_KEY_TTL_MS } from '../../models/housekeeping.js';
 import { requestBodyOf, type HandlerResult } from './route.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
@@ -45,7 +48,7 @@ function replay(ctx: Context, row: StoredRow, hash: string): HandlerResult {
  */
 export async function withIdempotency(
   ctx: Context,
-  deps: Pick<AppDeps, 'db'>,
+  deps: Pick<AppDeps, 'db' | 'clock'>,
   orgId: string,
   operation: (trx: Knex.Transaction) => Promise<HandlerResult>,
   defaultStatus = 200,
@@ -55,13 +58,17 @@ export async function withIdempotency(
   if (!key) return knex.transaction(operation);
   if (key.length > 255) throw fieldError(IDEMPOTENCY_HEADER, 'must be at most 255 characters');
   const hash = requestHash(ctx);
+  const expiredBefore = new Date(deps.clock.now().getTime() - IDEMPOTENCY_KEY_TTL_MS);
   const find = (db: Knex | Knex.Transaction) =>
-    db('idempotency_keys').where({ organization_id: orgId, key }).first('method', 'path', 'status_code', 'response') as Promise<StoredRow | undefined>;
+    db('idempotency_keys').where({ organization_id: orgId, key }).where('created_at', '>=', expiredBefore)
+      .first('method', 'path', 'status_code', 'response') as Promise<StoredRow | undefined>;
 
   const done = await find(knex);
   if (done) return replay(ctx, done, hash);
 
   return knex.transaction(async (trx) => {
+    // An expired use of this key, not deleted by housekeeping yet, makes way (a no-op for a new key).
+    await trx('idempotency_keys').where({ organization_id: orgId, key }).where('created_at', '<', expiredBefore).delete();
     const reserved = await trx('idempotency_keys')
       .insert({ organization_id: orgId, key, method: ctx.method, path: ctx.path })
       .onConflict(['organization_id', 'key']).ignore().returning('key');

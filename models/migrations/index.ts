@@ -12,6 +12,7 @@ import * as messageIndexes from './009_message_indexes.js';
 import * as outboxRecipient from './010_outbox_recipient.js';
 import * as turnWriteCosts from './011_turn_write_costs.js';
 import * as webhooks from './012_webhooks.js';
+import * as housekeeping from './013_housekeeping.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '010_outbox_recipient': outboxRecipient,
   '011_turn_write_costs': turnWriteCosts,
   '012_webhooks': webhooks,
+  '013_housekeeping': housekeeping,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -129,4 +129,23 @@ describe('Idempotency-Key on POST', () => {
     const without = await t.admin.client.post('/api/v1/appointments', body);
     assert.equal(without.status, 409);
   });
+
+  it('an Idempotency-Key is remembered for a day: after that the same key is a new request', async () => {
+    const t = await createTestOrg();
+    const headers = { 'Idempotency-Key': 'daily-import-1' };
+    const first = await t.admin.client.post('/api/v1/patients', { name: 'Day One', phone: uniquePhone() }, { headers });
+    assert.equal(first.status, 201);
+    const knex = t.svc.deps.db.knex;
+    const rewind = (hours: number) => knex('idempotency_keys').where({ organization_id: t.org.id, key: 'daily-import-1' })
+      .update({ created_at: new Date(Date.now() - hours * 3_600_000) });
+    await rewind(23);
+    assert.equal((await t.admin.client.post('/api/v1/patients', { name: 'Day Two', phone: uniquePhone() }, { headers })).status, 422, 'still remembered');
+    await rewind(25);
+    const second = await t.admin.client.post('/api/v1/patients', { name: 'Day Two', phone: uniquePhone() }, { headers });
+    assert.equal(second.status, 201);
+    assert.notEqual(second.body.data.id, first.body.data.id);
+    assert.equal(second.headers.get('idempotent-replayed'), null);
+    const replay = await t.admin.client.post('/api/v1/patients', { name: 'Day Three', phone: uniquePhone() }, { headers });
+    assert.equal(replay.status, 422, 'the new use is remembered in turn (another body)');
+  });
 });

@@ -32,6 +32,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // Webhook retries likewise; new deliveries still go out at once (NOTIFY), as in production.
     WEBHOOK_TICK: '0 0 0 1 1 *',
     WEBHOOK_TIMEOUT_MS: '2000',
+    // Housekeeping too: a service with a fixed clock would delete what other tests just wrote.
+    HOUSEKEEPING_TICK: '0 0 0 1 1 *',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL } : {}),
     ...overrides,
   });
