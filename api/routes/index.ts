@@ -7,6 +7,7 @@ import { apiKeysRoutes } from './apiKeys.js';
 import { patientRoutes } from './patients.js';
 import { doctorsRoutes } from './doctors.js';
 import { appointmentsRoutes } from './appointments.js';
+import { conversationExportRoutes } from './conversationExports.js';
 import { conversationRoutes } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { ticketRoutes } from './tickets.js';
@@ -25,6 +26,7 @@ export const apiRoutes: MountableRoute[] = [
   ...patientRoutes,
   ...doctorsRoutes,
   ...appointmentsRoutes,
+  ...conversationExportRoutes,
   ...conversationRoutes,
   ...messageRoutes,
   ...ticketRoutes,
