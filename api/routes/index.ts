@@ -26,6 +26,7 @@ export const apiRoutes: MountableRoute[] = [
   ...patientRoutes,
   ...doctorsRoutes,
   ...appointmentsRoutes,
+  // Before conversationRoutes: /conversations/export must not reach /conversations/:id.
   ...conversationExportRoutes,
   ...conversationRoutes,
   ...messageRoutes,
