@@ -245,6 +245,7 @@ describe('/api/v1/conversations/export', () => {
     assert.deepEqual(await fields('start_date=yesterday&end_date=2025-01-31'), ['start_date']);
     const year = await t.admin.client.get('/api/v1/conversations/export?start_date=2024-01-01&end_date=2024-12-31');
     assert.equal(year.status, 200, 'a leap year of 366 days is accepted');
+    assert.deepEqual(csvRows(year), [], 'no conversations: the header row alone');
     const provider = await createTestUser(t.svc, t.org.id, 'provider');
     const forbidden = await provider.client.get('/api/v1/conversations/export?start_date=2025-01-01&end_date=2025-01-31');
     assert.equal(forbidden.status, 403);
