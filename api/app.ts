@@ -42,5 +42,11 @@ export function createApp(deps: AppDeps): CreatedApp {
 
   app.use(router.routes());
   app.use(router.allowedMethods());
+  // Errors Koa reports after the response started (a streamed body that failed or whose client went away);
+  // without a listener Koa prints them to stderr.
+  app.on('error', (err: NodeJS.ErrnoException, ctx?: Koa.Context) => {
+    const clientGone = ['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE'].includes(err.code ?? '');
+    deps.logger[clientGone ? 'debug' : 'error']({ err, request_id: ctx?.state.requestId, path: ctx?.path }, clientGone ? 'client went away during the response' : 'response failed');
+  });
   return { app, router };
 }

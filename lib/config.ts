@@ -35,6 +35,8 @@ const schema = z.object({
   OPENAI_BASE_URL: z.string().url().optional(),
   OPENAI_MODEL: z.string().default('gpt-4o-mini'),
   OPENAI_TIMEOUT_MS: z.coerce.number().int().positive().default(4000),
+  // Conversations read per query by the organization-wide export (messages: five times as many).
+  EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(200),
   CONVERSATION_IDLE_MINUTES: z.coerce.number().int().positive().default(24 * 60),
   EMERGENCY_NUMBER: z.string().default('112'),
   DISPATCH_POLL_MS: z.coerce.number().int().positive().default(1000),

@@ -150,9 +150,8 @@ export async function getConversation(db: Db, scope: OrgScope, id: string): Prom
   return conv;
 }
 
-export interface ListConversationsInput {
-  page: number;
-  limit: number;
+/** Filters shared by the conversation list and the export (models/conversationExport.ts). */
+export interface ConversationFilter {
   patientId?: string;
   /** Conversations started at or after this instant. */
   startDate?: Date;
@@ -163,13 +162,16 @@ export interface ListConversationsInput {
   channel?: string;
   escalated?: boolean;
   assigneeUserId?: string;
+}
+
+export interface ListConversationsInput extends ConversationFilter {
+  page: number;
+  limit: number;
   sort: [string, 'asc' | 'desc'];
 }
 
-export const CONVERSATION_SORTS = ['created_at', 'last_message_at', 'message_count', 'updated_at'] as const;
-
-/** Live conversations of the organization, filtered and paginated, with patient names. */
-export async function listConversations(db: Db, scope: OrgScope, input: ListConversationsInput): Promise<{ rows: Conversation[]; total: number }> {
+/** Live conversations of the organization matching the filter (no select, order or limit). */
+export function filteredConversations(db: Db, scope: OrgScope, input: ConversationFilter) {
   const q = live(db, scope.organizationId);
   if (input.patientId) q.where('conversations.patient_id', input.patientId);
   if (input.startDate) q.where('conversations.created_at', '>=', input.startDate);
@@ -179,6 +181,14 @@ export async function listConversations(db: Db, scope: OrgScope, input: ListConv
   if (input.channel) q.where('conversations.channel', input.channel);
   if (input.escalated !== undefined) q.where('conversations.escalated', input.escalated);
   if (input.assigneeUserId) q.where('conversations.assignee_user_id', input.assigneeUserId);
+  return q;
+}
+
+export const CONVERSATION_SORTS = ['created_at', 'last_message_at', 'message_count', 'updated_at'] as const;
+
+/** Live conversations of the organization, filtered and paginated, with patient names. */
+export async function listConversations(db: Db, scope: OrgScope, input: ListConversationsInput): Promise<{ rows: Conversation[]; total: number }> {
+  const q = filteredConversations(db, scope, input);
   const [{ count }] = (await q.clone().clearSelect().count('* as count')) as unknown as { count: number }[];
   const [field, dir] = input.sort;
   const rows = await q.select('conversations.*', 'patients.name as patient_name')

@@ -87,9 +87,14 @@ export function buildOpenApiDocument(serverUrl = '/'): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const spec of registered) {
     const path = spec.fullPath.replace(/:([A-Za-z_]+)/g, '{$1}');
-    const responses: Record<string, JsonSchema> = {
-      [String(spec.status ?? 200)]: { description: 'Success', content: { [spec.contentType ?? 'application/json']: { schema: successEnvelope(spec) } } },
-    };
+    const content = spec.raw && spec.contents
+      ? Object.fromEntries(Object.entries(spec.contents).map(([type, schema]) => [type, { schema: toSchema(schema, 'output') }]))
+      : { [spec.contentType ?? 'application/json']: { schema: successEnvelope(spec) } };
+    const success: JsonSchema = { description: 'Success', content };
+    if (spec.download) {
+      success.headers = { 'Content-Disposition': { description: 'attachment; filename="…"', schema: { type: 'string' } } };
+    }
+    const responses: Record<string, JsonSchema> = { [String(spec.status ?? 200)]: success };
     for (const code of spec.errors ?? []) {
       responses[String(code)] = { $ref: `#/components/responses/Error${code}` };
     }

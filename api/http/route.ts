@@ -56,6 +56,14 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   /** The handler writes ctx.body itself (text, streams); `response` describes it. */
   raw?: boolean;
   contentType?: string;
+  /**
+   * A raw handler that answers in several media types: media type -> schema
+   * of the body (file formats: `fileBody()`). Documented instead of
+   * `response` / `contentType`.
+   */
+  contents?: Record<string, z.ZodType>;
+  /** The answer is a file download (documents the Content-Disposition header). */
+  download?: boolean;
   errors?: number[];
   rateLimit?: RateLimitName;
   handler: (input: RouteInput<P, Q, B>) => Promise<HandlerResult | void>;
@@ -159,6 +167,10 @@ export function parseSort(sort: string | undefined, allowed: readonly string[], 
 
 export const idParam = (prefix: string) =>
   z.object({ id: z.string().min(1).max(64).describe(`A ${prefix}_ id`) });
+
+/** The body of a non-JSON file (CSV, PDF, NDJSON) in `contents`: a string, binary unless it is text. */
+export const fileBody = (description: string, binary = false) =>
+  (binary ? z.string().meta({ format: 'binary' }) : z.string()).describe(description);
 
 export const isoDateTime = z.iso.datetime({ offset: true });
 export const isoDate = z.iso.date();

@@ -1,7 +1,7 @@
 /** /conversations: Mark Assistant document (list, get, delete) plus staff reply, handoff, resume and close. */
 import { z } from 'zod';
-import { route, paginationQuery, paginate, parseSort, idParam, isoDate, isoDateTime } from '../http/route.js';
-import { languageInput } from '../schemas/common.js';
+import { route, paginationQuery, paginate, parseSort, idParam } from '../http/route.js';
+import { channelInput, conversationStatusInput, dateOrDateTime, endBound, languageInput } from '../schemas/common.js';
 import { conversationSchema, conversationDetailSchema, presentConversation, presentConversationDetail } from '../presenters/conversations.js';
 import { messageSchema, presentMessage } from '../presenters/messages.js';
 import {
@@ -10,15 +10,6 @@ import {
 } from '../../models/conversations.js';
 import { listConversationMessages } from '../../models/messages.js';
 import type { AppDeps } from '../deps.js';
-
-const dateOrDateTime = z.union([isoDateTime, isoDate]).describe('ISO 8601 date or date-time');
-
-/** A date-only end bound covers that whole day (UTC). */
-function endBound(value: string | undefined): Date | undefined {
-  if (!value) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(Date.parse(`${value}T00:00:00Z`) + 86_400_000);
-  return new Date(Date.parse(value) + 1);
-}
 
 async function detail(deps: AppDeps, orgId: string, id: string) {
   const scope = { organizationId: orgId };
@@ -38,8 +29,8 @@ export const conversationRoutes = [
       start_date: dateOrDateTime.optional().describe('Started at or after'),
       end_date: dateOrDateTime.optional().describe('Started on or before (a date covers the whole day)'),
       language: languageInput.optional(),
-      status: z.enum(['bot', 'handoff', 'closed']).optional(),
-      channel: z.enum(['webchat', 'sms', 'whatsapp', 'telegram', 'voice']).optional(),
+      status: conversationStatusInput.optional(),
+      channel: channelInput.optional(),
       escalated: z.enum(['true', 'false']).optional(),
       assignee: z.string().max(64).optional().describe('User id of the staff member holding it'),
     }),

@@ -7,6 +7,7 @@ import { apiKeysRoutes } from './apiKeys.js';
 import { patientRoutes } from './patients.js';
 import { doctorsRoutes } from './doctors.js';
 import { appointmentsRoutes } from './appointments.js';
+import { conversationExportRoutes } from './conversationExports.js';
 import { conversationRoutes } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { ticketRoutes } from './tickets.js';
@@ -26,6 +27,8 @@ export const apiRoutes: MountableRoute[] = [
   ...patientRoutes,
   ...doctorsRoutes,
   ...appointmentsRoutes,
+  // Before conversationRoutes: /conversations/export must not reach /conversations/:id.
+  ...conversationExportRoutes,
   ...conversationRoutes,
   ...messageRoutes,
   ...ticketRoutes,

@@ -1,6 +1,7 @@
 /** Request schema pieces shared by several resources. */
 import { z } from 'zod';
 import { toE164 } from '../../lib/phone.js';
+import { isoDate, isoDateTime } from '../http/route.js';
 
 /** A phone in E.164 after normalization; "+34 612 34 56 78" is accepted and stored as +34612345678. */
 export const phoneInput = z
@@ -21,3 +22,15 @@ export const languageInput = z.enum(['en', 'es', 'ca', 'hi']).describe('Preferre
 export const deletedSchema = z.null();
 
 export const idSchema = (prefix: string) => z.string().min(1).max(64).describe(`A ${prefix}_ id`);
+
+export const dateOrDateTime = z.union([isoDateTime, isoDate]).describe('ISO 8601 date or date-time');
+
+/** A date-only end bound covers that whole day (UTC): the exclusive instant after it. */
+export function endBound(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(Date.parse(`${value}T00:00:00Z`) + 86_400_000);
+  return new Date(Date.parse(value) + 1);
+}
+
+export const conversationStatusInput = z.enum(['bot', 'handoff', 'closed']);
+export const channelInput = z.enum(['webchat', 'sms', 'whatsapp', 'telegram', 'voice']);

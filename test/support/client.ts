@@ -6,6 +6,8 @@ export interface ApiResponse<T = any> { // eslint-disable-line @typescript-eslin
   headers: Headers;
   body: T;
   text: string;
+  /** The raw body (files: PDF...). */
+  bytes: Buffer;
 }
 
 export interface RequestOptions {
@@ -16,6 +18,9 @@ export interface RequestOptions {
   /** Skip the OpenAPI check (only for endpoints that are not JSON APIs). */
   raw?: boolean;
 }
+
+/** application/json or application/*+json (not NDJSON, whose body is lines of JSON). */
+export const isJson = (contentType: string): boolean => /^application\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType);
 
 export class ApiClient {
   constructor(readonly baseUrl: string, readonly token?: string) {}
@@ -37,12 +42,13 @@ export class ApiClient {
       body = typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     }
     const res = await fetch(this.baseUrl + path, { method, headers, body });
-    const text = await res.text();
+    const bytes = Buffer.from(await res.arrayBuffer());
+    const text = bytes.toString('utf8');
     const contentType = res.headers.get('content-type') ?? '';
     let parsed: unknown = text;
-    if (contentType.includes('json') && text) parsed = JSON.parse(text);
+    if (isJson(contentType) && text) parsed = JSON.parse(text);
     if (!opts.raw && path.startsWith('/')) assertMatchesOpenApi(method, path, res.status, contentType, parsed);
-    return { status: res.status, headers: res.headers, body: parsed as T, text };
+    return { status: res.status, headers: res.headers, body: parsed as T, text, bytes };
   }
 
   get<T = any>(path: string, opts?: RequestOptions) { return this.request<T>('GET', path, opts); } // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -130,3 +130,47 @@ export async function buildWebchatSession(t: TestOrg, now: Date = new Date()): P
   const opened = await openWebchatSession(t.svc.deps.db.knex, { organizationId: t.org.id, idleMinutes: 24 * 60, now });
   return { sessionId: opened.session.id, conversationId: opened.conversationId };
 }
+
+export interface InsertedMessage { content: string; sender?: 'patient' | 'assistant' | 'staff' | 'system'; status?: string }
+
+export interface InsertConversationInput {
+  startedAt: Date;
+  /** A patient to link; default a new one; null for an anonymous visitor. */
+  patient?: Patient | null;
+  channel?: string;
+  language?: string | null;
+  status?: 'bot' | 'handoff' | 'closed';
+  /** Stored one second apart from startedAt; a string is a patient message. Assistant messages are stored delivered (never sent). */
+  messages?: Array<string | InsertedMessage>;
+}
+
+/**
+ * A conversation and its messages inserted as stored rows at a chosen time
+ * (no engine, no events): quick enough for hundreds, for exports and lists.
+ */
+export async function insertConversation(t: TestOrg, input: InsertConversationInput): Promise<{ id: string; patientId: string | null; messageIds: string[] }> {
+  const db = t.svc.deps.db.knex;
+  const patient = input.patient === undefined ? await buildPatient(t) : input.patient;
+  const channel = input.channel ?? 'sms';
+  const id = newId('conversation');
+  const messages = (input.messages ?? ['Hola']).map((m) => (typeof m === 'string' ? { content: m } : m));
+  const at = (i: number) => new Date(input.startedAt.getTime() + (i + 1) * 1000);
+  const last = messages.length ? at(messages.length - 1) : input.startedAt;
+  const status = input.status ?? 'bot';
+  await db('conversations').insert({
+    id, organization_id: t.org.id, patient_id: patient?.id ?? null, channel, channel_address: `addr_${unique()}`, status,
+    language: input.language === undefined ? patient?.preferred_language ?? null : input.language, message_count: messages.length,
+    last_message_at: last, closed_at: status === 'closed' ? last : null, created_at: input.startedAt, updated_at: last,
+  });
+  const rows = messages.map((m, i) => {
+    const sender = m.sender ?? 'patient';
+    const inbound = sender === 'patient';
+    return {
+      id: newId('message'), organization_id: t.org.id, conversation_id: id, patient_id: patient?.id ?? null, channel,
+      direction: inbound ? 'inbound' : 'outbound', sender, content: m.content, status: m.status ?? (inbound ? 'received' : 'delivered'),
+      created_at: at(i), updated_at: at(i),
+    };
+  });
+  if (rows.length) await db.batchInsert('messages', rows, 500);
+  return { id, patientId: patient?.id ?? null, messageIds: rows.map((r) => r.id) };
+}

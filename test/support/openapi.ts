@@ -43,14 +43,24 @@ export function assertMatchesOpenApi(method: string, path: string, status: numbe
   const pathname = path.split('?')[0];
   const entry = load().find((c) => c.method === method.toLowerCase() && c.regex.test(pathname));
   if (!entry) throw new Error(`OpenAPI: ${method} ${pathname} is not documented`);
-  if (!contentType.includes('json')) return;
   const response = entry.op.responses[String(status)];
+  const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
   let schema: unknown;
-  if (response?.$ref) schema = { $ref: 'doc#/components/schemas/Error' };
-  else if (response?.content) schema = Object.values(response.content)[0].schema;
-  else if (status >= 400) schema = { $ref: 'doc#/components/schemas/Error' }; // any operation may answer 400/401/403/429/500 in the error envelope
-  else throw new Error(`OpenAPI: ${method} ${entry.template} does not document status ${status}`);
-  const key = `${method} ${entry.template} ${status}`;
+  let key = `${method} ${entry.template} ${status}`;
+  if (response?.$ref || (!response && status >= 400)) {
+    // Errors are the JSON envelope; any operation may answer 400/401/403/429/500 with it.
+    if (mediaType !== 'application/json') throw new Error(`OpenAPI: ${key} answered ${contentType || 'no content type'} instead of the JSON error envelope`);
+    schema = { $ref: 'doc#/components/schemas/Error' };
+  } else if (response?.content) {
+    const documented = response.content[mediaType];
+    if (!documented) throw new Error(`OpenAPI: ${key} answered ${contentType || 'no content type'}; documented: ${Object.keys(response.content).join(', ')}`);
+    schema = documented.schema;
+    key += ` ${mediaType}`;
+  } else {
+    throw new Error(`OpenAPI: ${method} ${entry.template} does not document status ${status}`);
+  }
+  // Files (CSV, PDF, NDJSON) are checked for their documented media type only; tests parse them.
+  if (!/^application\/([\w.-]+\+)?json$/.test(mediaType)) return;
   let validate = validators.get(key);
   if (!validate) {
     validate = ajv.compile(rewriteRefs(schema) as object);
