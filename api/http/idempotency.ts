@@ -20,7 +20,7 @@ import { requestBodyOf, type HandlerResult } from './route.js';
 
 export const IDEMPOTENCY_HEADER = 'Idempotency-Key';
 
-interface StoredRow { method: string; path: string; status_code: number | null; response: StoredResponse | null }
+interface StoredRow { method: string; path: string; status_code: number | null; response: StoredResponse | null; created_at: Date }
 interface StoredResponse { request_hash: string; result: HandlerResult }
 
 function requestHash(ctx: Context): string {
@@ -60,21 +60,22 @@ export async function withIdempotency(
   const hash = requestHash(ctx);
   const expiredBefore = new Date(deps.clock.now().getTime() - IDEMPOTENCY_KEY_TTL_MS);
   const find = (db: Knex | Knex.Transaction) =>
-    db('idempotency_keys').where({ organization_id: orgId, key }).where('created_at', '>=', expiredBefore)
-      .first('method', 'path', 'status_code', 'response') as Promise<StoredRow | undefined>;
+    db('idempotency_keys').where({ organization_id: orgId, key })
+      .first('method', 'path', 'status_code', 'response', 'created_at') as Promise<StoredRow | undefined>;
+  const fresh = (row: StoredRow | undefined) => (row && row.created_at >= expiredBefore ? row : undefined);
 
   const done = await find(knex);
-  if (done) return replay(ctx, done, hash);
+  if (fresh(done)) return replay(ctx, done!, hash);
 
   return knex.transaction(async (trx) => {
-    // An expired use of this key, not deleted by housekeeping yet, makes way (a no-op for a new key).
-    await trx('idempotency_keys').where({ organization_id: orgId, key }).where('created_at', '<', expiredBefore).delete();
+    // An expired use of this key, not deleted by housekeeping yet, makes way.
+    if (done) await trx('idempotency_keys').where({ organization_id: orgId, key }).where('created_at', '<', expiredBefore).delete();
     const reserved = await trx('idempotency_keys')
       .insert({ organization_id: orgId, key, method: ctx.method, path: ctx.path })
       .onConflict(['organization_id', 'key']).ignore().returning('key');
     if (reserved.length === 0) {
       // Another request with this key committed while we waited on its row.
-      const row = await find(trx);
+      const row = fresh(await find(trx));
       if (!row) throw new AppError('CONFLICT', 'A request with this Idempotency-Key is still in progress');
       return replay(ctx, row, hash);
     }
