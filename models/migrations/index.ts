@@ -13,6 +13,7 @@ import * as outboxRecipient from './010_outbox_recipient.js';
 import * as turnWriteCosts from './011_turn_write_costs.js';
 import * as webhooks from './012_webhooks.js';
 import * as housekeeping from './013_housekeeping.js';
+import * as appointmentEnd from './014_appointment_end.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '011_turn_write_costs': turnWriteCosts,
   '012_webhooks': webhooks,
   '013_housekeeping': housekeeping,
+  '014_appointment_end': appointmentEnd,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
