@@ -11,6 +11,7 @@ import { getPatient } from './patients.js';
 import { queueOutboundMessage } from './messages.js';
 import { findTemplateByIdOrName } from './templates.js';
 import { loadOrganization, orgSettings } from './settings.js';
+import { dateBounds } from './dateRange.js';
 import { unprocessable, validationError, notFound } from '../lib/errors.js';
 import {
   APPOINTMENT_VARIABLES, DATE_FORMAT, TIME_FORMAT, checkBody, extractVariables, firstNameOf, isTemplateVariable,
@@ -189,15 +190,6 @@ function joined(db: Db, orgId: string): Knex.QueryBuilder {
 const selectRow = (q: Knex.QueryBuilder, k: Knex) =>
   q.select(...COLUMNS, k.raw(`nullif(btrim(u.first_name || ' ' || u.last_name), '') AS sender_user_name`));
 
-/** Date filter bounds: a date is a whole local day of the clinic's zone. */
-function bound(value: string, timeZone: string, edge: 'start' | 'end'): Date {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) {
-    const day = DateTime.fromISO(value, { zone: timeZone }).startOf('day');
-    return (edge === 'start' ? day : day.plus({ days: 1 })).toJSDate();
-  }
-  return new Date(value);
-}
-
 export async function listCommunications(db: Db, scope: OrgScope, input: ListCommunicationsInput): Promise<{ rows: CommunicationRow[]; total: number }> {
   const k = db as Knex;
   const q = joined(db, scope.organizationId);
@@ -208,12 +200,9 @@ export async function listCommunications(db: Db, scope: OrgScope, input: ListCom
   if (input.batchId) q.where('m.batch_id', input.batchId);
   if (input.direction) q.where('m.direction', input.direction);
   if (input.startDate || input.endDate) {
-    const org = await loadOrganization(db, scope);
-    if (input.startDate) q.where('m.created_at', '>=', bound(input.startDate, org.time_zone, 'start'));
-    if (input.endDate) {
-      const end = bound(input.endDate, org.time_zone, 'end');
-      q.where('m.created_at', /^\d{4}-\d{2}-\d{2}$/.test(input.endDate) ? '<' : '<=', end);
-    }
+    const { start, end } = dateBounds(input.startDate, input.endDate, (await loadOrganization(db, scope)).time_zone);
+    if (start) q.where('m.created_at', '>=', start);
+    if (end) q.where('m.created_at', '<', end);
   }
   const [{ count }] = (await q.clone().count('* as count')) as unknown as { count: number }[];
   const [field, dir] = input.sort;

@@ -4,10 +4,10 @@
  * so both answer 202 at once.
  */
 import { z } from 'zod';
-import { route, paginationQuery, paginate, parseSort, idParam, isoDate, isoDateTime } from '../http/route.js';
+import { route, paginationQuery, paginate, parseSort, idParam, isoDate } from '../http/route.js';
 import { withIdempotency } from '../http/idempotency.js';
 import { batchSchema, communicationSchema, presentBatch, presentCommunication } from '../presenters/communications.js';
-import { languageInput } from '../schemas/common.js';
+import { dateOrDateTime, languageInput } from '../schemas/common.js';
 import {
   SEND_CHANNELS, cancelBatch, createBulkSend, getBatch, getCommunication, listCommunications, sendToPatient,
 } from '../../models/communications.js';
@@ -61,7 +61,6 @@ const bulkBody = z.object({
 
 const MESSAGE_STATUSES = ['received', 'queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped', 'cancelled', 'pending'] as const;
 const SORTABLE = ['created_at', 'sent_at', 'status'] as const;
-const dateOrDateTime = z.union([isoDate, isoDateTime]);
 
 const sender = (p: Principal) => ({ sender: p.kind === 'user' ? 'staff' as const : 'system' as const, senderUserId: p.userId });
 const scope = (orgId: string) => ({ organizationId: orgId });

@@ -7,7 +7,8 @@
 import { z } from 'zod';
 import { route, idParam, fileBody } from '../http/route.js';
 import { fieldError } from '../../lib/errors.js';
-import { channelInput, conversationStatusInput, dateOrDateTime, endBound, languageInput } from '../schemas/common.js';
+import { channelInput, conversationStatusInput, dateOrDateTime, languageInput } from '../schemas/common.js';
+import { orgDateBounds } from '../../models/dateRange.js';
 import { conversationDetailSchema, presentConversationDetail } from '../presenters/conversations.js';
 import { loadConversationExport, conversationExportEvents } from '../../models/conversationExport.js';
 import { CSV_CONTENT_TYPE, csvText, messageRow } from '../exports/csv.js';
@@ -36,7 +37,7 @@ export const conversationExportRoutes = [
     permission: 'conversation.export', rateLimit: 'admin', raw: true, download: true, errors: [400],
     query: z.object({
       start_date: dateOrDateTime.describe('Conversations started at or after (required)'),
-      end_date: dateOrDateTime.describe(`Started on or before, a date covering the whole day (UTC); at most ${MAX_EXPORT_DAYS} days after start_date (required)`),
+      end_date: dateOrDateTime.describe(`Started on or before, a date covering that whole day in the clinic's time zone; at most ${MAX_EXPORT_DAYS} days after start_date (required)`),
       format: z.enum(['csv', 'json', 'ndjson']).default('csv')
         .describe('csv: one row per message; json: an array of conversations with their messages; ndjson: one conversation with its messages per line'),
       patient_id: z.string().max(64).optional(),
@@ -51,11 +52,12 @@ export const conversationExportRoutes = [
       'application/x-ndjson': fileBody('One conversation per line, each as GET /conversations/{id}'),
     },
     handler: async ({ ctx, deps, orgId, query }) => {
-      const startDate = new Date(query.start_date);
-      const endDate = endBound(query.end_date)!;
+      const scope = { organizationId: orgId };
+      const bounds = await orgDateBounds(deps.db.knex, scope, query.start_date, query.end_date);
+      const startDate = bounds.start!;
+      const endDate = bounds.end!;
       if (endDate.getTime() <= startDate.getTime()) throw fieldError('end_date', 'must not be before start_date');
       if (endDate.getTime() - startDate.getTime() > MAX_EXPORT_DAYS * DAY_MS) throw fieldError('end_date', `the range may cover at most ${MAX_EXPORT_DAYS} days`);
-      const scope = { organizationId: orgId };
       const batchSize = deps.config.EXPORT_BATCH_SIZE;
       const events = conversationExportEvents(deps.db.knex, scope, {
         startDate, endDate, patientId: query.patient_id, language: query.language, status: query.status, channel: query.channel,

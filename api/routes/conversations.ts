@@ -1,7 +1,8 @@
 /** /conversations: Mark Assistant document (list, get, delete) plus staff reply, handoff, resume and close. */
 import { z } from 'zod';
 import { route, paginationQuery, paginate, parseSort, idParam } from '../http/route.js';
-import { channelInput, conversationStatusInput, dateOrDateTime, endBound, languageInput } from '../schemas/common.js';
+import { channelInput, conversationStatusInput, dateOrDateTime, languageInput } from '../schemas/common.js';
+import { orgDateBounds } from '../../models/dateRange.js';
 import { conversationSchema, conversationDetailSchema, presentConversation, presentConversationDetail } from '../presenters/conversations.js';
 import { messageSchema, presentMessage } from '../presenters/messages.js';
 import {
@@ -26,8 +27,8 @@ export const conversationRoutes = [
     query: z.object({
       ...paginationQuery,
       patient_id: z.string().max(64).optional(),
-      start_date: dateOrDateTime.optional().describe('Started at or after'),
-      end_date: dateOrDateTime.optional().describe('Started on or before (a date covers the whole day)'),
+      start_date: dateOrDateTime.optional().describe("Started at or after (a date: from that day's start in the clinic's time zone)"),
+      end_date: dateOrDateTime.optional().describe("Started on or before (a date covers that whole day in the clinic's time zone)"),
       language: languageInput.optional(),
       status: conversationStatusInput.optional(),
       channel: channelInput.optional(),
@@ -37,9 +38,10 @@ export const conversationRoutes = [
     response: z.array(conversationSchema),
     handler: async ({ deps, orgId, query }) => {
       const sort = parseSort(query.sort, CONVERSATION_SORTS, ['last_message_at', 'desc']);
-      const { rows, total } = await listConversations(deps.db.knex, { organizationId: orgId }, {
-        page: query.page, limit: query.limit, patientId: query.patient_id,
-        startDate: query.start_date ? new Date(query.start_date) : undefined, endDate: endBound(query.end_date),
+      const scope = { organizationId: orgId };
+      const { start, end } = await orgDateBounds(deps.db.knex, scope, query.start_date, query.end_date);
+      const { rows, total } = await listConversations(deps.db.knex, scope, {
+        page: query.page, limit: query.limit, patientId: query.patient_id, startDate: start, endDate: end,
         language: query.language, status: query.status, channel: query.channel,
         escalated: query.escalated === undefined ? undefined : query.escalated === 'true',
         assigneeUserId: query.assignee, sort,

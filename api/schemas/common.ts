@@ -25,12 +25,5 @@ export const idSchema = (prefix: string) => z.string().min(1).max(64).describe(`
 
 export const dateOrDateTime = z.union([isoDateTime, isoDate]).describe('ISO 8601 date or date-time');
 
-/** A date-only end bound covers that whole day (UTC): the exclusive instant after it. */
-export function endBound(value: string | undefined): Date | undefined {
-  if (!value) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(Date.parse(`${value}T00:00:00Z`) + 86_400_000);
-  return new Date(Date.parse(value) + 1);
-}
-
 export const conversationStatusInput = z.enum(['bot', 'handoff', 'closed']);
 export const channelInput = z.enum(['webchat', 'sms', 'whatsapp', 'telegram', 'voice']);

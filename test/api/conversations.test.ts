@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createTestOrg, createTestUser, buildPatient, buildConversation } from '../support/factories.js';
+import { createTestOrg, createTestUser, buildPatient, buildConversation, insertConversation } from '../support/factories.js';
 import { startExtraService } from '../support/service.js';
 import { ApiClient } from '../support/client.js';
 import { FakeChannel } from '../support/fakeChannel.js';
@@ -11,6 +11,25 @@ import { storeInboundMessage, queueOutboundMessage, Message } from '../../models
 import { storeInboundInOpenConversation } from '../../models/turns.js';
 
 describe('/api/v1/conversations', () => {
+  it("GET /conversations and GET /conversations/export read a date-only range as whole days of the clinic's time zone", async () => {
+    const t = await createTestOrg({ timeZone: 'Asia/Kolkata' });
+    // 2026-03-10 in Kolkata (UTC+05:30) runs from 2026-03-09T18:30Z to 2026-03-10T18:30Z.
+    const justBefore = await insertConversation(t, { startedAt: new Date('2026-03-09T18:29:00Z') });
+    const firstMinute = await insertConversation(t, { startedAt: new Date('2026-03-09T18:30:00Z') });
+    const lastMinute = await insertConversation(t, { startedAt: new Date('2026-03-10T18:29:00Z') });
+    const justAfter = await insertConversation(t, { startedAt: new Date('2026-03-10T18:30:00Z') });
+    const listed = await t.admin.client.get('/api/v1/conversations?start_date=2026-03-10&end_date=2026-03-10&limit=100');
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.data.map((c: { id: string }) => c.id).sort(), [firstMinute.id, lastMinute.id].sort());
+    const instants = await t.admin.client.get('/api/v1/conversations?start_date=2026-03-09T18:29:00Z&end_date=2026-03-10T18:30:00Z&limit=100');
+    assert.equal(instants.body.pagination.total, 4, 'date-times are instants, the end included');
+    const exported = await t.admin.client.get('/api/v1/conversations/export?start_date=2026-03-10&end_date=2026-03-10&format=ndjson');
+    assert.equal(exported.status, 200);
+    const ids = exported.text.trim().split('\n').map((line) => JSON.parse(line).id).sort();
+    assert.deepEqual(ids, [firstMinute.id, lastMinute.id].sort());
+    assert.ok(![justBefore.id, justAfter.id].some((id) => ids.includes(id)));
+  });
+
   it('GET /conversations lists with patient names and filters by status, channel, patient, language and escalation', async () => {
     const t = await createTestOrg();
     const ana = await buildPatient(t, { name: 'Ana Sms', preferred_language: 'es' });
