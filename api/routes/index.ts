@@ -16,6 +16,7 @@ import { templateRoutes } from './templates.js';
 import { settingsRoutes } from './settings.js';
 import { channelRoutes } from './channels.js';
 import { webhookRoutes } from './webhooks.js';
+import { analyticsRoutes } from './analytics.js';
 
 export { systemRoutes };
 
@@ -37,4 +38,5 @@ export const apiRoutes: MountableRoute[] = [
   ...settingsRoutes,
   ...channelRoutes,
   ...webhookRoutes,
+  ...analyticsRoutes,
 ];
