@@ -8,6 +8,7 @@ import { DateTime } from 'luxon';
 import type { Knex } from 'knex';
 import { fieldError } from '../lib/errors.js';
 import type { Db, OrgScope } from './base.js';
+import { dateBounds } from './dateRange.js';
 
 export const INTERVALS = ['day', 'week', 'month'] as const;
 export type Interval = (typeof INTERVALS)[number];
@@ -37,24 +38,19 @@ export interface PeriodInput {
   interval?: Interval;
 }
 
-const isDateOnly = (v: string): boolean => /^\d{4}-\d{2}-\d{2}$/.test(v);
-
-function localDay(date: string, zone: string): DateTime {
-  return DateTime.fromISO(date, { zone }).startOf('day');
-}
-
 /**
  * Resolves the requested range in `timeZone`; throws 400 naming end_date (or
  * start_date when end_date was not given) for an empty, reversed or too long range.
  */
 export function resolvePeriod(timeZone: string, input: PeriodInput, now: Date): Period {
   const endInput = input.endDate;
-  const end = endInput === undefined
-    ? DateTime.fromJSDate(now, { zone: timeZone }).startOf('day').plus({ days: 1 })
-    : isDateOnly(endInput) ? localDay(endInput, timeZone).plus({ days: 1 }) : DateTime.fromMillis(Date.parse(endInput) + 1, { zone: timeZone });
-  const start = input.startDate === undefined
-    ? end.minus({ milliseconds: 1 }).startOf('day').minus({ days: DEFAULT_RANGE_DAYS - 1 })
-    : isDateOnly(input.startDate) ? localDay(input.startDate, timeZone) : DateTime.fromMillis(Date.parse(input.startDate), { zone: timeZone });
+  const given = dateBounds(input.startDate, endInput, timeZone);
+  const end = given.end
+    ? DateTime.fromJSDate(given.end, { zone: timeZone })
+    : DateTime.fromJSDate(now, { zone: timeZone }).startOf('day').plus({ days: 1 });
+  const start = given.start
+    ? DateTime.fromJSDate(given.start, { zone: timeZone })
+    : end.minus({ milliseconds: 1 }).startOf('day').minus({ days: DEFAULT_RANGE_DAYS - 1 });
   const blame = endInput === undefined ? 'start_date' : 'end_date';
   if (end <= start) throw fieldError(blame, endInput === undefined ? 'must not be after today' : 'must not be before start_date');
   // Calendar days in the zone: a range over a daylight-saving change is not an hour short or long.
