@@ -149,7 +149,7 @@ describe('WhatsApp channel (Cloud API)', function () {
       assert.equal(appointments.length, 1);
       assert.equal(appointments[0]!.doctor_id, t.cardiology.id);
       assert.equal(appointments[0]!.source, 'whatsapp');
-      const inbound = await knexOf(booking)('messages').where({ patient_id: p.id, direction: 'inbound' }).orderBy('created_at').select('content');
+      const inbound = await knexOf(booking)('messages').where({ patient_id: p.id, direction: 'inbound' }).orderBy('id').select('content');
       assert.deepEqual(inbound.map((m: { content: string }) => m.content), ['I want an appointment', '1', '2', '1', yes.id], 'the engine saw the option values');
     });
 
