@@ -27,6 +27,8 @@ import { setReminderContext, type ConversationEngine } from './bot/engine.js';
 import { render } from './bot/catalog/index.js';
 import { TwilioSmsAdapter } from './channels/sms/adapter.js';
 import { createSmsWebhooks } from './channels/sms/webhooks.js';
+import { WhatsAppCloudAdapter } from './channels/whatsapp/adapter.js';
+import { createWhatsAppWebhooks } from './channels/whatsapp/webhooks.js';
 import { createSchedulers, WEBHOOKS_CHANNEL, type Schedulers } from './schedulers/index.js';
 
 export interface StartOptions {
@@ -58,6 +60,8 @@ export interface RunningService {
   webchat: WebchatAdapter;
   /** The SMS channel (Twilio); off without credentials. */
   sms: TwilioSmsAdapter;
+  /** The WhatsApp channel (Cloud API); off without credentials. */
+  whatsapp: WhatsAppCloudAdapter;
   schedulers: Schedulers;
   /** The conversation engine; `engine.handleInbound` is every channel's onInbound unless StartOptions.onInbound replaced it. */
   engine: ConversationEngine;
@@ -103,6 +107,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     config, db, logger, clock, onInbound: (msg) => onInbound(msg), onQueued: () => dispatcher.kick(),
     keywordReply: (lang, kind) => render(lang, kind),
   })];
+  const whatsapp = new WhatsAppCloudAdapter({ config, logger });
+  deps.extraRouters.push(createWhatsAppWebhooks({ config, db, logger, clock, onInbound: (msg) => onInbound(msg) }));
 
   const { app } = createApp(deps);
   const server = http.createServer(app.callback());
@@ -112,7 +118,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   const onInbound = opts.onInbound ?? engine.handleInbound;
   const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
-  const channels = new ChannelRegistry([webchat, sms]);
+  const channels = new ChannelRegistry([webchat, sms, whatsapp]);
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const dispatcher = new OutboundDispatcher(db, channels, logger, {
     pollMs: config.DISPATCH_POLL_MS, batchSize: 50, leaseSeconds, maxAttempts: 5, backoff: DEFAULT_BACKOFF_MS,
@@ -175,7 +181,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     return stopping;
   }
 
-  return { url, port, deps, server, webchat, sms, schedulers, engine, channels, dispatcher, stop };
+  return { url, port, deps, server, webchat, sms, whatsapp, schedulers, engine, channels, dispatcher, stop };
 }
 
 async function main(): Promise<void> {

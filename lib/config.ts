@@ -51,6 +51,13 @@ const schema = z.object({
   TWILIO_FROM_NUMBER: z.string().optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
   TWILIO_API_BASE_URL: z.string().url().optional(),
+  // WhatsApp Business Cloud API (Meta Graph API); the channel is off without the first three.
+  WHATSAPP_ACCESS_TOKEN: z.string().optional(),
+  WHATSAPP_PHONE_NUMBER_ID: z.string().optional(),
+  WHATSAPP_APP_SECRET: z.string().optional(),
+  WHATSAPP_VERIFY_TOKEN: z.string().optional(),
+  WHATSAPP_API_BASE_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
+  WHATSAPP_RATE_PER_SECOND: z.coerce.number().positive().default(20),
 });
 
 export type Config = z.infer<typeof schema> & { seedDemo: boolean; embedded: boolean };
