@@ -29,6 +29,8 @@ import { TwilioSmsAdapter } from './channels/sms/adapter.js';
 import { createSmsWebhooks } from './channels/sms/webhooks.js';
 import { WhatsAppCloudAdapter } from './channels/whatsapp/adapter.js';
 import { createWhatsAppWebhooks } from './channels/whatsapp/webhooks.js';
+import { TelegramAdapter } from './channels/telegram/adapter.js';
+import { createTelegramInbound } from './channels/telegram/webhooks.js';
 import { createSchedulers, WEBHOOKS_CHANNEL, type Schedulers } from './schedulers/index.js';
 
 export interface StartOptions {
@@ -109,6 +111,11 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   })];
   const whatsapp = new WhatsAppCloudAdapter({ config, logger });
   deps.extraRouters.push(createWhatsAppWebhooks({ config, db, logger, clock, onInbound: (msg) => onInbound(msg) }));
+  // Telegram (grammY): the webhook and long polling both lead to one update handler; off without a bot token.
+  const telegram = new TelegramAdapter({ config, logger });
+  const telegramInbound = createTelegramInbound({ config, db, logger, clock, adapter: telegram, onInbound: (msg) => onInbound(msg) });
+  telegram.setUpdateHandler(telegramInbound.handleUpdate);
+  deps.extraRouters.push(telegramInbound.router);
 
   const { app } = createApp(deps);
   const server = http.createServer(app.callback());
@@ -118,7 +125,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   const onInbound = opts.onInbound ?? engine.handleInbound;
   const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
-  const channels = new ChannelRegistry([webchat, sms, whatsapp]);
+  const channels = new ChannelRegistry([webchat, sms, whatsapp, telegram]);
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const dispatcher = new OutboundDispatcher(db, channels, logger, {
     pollMs: config.DISPATCH_POLL_MS, batchSize: 50, leaseSeconds, maxAttempts: 5, backoff: DEFAULT_BACKOFF_MS,

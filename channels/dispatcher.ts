@@ -344,7 +344,8 @@ export class OutboundDispatcher {
       this.logger.warn(log, 'outbound failed after its last attempt');
       return;
     }
-    const next = new Date(now.getTime() + this.backoffMs(m.attempts));
+    const wait = Math.max(this.backoffMs(m.attempts), err instanceof ProviderRefusedError ? err.retryAfterMs ?? 0 : 0);
+    const next = new Date(now.getTime() + wait);
     await markRetry(this.db.knex, claim, clip(reason), next, progress);
     this.logger.info({ ...log, retry_at: next.toISOString() }, 'outbound will be retried');
   }

@@ -36,9 +36,13 @@ export interface SendResult {
   status?: 'sent' | 'delivered';
 }
 
-/** The provider answered and refused (bad number, blocked): retrying will not help unless `retryable`. */
+/**
+ * The provider answered and refused (bad number, blocked): retrying will not
+ * help unless `retryable`; `retryAfterMs` is the provider's own wait before a
+ * retry (a rate limit's retry_after), which the dispatcher never undercuts.
+ */
 export class ProviderRefusedError extends Error {
-  constructor(message: string, readonly code: string, readonly retryable = false, readonly payload: unknown = null) {
+  constructor(message: string, readonly code: string, readonly retryable = false, readonly payload: unknown = null, readonly retryAfterMs?: number) {
     super(message);
   }
 }

@@ -58,6 +58,12 @@ const schema = z.object({
   WHATSAPP_VERIFY_TOKEN: z.string().optional(),
   WHATSAPP_API_BASE_URL: z.string().url().default('https://graph.facebook.com/v21.0'),
   WHATSAPP_RATE_PER_SECOND: z.coerce.number().positive().default(20),
+  // Telegram (grammY): off without a bot token. Mode: webhook when PUBLIC_URL is set, else long polling.
+  TELEGRAM_BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'a bot token from @BotFather: <digits>:<secret>').optional(),
+  TELEGRAM_MODE: z.enum(['webhook', 'polling']).optional(),
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, '1-256 characters of A-Z, a-z, 0-9, _ and -').optional(),
+  TELEGRAM_SET_WEBHOOK: bool.default(false),
+  TELEGRAM_API_ROOT: z.string().url().optional(),
 });
 
 export type Config = z.infer<typeof schema> & { seedDemo: boolean; embedded: boolean };

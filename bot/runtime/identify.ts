@@ -48,7 +48,28 @@ export async function resolveSender(db: Db, scope: OrgScope, channel: string, fr
     return phone ? findPatientByPhone(db, scope, phone) : undefined;
   }
   if (channel === 'webchat') return sessionPatient(db, scope, from);
+  if (CHAT_CHANNELS.has(channel)) return chatPatient(db, scope, channel, from);
   return undefined;
+}
+
+/** Channels whose address is a chat that stays the same person's (Telegram's chat id): its latest identified conversation names the patient. */
+const CHAT_CHANNELS = new Set(['telegram']);
+
+/**
+ * The live patient of the latest conversation at a chat address that has one:
+ * a Telegram chat identified once (name and phone) is not asked again when a
+ * new conversation opens there. The same rule routes reminders and staff
+ * messages back to that chat (models/communicationMessages.ts).
+ */
+async function chatPatient(db: Db, scope: OrgScope, channel: string, address: string): Promise<Patient | undefined> {
+  const latest = (db as Knex)('conversations').select('patient_id')
+    .where({ organization_id: scope.organizationId, channel, channel_address: address })
+    .whereNotNull('patient_id').whereNull('deleted_at')
+    .orderBy('created_at', 'desc').limit(1);
+  return Patient.query(db)
+    .where('patients.id', latest)
+    .where('patients.organization_id', scope.organizationId)
+    .whereNull('patients.deleted_at').first();
 }
 
 /**

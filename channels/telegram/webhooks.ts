@@ -1,0 +1,199 @@
+/**
+ * Telegram updates in: the webhook (POST /api/v1/channels/telegram/webhook,
+ * checked against TELEGRAM_WEBHOOK_SECRET in X-Telegram-Bot-Api-Secret-Token,
+ * 401 and nothing stored otherwise) and long polling (the adapter's grammY
+ * loop) share one handler, which normalizes an update into an InboundMessage
+ * for the engine:
+ *
+ * - a text message in a private chat: its text; `/start` (with or without a
+ *   deep-link payload) reaches the engine as `/start`, which greets like a
+ *   first message (and, like START on SMS, opts a patient back in);
+ * - a button tap (callback query): answered at once (the client's spinner),
+ *   then its callback data (the option's value) is the text;
+ * - a shared contact of the sender's own number: the number, as if typed
+ *   (it answers the bot's phone question);
+ * - anything else in a private chat (photo, voice, sticker, location, someone
+ *   else's contact): its caption or an empty text, the kind and Telegram's
+ *   file id kept in the message's media (never a download URL: it would carry
+ *   the bot token); the engine answers it as a message it did not understand;
+ * - groups, channels, edited messages and other update kinds: ignored.
+ *
+ * The sender address is the chat id. The provider message id is
+ * `<chat id>:<message id>` for messages and `cbq:<query id>` for taps, both
+ * unique for ever, so a redelivered update is stored and answered once.
+ * STOP / BAJA and the other opt-out words work through the engine as on web
+ * chat; once the chat is identified they opt its patient out, with a
+ * transactional confirmation.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Message, Update } from 'grammy/types';
+import type { Knex } from 'knex';
+import type { Config } from '../../lib/config.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Clock } from '../../lib/clock.js';
+import type { Database } from '../../models/db.js';
+import type { InboundMessage, OnInbound } from '../types.js';
+import { TELEGRAM_WEBHOOK_PATH, type TelegramAdapter } from './adapter.js';
+
+export interface TelegramInboundOptions {
+  config: Config;
+  db: Database;
+  logger: Logger;
+  clock: Clock;
+  /** The adapter: the bot's id (which organization) and answerCallbackQuery. */
+  adapter: TelegramAdapter;
+  /** The engine. */
+  onInbound: OnInbound;
+  /** Answer Telegram after this long even when the engine is still thinking (it finishes in the background). */
+  replyWithinMs?: number;
+}
+
+export interface TelegramInbound {
+  router: Router;
+  /** One update, from the webhook or from polling: normalized and handed to the engine. */
+  handleUpdate(update: Update): Promise<void>;
+}
+
+/** What an update says, normalized; null for updates we ignore. */
+interface Normalized {
+  chatId: string;
+  providerMessageId: string;
+  text: string;
+  profileName: string | null;
+  media?: { url: string; contentType: string }[];
+  kind: 'text' | 'start' | 'callback' | 'contact' | 'other';
+}
+
+const fullName = (u: { first_name?: string; last_name?: string } | undefined): string | null =>
+  [u?.first_name, u?.last_name].filter((x) => x && x.trim()).join(' ').trim() || null;
+
+/** A phone number as Telegram shares it (digits, sometimes without the +) in E.164 form. */
+function contactPhone(raw: string): string {
+  const digits = raw.replace(/[^\d+]/g, '');
+  return digits.startsWith('+') ? digits : `+${digits}`;
+}
+
+/** The kind of a non-text message and its file id, when it has one. */
+function mediaOf(m: Message): { kind: string; fileId: string | null; contentType: string } {
+  if (m.photo?.length) return { kind: 'photo', fileId: m.photo[m.photo.length - 1]!.file_id, contentType: 'image/jpeg' };
+  if (m.voice) return { kind: 'voice', fileId: m.voice.file_id, contentType: m.voice.mime_type ?? 'audio/ogg' };
+  if (m.audio) return { kind: 'audio', fileId: m.audio.file_id, contentType: m.audio.mime_type ?? 'audio/mpeg' };
+  if (m.video) return { kind: 'video', fileId: m.video.file_id, contentType: m.video.mime_type ?? 'video/mp4' };
+  if (m.video_note) return { kind: 'video_note', fileId: m.video_note.file_id, contentType: 'video/mp4' };
+  if (m.document) return { kind: 'document', fileId: m.document.file_id, contentType: m.document.mime_type ?? 'application/octet-stream' };
+  if (m.sticker) return { kind: 'sticker', fileId: m.sticker.file_id, contentType: 'image/webp' };
+  if (m.animation) return { kind: 'animation', fileId: m.animation.file_id, contentType: m.animation.mime_type ?? 'video/mp4' };
+  if (m.location) return { kind: 'location', fileId: null, contentType: 'application/vnd.telegram.location' };
+  if (m.contact) return { kind: 'contact', fileId: null, contentType: 'text/vcard' };
+  return { kind: 'other', fileId: null, contentType: 'application/octet-stream' };
+}
+
+/** The update as the engine should see it, or null when we ignore it (not a private chat, an edit, another update kind). */
+export function normalizeUpdate(update: Update): Normalized | null {
+  const cq = update.callback_query;
+  if (cq) {
+    const chat = cq.message?.chat;
+    if (chat && chat.type !== 'private') return null;
+    if (cq.data === undefined) return null;
+    return {
+      chatId: String(chat?.id ?? cq.from.id), providerMessageId: `cbq:${cq.id}`, text: cq.data,
+      profileName: fullName(cq.from), kind: 'callback',
+    };
+  }
+  const m = update.message;
+  if (!m || m.chat.type !== 'private') return null;
+  const base = { chatId: String(m.chat.id), providerMessageId: `${m.chat.id}:${m.message_id}`, profileName: fullName(m.from) };
+  if (typeof m.text === 'string') {
+    if (/^\/start(?:@\w+)?(?:\s|$)/i.test(m.text)) return { ...base, text: '/start', kind: 'start' };
+    return { ...base, text: m.text, kind: 'text' };
+  }
+  // The sender's own number, shared with Telegram's "share contact" button: the answer to the phone question.
+  if (m.contact && m.from && m.contact.user_id === m.from.id) return { ...base, text: contactPhone(m.contact.phone_number), kind: 'contact' };
+  const media = mediaOf(m);
+  return {
+    ...base, text: m.caption ?? '', kind: 'other',
+    media: [{ url: media.fileId ? `telegram-file:${media.fileId}` : `telegram-${media.kind}:`, contentType: media.contentType }],
+  };
+}
+
+/** Constant-time comparison of the secret header. */
+function secretMatches(given: string | undefined, expected: string): boolean {
+  if (!given) return false;
+  const a = Buffer.from(given, 'utf8');
+  const b = Buffer.from(expected, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The organization of the bot: settings.telegram_bot_id equal to the token's numeric id, else (single tenant) the first organization. */
+async function organizationFor(k: Knex, botId: string | null): Promise<string | null> {
+  if (botId) {
+    const own = (await k('organizations').whereRaw(`settings->>'telegram_bot_id' = ?`, [botId]).orderBy('created_at').first('id')) as { id: string } | undefined;
+    if (own) return own.id;
+  }
+  const first = (await k('organizations').orderBy('created_at').orderBy('id').first('id')) as { id: string } | undefined;
+  return first?.id ?? null;
+}
+
+export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInbound {
+  const { config, logger, adapter } = opts;
+
+  async function handleUpdate(update: Update): Promise<void> {
+    const n = normalizeUpdate(update);
+    if (update.callback_query) await adapter.answerCallbackQuery(update.callback_query.id);
+    if (!n) {
+      logger.debug({ update_id: update.update_id }, 'telegram: update ignored (not a private message or a button tap)');
+      return;
+    }
+    const orgId = await organizationFor(opts.db.knex, adapter.botId);
+    if (!orgId) {
+      logger.warn('telegram: update for a bot no organization owns; dropped');
+      return;
+    }
+    const msg: InboundMessage = {
+      organizationId: orgId, channel: 'telegram', from: n.chatId, providerMessageId: n.providerMessageId, text: n.text,
+      receivedAt: opts.clock.now(), profileName: n.profileName, ...(n.media ? { media: n.media } : {}),
+    };
+    const result = await opts.onInbound(msg);
+    logger.info({ update_id: update.update_id, kind: n.kind, duplicate: result.duplicate, conversation_id: result.conversationId }, 'telegram: update handled');
+  }
+
+  const router = new Router();
+  router.post(TELEGRAM_WEBHOOK_PATH, async (ctx: Context) => {
+    if (!adapter.enabled || adapter.mode !== 'webhook' || !config.TELEGRAM_WEBHOOK_SECRET) {
+      logger.warn({ enabled: adapter.enabled, mode: adapter.mode }, 'telegram: webhook refused: the channel is off, polls, or has no TELEGRAM_WEBHOOK_SECRET');
+      ctx.status = 503;
+      ctx.body = '';
+      return;
+    }
+    if (!secretMatches(ctx.get('x-telegram-bot-api-secret-token') || undefined, config.TELEGRAM_WEBHOOK_SECRET)) {
+      logger.warn({ path: ctx.path }, 'telegram: webhook with a missing or wrong secret token refused');
+      ctx.status = 401;
+      ctx.body = '';
+      return;
+    }
+    const update = (ctx.request as unknown as { body?: unknown }).body as Update | undefined;
+    if (!update || typeof update !== 'object' || typeof update.update_id !== 'number') {
+      ctx.status = 400;
+      ctx.body = '';
+      return;
+    }
+    // Telegram redelivers an update it got no 2xx for: answer when the turn is done, or after replyWithinMs (it goes on).
+    const turn = handleUpdate(update);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.replyWithinMs ?? 8_000); });
+    try {
+      const outcome = await Promise.race([turn, late]);
+      if (outcome === 'late') {
+        turn.catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'telegram: update failed after the webhook answered'));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    ctx.status = 200;
+    ctx.body = '';
+  });
+
+  return { router, handleUpdate };
+}

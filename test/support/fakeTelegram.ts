@@ -1,0 +1,374 @@
+/**
+ * A fake Telegram Bot API on 127.0.0.1, at its wire protocol: POST (or GET)
+ * /bot<token>/<method> with a JSON or form body, answered `{"ok": true,
+ * "result": ...}` or `{"ok": false, "error_code", "description",
+ * "parameters"?}` like Telegram. It knows getMe, sendMessage,
+ * answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo and
+ * getUpdates with long-poll semantics (an offset confirms the updates before
+ * it; with none waiting, the call waits up to `timeout` seconds for one; 409
+ * while a webhook is set). It records every call, can be told to refuse
+ * sendMessage (403 blocked, 400 chat not found, 429 with retry_after, 500),
+ * and makes updates as Telegram sends them, for the webhook or for polling.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Update } from 'grammy/types';
+
+export const FAKE_TELEGRAM_SECRET = 'fake-telegram-webhook-secret_0123456789';
+
+let botCounter = 0;
+/** A fresh bot token (its numeric id differs from every other one made in this run). */
+export function newBotToken(): string {
+  const id = 7_000_000_000 + Math.floor(Math.random() * 900_000_000) + ++botCounter;
+  return `${id}:AAH${Math.random().toString(36).slice(2, 12)}fake_token-${botCounter}`;
+}
+
+export interface FakeTelegramCall {
+  token: string;
+  method: string;
+  payload: Record<string, unknown>;
+  at: Date;
+}
+
+export interface FakeSentMessage {
+  token: string;
+  chatId: string;
+  messageId: number;
+  text: string;
+  /** The callback data of each inline button, row by row flattened, with its label. */
+  buttons: { text: string; data: string }[];
+}
+
+export type FakeSendFailure =
+  | { kind: 'refuse'; errorCode: number; description: string; retryAfter?: number }
+  | { kind: 'drop' };
+
+interface Poller {
+  token: string;
+  offset: number;
+  limit: number;
+  res: http.ServerResponse;
+  timer: NodeJS.Timeout;
+}
+
+export class FakeTelegram {
+  readonly calls: FakeTelegramCall[] = [];
+  readonly sent: FakeSentMessage[] = [];
+  url = '';
+  private server: http.Server | null = null;
+  private readonly queues = new Map<string, Update[]>();
+  private readonly webhooks = new Map<string, { url: string; secret: string | null; allowed: unknown }>();
+  private readonly pollers = new Set<Poller>();
+  private readonly messageIds = new Map<string, number>();
+  private readonly chatFailures = new Map<string, FakeSendFailure>();
+  private failures: FakeSendFailure[] = [];
+  private waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private nextUpdateId = 100_000;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    for (const p of this.pollers) clearTimeout(p.timer);
+    this.pollers.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    this.server = null;
+  }
+
+  /** getUpdates calls waiting right now. */
+  get pendingPolls(): number {
+    return this.pollers.size;
+  }
+
+  callsOf(method: string, token?: string): FakeTelegramCall[] {
+    return this.calls.filter((c) => c.method === method && (!token || c.token === token));
+  }
+
+  to(chatId: string | number): FakeSentMessage[] {
+    return this.sent.filter((m) => m.chatId === String(chatId));
+  }
+
+  /** The next sendMessage calls fail this way, one failure each, in order. */
+  failNext(...failures: FakeSendFailure[]): this {
+    this.failures.push(...failures);
+    return this;
+  }
+
+  /** Every sendMessage to this chat fails this way (until reset()). */
+  failChat(chatId: string | number, failure: FakeSendFailure): this {
+    this.chatFailures.set(String(chatId), failure);
+    return this;
+  }
+
+  reset(): this {
+    this.failures = [];
+    this.chatFailures.clear();
+    return this;
+  }
+
+  /** Resolves once `check()` holds (checked after every call), or rejects after `timeoutMs`. */
+  async waitUntil(check: () => boolean, timeoutMs = 10_000, what = 'the fake Telegram condition'): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.sent.length} messages sent, ${this.calls.length} calls)`));
+      }, timeoutMs);
+      const waiter = { check, resolve: () => { clearTimeout(timer); resolve(); } };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Waits for `n` messages to `chatId` in total, and returns them all. */
+  async waitFor(chatId: string | number, n = 1, timeoutMs = 10_000): Promise<FakeSentMessage[]> {
+    await this.waitUntil(() => this.to(chatId).length >= n, timeoutMs, `${n} message(s) to chat ${chatId}`);
+    return this.to(chatId);
+  }
+
+  /** Queues an update for a bot's getUpdates (long polling) and wakes a waiting poller. */
+  enqueue(token: string, update: Update): void {
+    const queue = this.queues.get(token) ?? [];
+    queue.push(update);
+    this.queues.set(token, queue);
+    for (const p of [...this.pollers]) if (p.token === token) this.answerPoll(p);
+  }
+
+  /** A new update id, increasing like Telegram's. */
+  updateId(): number {
+    return ++this.nextUpdateId;
+  }
+
+  private notify(): void {
+    const ready = this.waiters.filter((w) => w.check());
+    this.waiters = this.waiters.filter((w) => !ready.includes(w));
+    for (const w of ready) w.resolve();
+  }
+
+  private pending(token: string, offset: number, limit: number): Update[] {
+    const queue = (this.queues.get(token) ?? []).filter((u) => u.update_id >= offset);
+    this.queues.set(token, queue);
+    return queue.slice(0, limit);
+  }
+
+  private answerPoll(p: Poller): void {
+    const updates = this.pending(p.token, p.offset, p.limit);
+    if (updates.length === 0) return;
+    clearTimeout(p.timer);
+    this.pollers.delete(p);
+    writeJson(p.res, 200, { ok: true, result: updates });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.url);
+    const m = /^\/bot(\d+:[A-Za-z0-9_-]+)\/([A-Za-z]+)$/.exec(url.pathname);
+    if (!m) return writeJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
+    const [, token, method] = m as unknown as [string, string, string];
+    const payload = { ...Object.fromEntries(url.searchParams), ...(await readBody(req)) };
+    this.calls.push({ token, method, payload, at: new Date() });
+    try {
+      await this.answer(token, method, payload, req, res);
+    } finally {
+      this.notify();
+    }
+  }
+
+  private async answer(token: string, method: string, payload: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const ok = (result: unknown) => writeJson(res, 200, { ok: true, result });
+    const botId = Number(token.split(':')[0]);
+    switch (method) {
+      case 'getMe':
+        return ok({ id: botId, is_bot: true, first_name: 'Clinic bot', username: `clinic_${botId}_bot`, can_join_groups: false, can_read_all_group_messages: false, supports_inline_queries: false });
+      case 'setWebhook':
+        this.webhooks.set(token, { url: String(payload.url ?? ''), secret: typeof payload.secret_token === 'string' ? payload.secret_token : null, allowed: payload.allowed_updates ?? null });
+        return ok(true);
+      case 'deleteWebhook':
+        this.webhooks.delete(token);
+        if (payload.drop_pending_updates) this.queues.delete(token);
+        return ok(true);
+      case 'getWebhookInfo': {
+        const w = this.webhooks.get(token);
+        return ok({ url: w?.url ?? '', has_custom_certificate: false, pending_update_count: (this.queues.get(token) ?? []).length });
+      }
+      case 'answerCallbackQuery':
+        if (typeof payload.callback_query_id !== 'string') return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: query is too old and response timeout expired or query ID is invalid' });
+        return ok(true);
+      case 'getUpdates': {
+        if (this.webhooks.has(token)) {
+          return writeJson(res, 409, { ok: false, error_code: 409, description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first" });
+        }
+        const offset = Number(payload.offset ?? 0);
+        const limit = Math.min(100, Number(payload.limit ?? 100) || 100);
+        const timeout = Number(payload.timeout ?? 0);
+        const ready = this.pending(token, offset, limit);
+        if (ready.length > 0 || timeout <= 0) return ok(ready);
+        const poller: Poller = {
+          token, offset, limit, res,
+          timer: setTimeout(() => {
+            this.pollers.delete(poller);
+            ok([]);
+          }, timeout * 1000),
+        };
+        this.pollers.add(poller);
+        // The client gave up (grammY aborts its pending getUpdates on stop()).
+        res.on('close', () => {
+          clearTimeout(poller.timer);
+          this.pollers.delete(poller);
+        });
+        req.resume();
+        return;
+      }
+      case 'sendMessage':
+        return this.sendMessage(token, payload, req, res);
+      default:
+        return writeJson(res, 404, { ok: false, error_code: 404, description: 'Not Found: method not found' });
+    }
+  }
+
+  private sendMessage(token: string, payload: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chatId = String(payload.chat_id ?? '');
+    const text = typeof payload.text === 'string' ? payload.text : '';
+    const failure = this.chatFailures.get(chatId) ?? this.failures.shift();
+    if (failure?.kind === 'drop') {
+      req.socket.destroy();
+      return;
+    }
+    if (failure?.kind === 'refuse') {
+      return writeJson(res, failure.errorCode, {
+        ok: false, error_code: failure.errorCode, description: failure.description,
+        ...(failure.retryAfter !== undefined ? { parameters: { retry_after: failure.retryAfter } } : {}),
+      });
+    }
+    if (!chatId) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: chat_id is empty' });
+    if (!text.trim()) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message text is empty' });
+    if (text.length > 4096) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
+    const markup = typeof payload.reply_markup === 'string' ? JSON.parse(payload.reply_markup) : payload.reply_markup;
+    const rows = (markup as { inline_keyboard?: { text: string; callback_data: string }[][] } | undefined)?.inline_keyboard ?? [];
+    const buttons = rows.flat().map((b) => ({ text: b.text, data: b.callback_data }));
+    if (buttons.some((b) => Buffer.byteLength(b.data ?? '', 'utf8') > 64 || !b.data)) {
+      return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
+    }
+    const messageId = (this.messageIds.get(chatId) ?? 0) + 1;
+    this.messageIds.set(chatId, messageId);
+    this.sent.push({ token, chatId, messageId, text, buttons });
+    const botId = Number(token.split(':')[0]);
+    writeJson(res, 200, {
+      ok: true,
+      result: {
+        message_id: messageId, date: Math.floor(Date.now() / 1000), text,
+        from: { id: botId, is_bot: true, first_name: 'Clinic bot', username: `clinic_${botId}_bot` },
+        chat: { id: Number(chatId), type: 'private', first_name: 'Patient' },
+        ...(markup ? { reply_markup: markup } : {}),
+      },
+    });
+  }
+
+  /** The webhook registered for a bot (setWebhook), if any. */
+  webhookOf(token: string): { url: string; secret: string | null; allowed: unknown } | undefined {
+    return this.webhooks.get(token);
+  }
+}
+
+function writeJson(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent || res.writableEnded) return;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const raw = Buffer.concat(chunks).toString('utf8');
+  if (!raw) return {};
+  const type = req.headers['content-type'] ?? '';
+  if (type.includes('application/json')) return JSON.parse(raw) as Record<string, unknown>;
+  if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(raw));
+  throw new Error(`the fake Bot API takes JSON or form bodies, not ${type}`);
+}
+
+/** A person writing to the bot in a private chat (chat id = user id, as in Telegram). */
+export interface TelegramUser {
+  id: number;
+  first_name: string;
+  last_name?: string;
+  language_code?: string;
+}
+
+let userCounter = 0;
+export function newTelegramUser(extra: Partial<TelegramUser> = {}): TelegramUser {
+  return { id: 500_000_000 + Math.floor(Math.random() * 400_000_000) + ++userCounter, first_name: 'Marta', last_name: 'Vidal', language_code: 'es', ...extra };
+}
+
+const messageCounters = new Map<number, number>();
+const nextMessageId = (chatId: number) => {
+  const n = (messageCounters.get(chatId) ?? 1000) + 1;
+  messageCounters.set(chatId, n);
+  return n;
+};
+
+const privateChat = (u: TelegramUser) => ({ id: u.id, type: 'private' as const, first_name: u.first_name, ...(u.last_name ? { last_name: u.last_name } : {}) });
+const fromUser = (u: TelegramUser) => ({ id: u.id, is_bot: false, first_name: u.first_name, ...(u.last_name ? { last_name: u.last_name } : {}), ...(u.language_code ? { language_code: u.language_code } : {}) });
+
+/** A text message update (`/start` is a text starting with the bot_command entity, as Telegram sends it). */
+export function textUpdate(fake: FakeTelegram, user: TelegramUser, text: string): Update {
+  return {
+    update_id: fake.updateId(),
+    message: {
+      message_id: nextMessageId(user.id), date: Math.floor(Date.now() / 1000), chat: privateChat(user), from: fromUser(user), text,
+      ...(text.startsWith('/') ? { entities: [{ type: 'bot_command' as const, offset: 0, length: text.split(' ')[0]!.length }] } : {}),
+    },
+  } as Update;
+}
+
+/** A button tap on a message the bot sent: a callback query carrying the button's data. */
+export function callbackUpdate(fake: FakeTelegram, user: TelegramUser, on: FakeSentMessage, data: string): Update {
+  return {
+    update_id: fake.updateId(),
+    callback_query: {
+      id: `${user.id}${fake.updateId()}`, from: fromUser(user), chat_instance: String(user.id * 7), data,
+      message: { message_id: on.messageId, date: Math.floor(Date.now() / 1000), chat: privateChat(user), text: on.text },
+    },
+  } as Update;
+}
+
+/** The user's own contact, shared with Telegram's "share my phone number" button. */
+export function contactUpdate(fake: FakeTelegram, user: TelegramUser, phoneNumber: string): Update {
+  return {
+    update_id: fake.updateId(),
+    message: {
+      message_id: nextMessageId(user.id), date: Math.floor(Date.now() / 1000), chat: privateChat(user), from: fromUser(user),
+      contact: { phone_number: phoneNumber, first_name: user.first_name, user_id: user.id },
+    },
+  } as Update;
+}
+
+/** A sticker: a message without text. */
+export function stickerUpdate(fake: FakeTelegram, user: TelegramUser): Update {
+  return {
+    update_id: fake.updateId(),
+    message: {
+      message_id: nextMessageId(user.id), date: Math.floor(Date.now() / 1000), chat: privateChat(user), from: fromUser(user),
+      sticker: { file_id: `CAACAgIAAx${user.id}`, file_unique_id: `AgAD${user.id}`, type: 'regular', width: 512, height: 512, is_animated: false, is_video: false },
+    },
+  } as Update;
+}
+
+/** POSTs an update to the service's webhook as Telegram does (JSON, the secret token header). */
+export async function postUpdate(serviceUrl: string, update: Update, secret: string | null = FAKE_TELEGRAM_SECRET): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${serviceUrl}/api/v1/channels/telegram/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(secret !== null ? { 'x-telegram-bot-api-secret-token': secret } : {}) },
+    body: JSON.stringify(update),
+  });
+  return { status: res.status, text: await res.text() };
+}
