@@ -11,8 +11,8 @@
  * and makes updates as Telegram sends them, for the webhook or for polling.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Update } from 'grammy/types';
+import { FakeProviderServer } from './fakeProvider.js';
 
 export const FAKE_TELEGRAM_SECRET = 'fake-telegram-webhook-secret_0123456789';
 
@@ -51,39 +51,21 @@ interface Poller {
   timer: NodeJS.Timeout;
 }
 
-export class FakeTelegram {
+export class FakeTelegram extends FakeProviderServer {
   readonly calls: FakeTelegramCall[] = [];
   readonly sent: FakeSentMessage[] = [];
-  url = '';
-  private server: http.Server | null = null;
   private readonly queues = new Map<string, Update[]>();
   private readonly webhooks = new Map<string, { url: string; secret: string | null; allowed: unknown }>();
   private readonly pollers = new Set<Poller>();
   private readonly messageIds = new Map<string, number>();
   private readonly chatFailures = new Map<string, FakeSendFailure>();
   private failures: FakeSendFailure[] = [];
-  private waiters: { check: () => boolean; resolve: () => void }[] = [];
   private nextUpdateId = 100_000;
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
+  override async stop(): Promise<void> {
     for (const p of this.pollers) clearTimeout(p.timer);
     this.pollers.clear();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
+    await super.stop();
   }
 
   /** getUpdates calls waiting right now. */
@@ -117,19 +99,6 @@ export class FakeTelegram {
     return this;
   }
 
-  /** Resolves once `check()` holds (checked after every call), or rejects after `timeoutMs`. */
-  async waitUntil(check: () => boolean, timeoutMs = 10_000, what = 'the fake Telegram condition'): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.sent.length} messages sent, ${this.calls.length} calls)`));
-      }, timeoutMs);
-      const waiter = { check, resolve: () => { clearTimeout(timer); resolve(); } };
-      this.waiters.push(waiter);
-    });
-  }
-
   /** Waits for `n` messages to `chatId` in total, and returns them all. */
   async waitFor(chatId: string | number, n = 1, timeoutMs = 10_000): Promise<FakeSentMessage[]> {
     await this.waitUntil(() => this.to(chatId).length >= n, timeoutMs, `${n} message(s) to chat ${chatId}`);
@@ -149,12 +118,6 @@ export class FakeTelegram {
     return ++this.nextUpdateId;
   }
 
-  private notify(): void {
-    const ready = this.waiters.filter((w) => w.check());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
-  }
-
   private pending(token: string, offset: number, limit: number): Update[] {
     const queue = (this.queues.get(token) ?? []).filter((u) => u.update_id >= offset);
     this.queues.set(token, queue);
@@ -169,7 +132,11 @@ export class FakeTelegram {
     writeJson(p.res, 200, { ok: true, result: updates });
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected progress(): string {
+    return `${this.sent.length} messages sent, ${this.calls.length} calls`;
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const m = /^\/bot(\d+:[A-Za-z0-9_-]+)\/([A-Za-z]+)$/.exec(url.pathname);
     if (!m) return writeJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' });

@@ -8,9 +8,10 @@
  * status callbacks the way Twilio signs them.
  */
 import http from 'node:http';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
+import { FakeProviderServer } from './fakeProvider.js';
 
 export const FAKE_ACCOUNT_SID = `AC${'1'.repeat(32)}`;
 export const FAKE_AUTH_TOKEN = 'fake-twilio-auth-token-0123456789';
@@ -38,35 +39,13 @@ export type FakeTwilioMode =
 
 const rfc2822 = (d: Date) => d.toUTCString().replace('GMT', '+0000');
 
-export class FakeTwilio {
+export class FakeTwilio extends FakeProviderServer {
   readonly messages: FakeTwilioMessage[] = [];
   /** Every POST, accepted or not. */
   requests = 0;
   private mode: FakeTwilioMode = { kind: 'ok' };
   private modeCount = Infinity;
   private readonly perRecipient = new Map<string, FakeTwilioMode>();
-  private server: http.Server | null = null;
-  private waiters: { check: () => boolean; resolve: () => void }[] = [];
-  url = '';
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        res.statusCode = 500;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
-  }
 
   /** The next `times` sends (default: all until `ok()`) answer this way. */
   setMode(mode: FakeTwilioMode, times = Infinity): this {
@@ -105,19 +84,6 @@ export class FakeTwilio {
     return counts;
   }
 
-  /** Resolves once `check()` holds (checked after every accepted message), or rejects after `timeoutMs`. */
-  async waitUntil(check: () => boolean, timeoutMs = 10_000, what = 'the fake Twilio condition'): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.messages.length} messages received)`));
-      }, timeoutMs);
-      const waiter = { check, resolve: () => { clearTimeout(timer); resolve(); } };
-      this.waiters.push(waiter);
-    });
-  }
-
   /** Waits for `n` messages to `recipient` in total. */
   waitFor(recipient: string, n = 1, timeoutMs = 10_000): Promise<FakeTwilioMessage[]> {
     return this.waitUntil(() => this.to(recipient).length >= n, timeoutMs, `${n} message(s) to ${recipient}`).then(() => this.to(recipient));
@@ -132,7 +98,11 @@ export class FakeTwilio {
     return mode;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected progress(): string {
+    return `${this.messages.length} messages received`;
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/.exec(url.pathname);
     const json = (status: number, body: unknown) => {
@@ -174,9 +144,7 @@ export class FakeTwilio {
     };
     this.messages.push(message);
     json(201, this.resource(message));
-    const ready = this.waiters.filter((w) => w.check());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
+    this.notify();
   }
 
   private resource(x: FakeTwilioMessage): Record<string, unknown> {

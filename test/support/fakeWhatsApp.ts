@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import { createHmac, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { FakeProviderServer } from './fakeProvider.js';
 
 export const FAKE_WA_TOKEN = 'EAAfake-whatsapp-access-token';
 export const FAKE_WA_PHONE_NUMBER_ID = '106540352242922';
@@ -42,39 +42,17 @@ export type FakeWaMode =
   | { kind: 'error500' }
   | { kind: 'drop' };
 
-export class FakeWhatsApp {
+export class FakeWhatsApp extends FakeProviderServer {
   readonly messages: FakeWaMessage[] = [];
   /** Every POST, accepted or not. */
   requests = 0;
   private mode: FakeWaMode = { kind: 'ok' };
   private modeCount = Infinity;
   private readonly perRecipient = new Map<string, FakeWaMode>();
-  private server: http.Server | null = null;
-  private waiters: { check: () => boolean; resolve: () => void }[] = [];
-  url = '';
 
   /** What WHATSAPP_API_BASE_URL points at. */
   get baseUrl(): string {
     return `${this.url}/v21.0`;
-  }
-
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch(() => {
-        res.statusCode = 500;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = null;
   }
 
   /** The next `times` sends (default: all until `ok()`) answer this way. */
@@ -110,18 +88,6 @@ export class FakeWhatsApp {
     return this.messages.filter((m) => m.to === digits);
   }
 
-  async waitUntil(check: () => boolean, timeoutMs = 10_000, what = 'the fake WhatsApp condition'): Promise<void> {
-    if (check()) return;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${this.messages.length} messages received)`));
-      }, timeoutMs);
-      const waiter = { check, resolve: () => { clearTimeout(timer); resolve(); } };
-      this.waiters.push(waiter);
-    });
-  }
-
   /** Waits for `n` messages to `recipient` in total. */
   waitFor(recipient: string, n = 1, timeoutMs = 10_000): Promise<FakeWaMessage[]> {
     return this.waitUntil(() => this.to(recipient).length >= n, timeoutMs, `${n} message(s) to ${recipient}`).then(() => this.to(recipient));
@@ -136,7 +102,11 @@ export class FakeWhatsApp {
     return mode;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected progress(): string {
+    return `${this.messages.length} messages received`;
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -175,9 +145,7 @@ export class FakeWhatsApp {
     };
     this.messages.push(message);
     json(200, { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: message.id }] });
-    const ready = this.waiters.filter((w) => w.check());
-    this.waiters = this.waiters.filter((w) => !ready.includes(w));
-    for (const w of ready) w.resolve();
+    this.notify();
   }
 }
 
