@@ -55,6 +55,8 @@ export class OutboundDispatcher {
   private loopDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private kicked = false;
+  /** The latest claim passed over due messages behind ones in flight to the same recipient. */
+  private heldBack = false;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: Clock;
@@ -188,13 +190,15 @@ export class OutboundDispatcher {
   /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
   private async startRound(limit: number): Promise<{ claimed: number; done: Promise<void> }> {
     const claimedAt = Date.now();
-    const claimed = await claimOutbound(this.db.knex, {
+    const { messages: claimed, heldBack } = await claimOutbound(this.db.knex, {
       limit,
       leaseSeconds: this.opts.leaseSeconds,
       now: this.clock.now(),
       channels: this.opts.channels ?? this.registry.names(),
       organizationIds: this.opts.organizationIds,
     });
+    // The latest claim's view: messages waiting for one still being sent to the same recipient.
+    this.heldBack = heldBack > 0;
     if (claimed.length === 0) return { claimed: 0, done: Promise.resolve() };
     // One recipient's messages go in order (after any of theirs still in flight); different recipients in parallel.
     const queues = new Map<string, ClaimedMessage[]>();
@@ -226,11 +230,11 @@ export class OutboundDispatcher {
     void done.finally(() => {
       this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
       this.inFlight.delete(done);
-      // The loop claims again: for room when kicked, and for the messages of these recipients that claimOutbound
-      // held back while this round's were still being sent (per-recipient order). Marked as a kick, so a loop
-      // busy claiming right now does not miss it and leave them to the next poll.
-      this.kicked = true;
-      this.wake?.();
+      // The loop claims again when a claim held messages back behind this round's (per-recipient order; marked as
+      // a kick, so a loop busy claiming right now does not miss it and leave them to the next poll), and when a
+      // kick is waiting for room. Otherwise an empty claim after every round would cost a walk of the outbox.
+      if (this.heldBack) this.kicked = true;
+      if (this.kicked) this.wake?.();
     });
     return { claimed: claimed.length, done };
   }

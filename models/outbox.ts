@@ -52,16 +52,23 @@ export interface ClaimOptions {
  * 'sending' under a live lease. A retry waiting for its backoff (or a message
  * not due yet) does not hold the later ones back.
  */
-export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimedMessage[]> {
+export interface ClaimResult {
+  /** Claimed, in queue order. */
+  messages: ClaimedMessage[];
+  /** Due messages this claim passed over because an earlier one to the same recipient was still being sent: claim again when it is done. */
+  heldBack: number;
+}
+
+export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimResult> {
   const filters: string[] = [];
   const bindings: Knex.Value[] = [opts.now, opts.now];
   if (opts.channels) {
-    if (opts.channels.length === 0) return [];
+    if (opts.channels.length === 0) return { messages: [], heldBack: 0 };
     filters.push(`AND channel = ANY(?::text[])`);
     bindings.push([...opts.channels]);
   }
   if (opts.organizationIds) {
-    if (opts.organizationIds.length === 0) return [];
+    if (opts.organizationIds.length === 0) return { messages: [], heldBack: 0 };
     filters.push(`AND organization_id = ANY(?::text[])`);
     bindings.push([...opts.organizationIds]);
   }
@@ -84,16 +91,22 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<Claimed
            AND (e.created_at, e.id) < (c.created_at, c.id)
            AND (e.status = 'sending' OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
            AND e.id NOT IN (SELECT id FROM cand))
+     ), upd AS (
+       UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
+       WHERE id IN (SELECT id FROM ready)
+       RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
+         metadata, batch_id, reminder_id, provider_message_id, created_at,
+         coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS patient_opted_out
      )
-     UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
-     WHERE id IN (SELECT id FROM ready)
-     RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
-       metadata, batch_id, reminder_id, provider_message_id, created_at,
-       coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS patient_opted_out`,
+     -- One row even when nothing was claimed, to carry the count of candidates.
+     SELECT u.*, n.candidates FROM (SELECT count(*)::int AS candidates FROM cand) n LEFT JOIN upd u ON true`,
     [...bindings, opts.limit, opts.now, claimedUntil, opts.now],
-  )) as { rows: ClaimedMessage[] };
+  )) as { rows: (ClaimedMessage & { candidates: number })[] };
+  const candidates = result.rows[0]?.candidates ?? 0;
+  const messages: ClaimedMessage[] = result.rows.filter((r) => r.id !== null).map(({ candidates: _, ...m }) => m);
   // RETURNING gives no order; keep the queue's.
-  return result.rows.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
+  messages.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
+  return { messages, heldBack: candidates - messages.length };
 }
 
 /** Identifies the claim a record call belongs to: the row id and the attempt number that claimed it. */
