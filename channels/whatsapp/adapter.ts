@@ -55,9 +55,11 @@ export function truncateTitle(s: string, max: number): string {
 
 /** The E.164 number of a WhatsApp id (wa_id: digits only, country code first); null when it is not a phone number. */
 export function waIdToE164(waId: string): string | null {
-  const digits = waId.replace(/\D/g, '');
+  let digits = waId.replace(/\D/g, '');
   if (!digits) return null;
-  // wa_ids of a few countries (Mexico's 52 1…, Argentina's 54 9…) keep a mobile prefix E.164 dropped: keep them as they come.
+  // Mexican mobiles keep the "1" after 52 that numbering dropped in 2019 (wa_id 52 1 + ten digits, E.164 +52 + ten
+  // digits): without this a patient registered by phone would not be recognized. (Argentina's 54 9 is E.164's too.)
+  if (/^521\d{10}$/.test(digits)) digits = `52${digits.slice(3)}`;
   return toE164(`+${digits}`) ?? `+${digits}`;
 }
 

@@ -113,6 +113,17 @@ describe('WhatsApp channel (Cloud API)', function () {
       assert.equal(row.status, 'sent');
     });
 
+    it("links a Mexican wa_id (52 1 + ten digits) to the patient registered under the E.164 number (+52 + ten digits)", async () => {
+      const { t, svc, pnid } = await setup();
+      const patient = await buildPatient(t, { name: 'Lucía Pérez', phone: '+525512345678' });
+      const wamid = newWamid();
+      const res = await postNotification(svc.url, inboundMessage(pnid, '+5215512345678', { text: 'Hola' }, wamid));
+      assert.equal(res.status, 200);
+      const [stored] = await inboundRows(svc, wamid);
+      assert.equal(stored.from_address, '+525512345678');
+      assert.equal(stored.patient_id, patient.id, 'the message is the known patient\'s');
+    });
+
     it('books an appointment end to end by WhatsApp: text, button and list replies', async () => {
       // The engine tests' clinic and fixed clock (Tuesday 5 March 2030, Madrid), so the offered times are known.
       const pnid = uniquePhoneNumberId();
@@ -349,6 +360,8 @@ describe('WhatsApp channel (Cloud API)', function () {
       assert.match(longBody.text.body, /\n1\. Yes\n2\. No$/);
       assert.equal(waIdToE164('34612345678'), '+34612345678');
       assert.equal(waIdToE164('16315551181'), '+16315551181');
+      assert.equal(waIdToE164('5215512345678'), '+525512345678', "Mexico's wa_id keeps a 1 that E.164 dropped");
+      assert.equal(waIdToE164('5491123456789'), '+5491123456789', "Argentina's 9 is E.164's too");
       assert.equal(waIdToE164(''), null);
       assert.equal(e164ToWaId('+34 612 345 678'), '34612345678');
       assert.equal(e164ToWaId('not a number'), null);
