@@ -9,7 +9,8 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import twilio from 'twilio';
-import type { Knex } from 'knex';
+import { organizationForChannelAccount } from '../../models/organizations.js';
+import { answerWithin } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -87,16 +88,6 @@ function formParams(ctx: Context): Params {
   return out;
 }
 
-/** The organization a Twilio number belongs to: settings.sms_number, else (single tenant) the first organization. */
-async function organizationFor(k: Knex, number: string | undefined): Promise<string | null> {
-  if (number) {
-    const own = (await k('organizations').whereRaw(`settings->>'sms_number' = ?`, [number]).orderBy('created_at').first('id')) as { id: string } | undefined;
-    if (own) return own.id;
-  }
-  const first = (await k('organizations').orderBy('created_at').orderBy('id').first('id')) as { id: string } | undefined;
-  return first?.id ?? null;
-}
-
 const asLanguage = (v: string | null | undefined): PatientLanguage | null => (PATIENT_LANGUAGES as readonly string[]).includes(v ?? '') ? (v as PatientLanguage) : null;
 
 export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
@@ -125,7 +116,7 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
     }
     const from = toE164(params.From ?? '') ?? params.From;
     if (!from || !params.MessageSid) return twiml(ctx, 400);
-    const orgId = await organizationFor(knex(), params.To);
+    const orgId = (await organizationForChannelAccount(knex(), 'sms_number', params.To))?.id ?? null;
     if (!orgId) {
       logger.warn('sms: inbound message for a number no organization owns; dropped');
       return twiml(ctx);
@@ -144,16 +135,7 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
       ...(media.length ? { media } : {}), profileName: params.ProfileName ?? null,
     });
     // Twilio waits 15 s at most; the message is stored within the first transaction, the reply follows through the outbox.
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.replyWithinMs ?? 8_000); });
-    try {
-      const outcome = await Promise.race([turn, late]);
-      if (outcome === 'late') {
-        turn.catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'sms: inbound turn failed after the webhook answered'));
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'sms: inbound turn failed after the webhook answered');
     twiml(ctx);
   });
 

@@ -29,7 +29,8 @@ import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Message, Update } from 'grammy/types';
-import type { Knex } from 'knex';
+import { organizationForChannelAccount } from '../../models/organizations.js';
+import { answerWithin } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -126,16 +127,6 @@ function secretMatches(given: string | undefined, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The organization of the bot: settings.telegram_bot_id equal to the token's numeric id, else (single tenant) the first organization. */
-async function organizationFor(k: Knex, botId: string | null): Promise<string | null> {
-  if (botId) {
-    const own = (await k('organizations').whereRaw(`settings->>'telegram_bot_id' = ?`, [botId]).orderBy('created_at').first('id')) as { id: string } | undefined;
-    if (own) return own.id;
-  }
-  const first = (await k('organizations').orderBy('created_at').orderBy('id').first('id')) as { id: string } | undefined;
-  return first?.id ?? null;
-}
-
 export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInbound {
   const { config, logger, adapter } = opts;
 
@@ -146,7 +137,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
       logger.debug({ update_id: update.update_id }, 'telegram: update ignored (not a private message or a button tap)');
       return;
     }
-    const orgId = await organizationFor(opts.db.knex, adapter.botId);
+    const orgId = (await organizationForChannelAccount(opts.db.knex, 'telegram_bot_id', adapter.botId))?.id ?? null;
     if (!orgId) {
       logger.warn('telegram: update for a bot no organization owns; dropped');
       return;
@@ -181,16 +172,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
     }
     // Telegram redelivers an update it got no 2xx for: answer when the turn is done, or after replyWithinMs (it goes on).
     const turn = handleUpdate(update);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.replyWithinMs ?? 8_000); });
-    try {
-      const outcome = await Promise.race([turn, late]);
-      if (outcome === 'late') {
-        turn.catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'telegram: update failed after the webhook answered'));
-      }
-    } finally {
-      clearTimeout(timer);
-    }
+    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'telegram: update failed after the webhook answered');
     ctx.status = 200;
     ctx.body = '';
   });

@@ -28,7 +28,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Knex } from 'knex';
+import { organizationForChannelAccount } from '../../models/organizations.js';
+import { answerWithin } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -115,16 +116,6 @@ export function normalizeWhatsAppMessage(m: WaMessage): { text: string; media?: 
   }
 }
 
-/** The organization of a WhatsApp number: settings.whatsapp_phone_number_id, else (single tenant) the first organization, as SMS does. */
-async function organizationFor(k: Knex, phoneNumberId: string | undefined): Promise<{ id: string; own: boolean } | null> {
-  if (phoneNumberId) {
-    const own = (await k('organizations').whereRaw(`settings->>'whatsapp_phone_number_id' = ?`, [phoneNumberId]).orderBy('created_at').first('id')) as { id: string } | undefined;
-    if (own) return { id: own.id, own: true };
-  }
-  const first = (await k('organizations').orderBy('created_at').orderBy('id').first('id')) as { id: string } | undefined;
-  return first ? { id: first.id, own: false } : null;
-}
-
 const STATUS: Record<string, DeliveryStatus> = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
 
 export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
@@ -163,18 +154,11 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
     const body = (ctx.request as unknown as { body?: unknown }).body as WaNotification | undefined;
     if (!body || typeof body !== 'object' || body.object !== 'whatsapp_business_account') return answer(ctx, 200);
     const work = handleNotification(body);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), opts.replyWithinMs ?? 8_000); });
     try {
-      const outcome = await Promise.race([work, late]);
-      if (outcome === 'late') {
-        work.catch((err: unknown) => logger.error({ err: { message: (err as Error).message } }, 'whatsapp: notification failed after the webhook answered'));
-      }
+      await answerWithin(work, opts.replyWithinMs ?? 8_000, logger, 'whatsapp: notification failed after the webhook answered');
     } catch (err) {
       logger.error({ err: { message: (err as Error).message } }, 'whatsapp: notification failed; Meta will redeliver it');
       return answer(ctx, 500);
-    } finally {
-      clearTimeout(timer);
     }
     answer(ctx, 200);
   });
@@ -185,7 +169,7 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
       for (const change of entry.changes ?? []) {
         const value = change.value;
         if (!value || (change.field && change.field !== 'messages')) continue;
-        const org = await organizationFor(knex(), value.metadata?.phone_number_id);
+        const org = await organizationForChannelAccount(knex(), 'whatsapp_phone_number_id', value.metadata?.phone_number_id);
         if (!org) {
           logger.warn('whatsapp: notification for a number no organization owns; dropped');
           continue;
