@@ -1,0 +1,29 @@
+/** A WhatsApp-routed organization and its service, for the WhatsApp channel tests; waits on message rows. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunningService } from '../../main.js';
+import { createTestOrg, type TestOrg } from './factories.js';
+import { startSmsService } from './smsService.js';
+import { uniquePhoneNumberId, whatsappEnv, type FakeWhatsApp } from './fakeWhatsApp.js';
+import type { Clock } from '../../lib/clock.js';
+
+/** An organization with its own WhatsApp phone number id, and a service sending through the fake. */
+export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
+  const pnid = uniquePhoneNumberId();
+  const t = await createTestOrg({ settings: { whatsapp_phone_number_id: pnid, quiet_hours: null } });
+  const svc = await startSmsService(null, [t.org.id], { env: whatsappEnv(fake), clock });
+  return { t, svc, pnid };
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await sleep(25);
+  }
+}
+
+export async function waitForStatus(svc: RunningService, id: string, status: string): Promise<{ status: string; last_error: string; attempts: number }> {
+  let row: { status: string; last_error: string; attempts: number } | undefined;
+  await waitUntil(async () => (row = await svc.deps.db.knex('messages').where({ id }).first())?.status === status);
+  return row!;
+}
