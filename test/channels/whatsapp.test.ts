@@ -4,35 +4,21 @@ import type { RunningService } from '../../main.js';
 import { Appointment } from '../../models/appointments.js';
 import { testService } from '../support/service.js';
 import { buildPatient, uniquePhone } from '../support/factories.js';
-import { clientOn, startSmsService, stopSmsServices } from '../support/smsService.js';
-import { setupWhatsAppOrg, waitUntil } from '../support/whatsappService.js';
+import { clientOn, startSmsService } from '../support/smsService.js';
+import { inboundRows, setupWhatsAppOrg, withFakeWhatsApp, waitUntil } from '../support/whatsappService.js';
 import { buildClinic, engineClock } from '../bot/engineSupport.js';
 import {
-  FakeWhatsApp, FAKE_WA_APP_SECRET, FAKE_WA_PHONE_NUMBER_ID, FAKE_WA_TOKEN, FAKE_WA_VERIFY_TOKEN, WA_WEBHOOK, inboundMessage, newWamid,
+  FAKE_WA_APP_SECRET, FAKE_WA_PHONE_NUMBER_ID, FAKE_WA_TOKEN, FAKE_WA_VERIFY_TOKEN, WA_WEBHOOK, inboundMessage, newWamid,
   postNotification, statusNotification, uniquePhoneNumberId, waId, whatsappEnv, type FakeWaMessage, type InboundContent,
 } from '../support/fakeWhatsApp.js';
 
 describe('WhatsApp channel (Cloud API)', function () {
   this.timeout(30_000);
-  let fake: FakeWhatsApp;
-
-  before(async function () {
-    this.timeout(60_000);
-    await testService();
-    fake = await new FakeWhatsApp().start();
-  });
-  afterEach(async () => {
-    fake.ok();
-    await stopSmsServices();
-  });
-  after(async () => {
-    await fake.stop();
-  });
+  const wa = withFakeWhatsApp();
 
   const knexOf = (svc: RunningService) => svc.deps.db.knex;
-  const inboundRows = (svc: RunningService, wamid: string) => knexOf(svc)('messages').where({ channel: 'whatsapp', direction: 'inbound', provider_message_id: wamid });
 
-  const setup = (clock?: ReturnType<typeof engineClock>) => setupWhatsAppOrg(fake, clock);
+  const setup = (clock?: ReturnType<typeof engineClock>) => setupWhatsAppOrg(wa.fake, clock);
 
   /** Waits until none of the patient's (or address's) outbound messages is still waiting to be sent. */
   async function settled(svc: RunningService, address: string): Promise<void> {
@@ -44,11 +30,11 @@ describe('WhatsApp channel (Cloud API)', function () {
 
   /** Posts one signed inbound message and returns what the patient received in answer. */
   async function say(svc: RunningService, pnid: string, from: string, content: InboundContent, wamid = newWamid()): Promise<FakeWaMessage[]> {
-    const before = fake.to(from).length;
+    const before = wa.fake.to(from).length;
     const res = await postNotification(svc.url, inboundMessage(pnid, from, content, wamid));
     assert.equal(res.status, 200);
     await settled(svc, from);
-    return fake.to(from).slice(before);
+    return wa.fake.to(from).slice(before);
   }
 
   describe('webhook verification (GET)', () => {
@@ -112,7 +98,7 @@ describe('WhatsApp channel (Cloud API)', function () {
       // The engine tests' clinic and fixed clock (Tuesday 5 March 2030, Madrid), so the offered times are known.
       const pnid = uniquePhoneNumberId();
       const t = await buildClinic(await testService(), { whatsapp_phone_number_id: pnid });
-      const booking = await startSmsService(null, [t.org.id], { env: whatsappEnv(fake), clock: engineClock() });
+      const booking = await startSmsService(null, [t.org.id], { env: whatsappEnv(wa.fake), clock: engineClock() });
       const p = await buildPatient(t, { name: 'Ana López', preferred_language: 'en' });
       const phone = p.phone!;
 
@@ -210,7 +196,7 @@ describe('WhatsApp channel (Cloud API)', function () {
       await waitUntil(async () => (await knexOf(svc)('messages').where({ batch_id: bulk.body.data.id }).whereIn('status', ['queued', 'sending'])).length === 0);
       const rows = await knexOf(svc)('messages').where({ batch_id: bulk.body.data.id });
       assert.deepEqual(rows.map((r: { status: string }) => r.status), ['skipped', 'skipped']);
-      assert.equal(fake.to(en.phone!).length, 1, 'only the STOP confirmation');
+      assert.equal(wa.fake.to(en.phone!).length, 1, 'only the STOP confirmation');
     });
   });
 
@@ -221,8 +207,8 @@ describe('WhatsApp channel (Cloud API)', function () {
       const client = await clientOn(svc, t);
       const ra = await client.post('/api/v1/communications/send', { patient_id: a.id, channel: 'whatsapp', message: 'Hola' });
       const rb = await client.post('/api/v1/communications/send', { patient_id: b.id, channel: 'whatsapp', message: 'Hola' });
-      const [sa] = await fake.waitFor(a.phone!);
-      const [sb] = await fake.waitFor(b.phone!);
+      const [sa] = await wa.fake.waitFor(a.phone!);
+      const [sb] = await wa.fake.waitFor(b.phone!);
       await settled(svc, a.phone!);
       await settled(svc, b.phone!);
       const statusOf = async (id: string) => (await client.get(`/api/v1/communications?patient_id=${id === ra.body.data.id ? a.id : b.id}`)).body.data.find((m: { id: string }) => m.id === id);

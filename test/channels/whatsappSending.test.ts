@@ -9,10 +9,10 @@ import { createLogger } from '../../lib/logger.js';
 import { testConfig, testService } from '../support/service.js';
 import { buildPatient, createTestOrg, uniquePhone } from '../support/factories.js';
 import { closedPortUrl } from '../support/fakeTwilio.js';
-import { clientOn, stopSmsServices } from '../support/smsService.js';
-import { setupWhatsAppOrg, waitForStatus, waitUntil } from '../support/whatsappService.js';
+import { clientOn } from '../support/smsService.js';
+import { inboundRows, setupWhatsAppOrg, withFakeWhatsApp, waitForStatus, waitUntil } from '../support/whatsappService.js';
 import {
-  FakeWhatsApp, inboundMessage, newWamid, postNotification, uniquePhoneNumberId, whatsappEnv,
+  inboundMessage, newWamid, postNotification, uniquePhoneNumberId, whatsappEnv,
 } from '../support/fakeWhatsApp.js';
 
 const outbound = (to: string, text = 'Hola', options: OutboundMessage['options'] = null): OutboundMessage => ({
@@ -22,38 +22,24 @@ const opts = (labels: string[]) => labels.map((label, i) => ({ value: String(i +
 
 describe('WhatsApp channel (Cloud API): sending', function () {
   this.timeout(30_000);
-  let fake: FakeWhatsApp;
-
-  before(async function () {
-    this.timeout(60_000);
-    await testService();
-    fake = await new FakeWhatsApp().start();
-  });
-  afterEach(async () => {
-    fake.ok();
-    await stopSmsServices();
-  });
-  after(async () => {
-    await fake.stop();
-  });
+  const wa = withFakeWhatsApp();
 
   const knexOf = (svc: RunningService) => svc.deps.db.knex;
-  const inboundRows = (svc: RunningService, wamid: string) => knexOf(svc)('messages').where({ channel: 'whatsapp', direction: 'inbound', provider_message_id: wamid });
-  const setup = () => setupWhatsAppOrg(fake);
+  const setup = () => setupWhatsAppOrg(wa.fake);
 
     it('fails a message the Graph API refuses (131026) without retrying, and retries one it could not reach (500)', async () => {
       const { t, svc } = await setup();
       const bad = await buildPatient(t);
       const flaky = await buildPatient(t);
-      fake.refuseRecipient(bad.phone!, 131026);
+      wa.fake.refuseRecipient(bad.phone!, 131026);
       const client = await clientOn(svc, t);
       const r1 = await client.post('/api/v1/communications/send', { patient_id: bad.id, channel: 'whatsapp', message: 'x' });
       const failed = await waitForStatus(svc, r1.body.data.id, 'failed');
       assert.match(failed.last_error, /131026/);
       assert.equal(failed.attempts, 1);
-      assert.equal(fake.to(bad.phone!).length, 0);
+      assert.equal(wa.fake.to(bad.phone!).length, 0);
 
-      fake.down('error500', 1);
+      wa.fake.down('error500', 1);
       const r2 = await client.post('/api/v1/communications/send', { patient_id: flaky.id, channel: 'whatsapp', message: 'y' });
       await waitUntil(async () => (await knexOf(svc)('messages').where({ id: r2.body.data.id }).first()).last_error !== null);
       const retry = await knexOf(svc)('messages').where({ id: r2.body.data.id }).first();
@@ -65,40 +51,40 @@ describe('WhatsApp channel (Cloud API): sending', function () {
       svc.dispatcher.kick();
       const sent = await waitForStatus(svc, r2.body.data.id, 'sent');
       assert.equal(sent.attempts, 2);
-      assert.equal(fake.to(flaky.phone!).length, 1);
+      assert.equal(wa.fake.to(flaky.phone!).length, 1);
     });
 
     it('maps Graph errors: 131026/131047/100 final refusals, 4/80007 retryable, 190 retryable and the channel down, 500 and no connection unreachable', async () => {
-      const adapter = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(fake)), logger: createLogger('silent') });
+      const adapter = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(wa.fake)), logger: createLogger('silent') });
       await adapter.start();
       assert.equal(adapter.health().status, 'up');
       for (const code of [131026, 131047, 100]) {
-        fake.refuse(1, code);
+        wa.fake.refuse(1, code);
         await assert.rejects(adapter.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderRefusedError && err.code === String(code) && !err.retryable);
       }
       for (const code of [4, 80007]) {
-        fake.refuse(1, code, 429);
+        wa.fake.refuse(1, code, 429);
         await assert.rejects(adapter.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderRefusedError && err.code === String(code) && err.retryable);
       }
       assert.equal(adapter.health().status, 'up', 'a refusal says nothing about the channel');
-      fake.refuse(1, 190, 401);
+      wa.fake.refuse(1, 190, 401);
       await assert.rejects(adapter.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderRefusedError && err.code === '190' && err.retryable);
       assert.equal(adapter.health().status, 'down');
       assert.match(adapter.health().detail!, /access token/);
-      fake.down('error500', 1);
+      wa.fake.down('error500', 1);
       await assert.rejects(adapter.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderUnreachableError);
-      fake.down('drop', 1);
+      wa.fake.down('drop', 1);
       await assert.rejects(adapter.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderUnreachableError);
-      const nowhere = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(fake, { WHATSAPP_API_BASE_URL: await closedPortUrl() })), logger: createLogger('silent') });
+      const nowhere = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(wa.fake, { WHATSAPP_API_BASE_URL: await closedPortUrl() })), logger: createLogger('silent') });
       await assert.rejects(nowhere.send(outbound('+34600000001')), (err: unknown) => err instanceof ProviderUnreachableError && /ECONNREFUSED/.test(err.message));
       const ok = await adapter.send(outbound('+34600000001', 'después'));
       assert.match(ok.providerMessageId!, /^wamid\./);
       assert.equal(adapter.health().status, 'up');
-      assert.equal(fake.messages.at(-1)!.to, '34600000001');
+      assert.equal(wa.fake.messages.at(-1)!.to, '34600000001');
     });
 
     it('renders options: up to 3 short ones as reply buttons, up to 10 as a list with cut titles, more as numbered text', async () => {
-      const adapter = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(fake)), logger: createLogger('silent') });
+      const adapter = new WhatsAppCloudAdapter({ config: testConfig(whatsappEnv(wa.fake)), logger: createLogger('silent') });
       await adapter.start();
       const to = uniquePhone();
       await adapter.send(outbound(to, 'Choose', opts(['Yes', 'No'])));
@@ -107,7 +93,7 @@ describe('WhatsApp channel (Cloud API): sending', function () {
       await adapter.send(outbound(to, 'Choose', opts(long)));
       await adapter.send(outbound(to, 'Choose', opts(Array.from({ length: 10 }, (_, i) => `Option ${i + 1}`))));
       await adapter.send(outbound(to, 'Choose', opts(Array.from({ length: 11 }, (_, i) => `Option ${i + 1}`))));
-      const [buttons, four, cut, ten, eleven] = fake.to(to);
+      const [buttons, four, cut, ten, eleven] = wa.fake.to(to);
       assert.equal(buttons.interactive!.type, 'button');
       assert.deepEqual(buttons.interactive!.action.buttons, [{ type: 'reply', reply: { id: '1', title: 'Yes' } }, { type: 'reply', reply: { id: '2', title: 'No' } }]);
       assert.equal(buttons.interactive!.body.text, 'Choose');

@@ -2,8 +2,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningService } from '../../main.js';
 import { createTestOrg, type TestOrg } from './factories.js';
-import { startSmsService } from './smsService.js';
-import { uniquePhoneNumberId, whatsappEnv, type FakeWhatsApp } from './fakeWhatsApp.js';
+import { startSmsService, stopSmsServices } from './smsService.js';
+import { testService } from './service.js';
+import { FakeWhatsApp, uniquePhoneNumberId, whatsappEnv } from './fakeWhatsApp.js';
 import type { Clock } from '../../lib/clock.js';
 
 /** An organization with its own WhatsApp phone number id, and a service sending through the fake. */
@@ -27,3 +28,29 @@ export async function waitForStatus(svc: RunningService, id: string, status: str
   await waitUntil(async () => (row = await svc.deps.db.knex('messages').where({ id }).first())?.status === status);
   return row!;
 }
+
+/**
+ * The suite's hooks: the shared service, one fake Graph API for the suite,
+ * the WhatsApp services stopped and the fake reset after each test. Read
+ * `.fake` inside tests. Also the suite's inbound rows by wamid.
+ */
+export function withFakeWhatsApp(): { fake: FakeWhatsApp } {
+  const suite = {} as { fake: FakeWhatsApp };
+  before(async function () {
+    this.timeout(60_000);
+    await testService();
+    suite.fake = await new FakeWhatsApp().start();
+  });
+  afterEach(async () => {
+    suite.fake.ok();
+    await stopSmsServices();
+  });
+  after(async () => {
+    await suite.fake.stop();
+  });
+  return suite;
+}
+
+/** The inbound rows stored for a wamid. */
+export const inboundRows = (svc: RunningService, wamid: string) =>
+  svc.deps.db.knex('messages').where({ channel: 'whatsapp', direction: 'inbound', provider_message_id: wamid });
