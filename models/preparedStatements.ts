@@ -24,17 +24,33 @@ const MAX_NAMED = 10_000;
 
 interface QueryObject { sql: string; bindings?: readonly unknown[]; options?: Record<string, unknown> }
 interface KnexPgClient { _query(connection: object, obj: QueryObject): Promise<unknown> }
+const WRAPPED = Symbol.for('carechat.namedStatements');
+
+/** Each database's naming, by its knex config: a transaction's client shares the config object of the client it came from. */
+const namers = new WeakMap<object, (run: QueryRunner, connection: object, obj: QueryObject) => Promise<unknown>>();
+type QueryRunner = (connection: object, obj: QueryObject) => Promise<unknown>;
 
 export function nameRepeatedStatements(knex: Knex): void {
-  // knex's pg dialect hands `obj.options` to pg's query config; `_query` is where the final text is known.
-  const client = knex.client as unknown as KnexPgClient;
-  const run = client._query.bind(client);
+  // knex's pg dialect hands `obj.options` to pg's query config; `_query` is where the final text is known. A
+  // transaction runs on a client made from the dialect's prototype (knex's makeTxClient), not on this instance, so
+  // the prototype's `_query` is wrapped, once, and finds the naming of the database by the config it carries.
+  const client = knex.client as unknown as KnexPgClient & { config: object };
+  const proto = Object.getPrototypeOf(client) as KnexPgClient & { [WRAPPED]?: true };
+  if (!Object.prototype.hasOwnProperty.call(proto, WRAPPED)) {
+    const original = proto._query;
+    proto._query = function (this: KnexPgClient & { config: object }, connection, obj) {
+      const run: QueryRunner = (c, o) => original.call(this, c, o);
+      const namer = namers.get(this.config);
+      return namer ? namer(run, connection, obj) : run(connection, obj);
+    };
+    Object.defineProperty(proto, WRAPPED, { value: true });
+  }
   const seen = new Map<string, number>();
   const names = new Map<string, string>();
   const perConnection = new WeakMap<object, Set<string>>();
   let generation = 0;
 
-  client._query = async (connection, obj) => {
+  namers.set(client.config, async (run, connection, obj) => {
     // Statements without parameters go out as simple queries (BEGIN, COMMIT, DDL): nothing to prepare.
     const name = obj.bindings?.length && !obj.options?.name ? nameFor(obj.sql) : undefined;
     if (!name || !hold(connection, name)) return run(connection, obj);
@@ -52,7 +68,7 @@ export function nameRepeatedStatements(knex: Knex): void {
       obj.options = { ...obj.options, name: renamed };
       return run(connection, obj);
     }
-  };
+  });
 
   function hold(connection: object, name: string): boolean {
     let held = perConnection.get(connection);

@@ -32,6 +32,20 @@ describe('repeated statements (models/preparedStatements)', () => {
     }
   });
 
+  it('prepares a statement repeated inside transactions too (knex runs them on a client of its own)', async () => {
+    const db = await oneConnection(true);
+    try {
+      const before = await preparedNames(db);
+      for (let i = 1; i <= 4; i++) {
+        const rows = await db.knex.transaction(async (trx) => (await trx.raw('SELECT ?::int * 3 AS tripled', [i])).rows);
+        assert.deepEqual(rows, [{ tripled: i * 3 }]);
+      }
+      assert.equal((await preparedNames(db)).length, before.length + 1);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('prepares nothing when turned off (DB_PREPARED_STATEMENTS=false, for poolers that cannot keep them)', async () => {
     const db = await oneConnection(false);
     try {
