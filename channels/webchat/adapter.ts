@@ -105,7 +105,8 @@ export class WebchatAdapter implements ChannelAdapter {
       return { providerMessageId: null, status: 'sent' };
     }
     const results = await Promise.all(targets.map((c) => c.push(frame)));
-    return results.some(Boolean) ? { providerMessageId: msg.id, status: 'delivered' } : { providerMessageId: null, status: 'sent' };
+    // No provider id: no receipt ever looks a web chat message up by one (and it would cost an index entry per reply).
+    return { providerMessageId: null, status: results.some(Boolean) ? 'delivered' : 'sent' };
   }
 
   /**
