@@ -150,6 +150,7 @@ export interface CommunicationRow {
   sender_user_name: string | null;
   content: string;
   status: string;
+  claimed_until: Date | null;
   last_error: string | null;
   metadata: Record<string, unknown> | null;
   created_at: Date;
@@ -176,7 +177,7 @@ export interface ListCommunicationsInput {
 
 const COLUMNS = [
   'm.id', 'm.patient_id', 'p.name as patient_name', 'm.conversation_id', 'm.batch_id', 'm.channel', 'm.direction', 'm.sender',
-  'm.sender_user_id', 'm.content', 'm.status', 'm.last_error', 'm.metadata', 'm.created_at', 'm.sent_at', 'm.delivered_at', 'm.read_at', 'm.failed_at',
+  'm.sender_user_id', 'm.content', 'm.status', 'm.claimed_until', 'm.last_error', 'm.metadata', 'm.created_at', 'm.sent_at', 'm.delivered_at', 'm.read_at', 'm.failed_at',
 ];
 
 function joined(db: Db, orgId: string): Knex.QueryBuilder {
@@ -195,7 +196,10 @@ export async function listCommunications(db: Db, scope: OrgScope, input: ListCom
   const q = joined(db, scope.organizationId);
   if (input.patientId) q.where('m.patient_id', input.patientId);
   if (input.channel) q.where('m.channel', input.channel);
+  // A claim is a lease on a queued row (models/outbox.ts): 'sending' is queued under a live one.
   if (input.status === 'pending') q.whereIn('m.status', ['queued', 'sending']);
+  else if (input.status === 'sending') q.where((w) => w.where('m.status', 'sending').orWhere((l) => l.where('m.status', 'queued').where('m.claimed_until', '>', k.fn.now())));
+  else if (input.status === 'queued') q.where('m.status', 'queued').where((w) => w.whereNull('m.claimed_until').orWhere('m.claimed_until', '<=', k.fn.now()));
   else if (input.status) q.where('m.status', input.status);
   if (input.batchId) q.where('m.batch_id', input.batchId);
   if (input.direction) q.where('m.direction', input.direction);

@@ -14,6 +14,7 @@ import { conflict, notFound, unprocessable, validationError } from '../lib/error
 import { DATE_FORMAT, TEMPLATE_LANGUAGES, TIME_FORMAT, pickBody, renderTemplate, type TemplateValues } from '../lib/templates.js';
 import { loadOrganization, nextSendTime, orgSettings } from './settings.js';
 import { PHONE_CHANNELS, constantValues, missingAppointmentValues, resolveContent, type ContentInput, type SendChannel } from './communicationMessages.js';
+import { whereUnclaimed } from './messages.js';
 
 export { sendToPatient, listCommunications, getCommunication, SEND_CHANNELS, type SendChannel, type CommunicationRow } from './communicationMessages.js';
 
@@ -120,7 +121,7 @@ export async function cancelBatch(db: Db, scope: OrgScope, id: string): Promise<
   if (view.status === 'completed' || view.status === 'failed') {
     throw conflict(`The batch is already ${view.status}; nothing is left to cancel`, { status: view.status });
   }
-  await k('messages').where({ organization_id: scope.organizationId, batch_id: id, status: 'queued' })
+  await whereUnclaimed(k('messages').where({ organization_id: scope.organizationId, batch_id: id, status: 'queued' }), k)
     .update({ status: 'cancelled', last_error: 'batch_cancelled', next_attempt_at: null, updated_at: k.fn.now() });
   await k('communication_batches').where({ id }).update({ status: 'cancelled', cancelled_at: k.fn.now(), completed_at: k.fn.now(), updated_at: k.fn.now() });
   return (await refreshBatchStatus(db, id))!;

@@ -205,9 +205,14 @@ export async function findMessage(db: Db, scope: OrgScope, id: string): Promise<
   return Message.query(db).where({ organization_id: scope.organizationId, id }).first();
 }
 
-/** Cancels the still-queued outbound messages of a conversation (it was deleted). Returns how many. */
+/** Queued rows no dispatcher holds: never claimed, or under a claim that expired (models/outbox.ts: a claim is a lease). */
+export function whereUnclaimed(q: Knex.QueryBuilder, k: Knex): Knex.QueryBuilder {
+  return q.where((w) => w.whereNull('claimed_until').orWhere('claimed_until', '<', k.fn.now()));
+}
+
+/** Cancels the still-queued outbound messages of a conversation (it was deleted); one being sent finishes. Returns how many. */
 export async function cancelQueuedMessages(db: Db, scope: OrgScope, conversationId: string): Promise<number> {
-  return (db as Knex)('messages')
-    .where({ organization_id: scope.organizationId, conversation_id: conversationId, direction: 'outbound', status: 'queued' })
+  return whereUnclaimed((db as Knex)('messages')
+    .where({ organization_id: scope.organizationId, conversation_id: conversationId, direction: 'outbound', status: 'queued' }), db as Knex)
     .update({ status: 'cancelled', updated_at: (db as Knex).fn.now() });
 }

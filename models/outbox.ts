@@ -1,8 +1,14 @@
 /**
  * The outbox queries the dispatcher runs: claim a batch with SKIP LOCKED (a
  * claim whose lease expired is taken again: crash safety), then record each
- * result. Every record is guarded by the claim (status 'sending' and the
- * attempt number that claimed it), so a late or duplicate worker changes nothing.
+ * result. Every record is guarded by the claim (a live claim and the attempt
+ * number that claimed it), so a late or duplicate worker changes nothing.
+ *
+ * A claim is a lease, not a status: the row stays 'queued' and gets
+ * claimed_until (and attempts + 1). No indexed column changes, so the claim is
+ * a heap-only update: no new entry in the table's eight indexes, and no dead
+ * one left in the outbox indexes for the next claim to walk past. Readers show
+ * a queued row under a live lease as 'sending' (isSending).
  */
 import type { Knex } from 'knex';
 import { recordEvent, type Db } from './base.js';
@@ -43,13 +49,13 @@ export interface ClaimOptions {
 }
 
 /**
- * Claims up to `limit` due outbound messages in one statement: queued and due,
- * or 'sending' with an expired lease. Sets status 'sending', claimed_until =
- * now + lease, attempts + 1. Concurrent claimers skip each other's rows.
+ * Claims up to `limit` due outbound messages in one statement: queued, due, and
+ * not under a live lease (never claimed, or a claim that expired). Sets
+ * claimed_until = now + lease, attempts + 1. Concurrent claimers skip each other's rows.
  * Per-recipient order across instances: a message is passed over (left
  * queued, claimed later) while an earlier one to the same address is outside
  * this claim and still due or being sent: locked by a concurrent claim, or
- * 'sending' under a live lease. A retry waiting for its backoff (or a message
+ * under a live lease. A retry waiting for its backoff (or a message
  * not due yet) does not hold the later ones back.
  */
 export interface ClaimResult {
@@ -77,7 +83,7 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
     `WITH cand AS (
        SELECT id, organization_id, channel, to_address, created_at FROM messages
        WHERE direction = 'outbound'
-         AND ((status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)) OR (status = 'sending' AND claimed_until < ?))
+         AND status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (claimed_until IS NULL OR claimed_until < ?)
          ${filters.join(' ')}
        ORDER BY created_at, id
        LIMIT ?
@@ -89,10 +95,10 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
          WHERE e.direction = 'outbound' AND e.status IN ('queued', 'sending')
            AND e.organization_id = c.organization_id AND e.channel = c.channel AND e.to_address = c.to_address
            AND (e.created_at, e.id) < (c.created_at, c.id)
-           AND (e.status = 'sending' OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
+           AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
            AND e.id NOT IN (SELECT id FROM cand))
      ), upd AS (
-       UPDATE messages SET status = 'sending', claimed_until = ?, attempts = attempts + 1, updated_at = ?
+       UPDATE messages SET claimed_until = ?, attempts = attempts + 1, updated_at = ?
        WHERE id IN (SELECT id FROM ready)
        RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
          metadata, batch_id, reminder_id, provider_message_id, created_at,
@@ -100,7 +106,7 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
      )
      -- One row even when nothing was claimed, to carry the count of candidates.
      SELECT u.*, n.candidates FROM (SELECT count(*)::int AS candidates FROM cand) n LEFT JOIN upd u ON true`,
-    [...bindings, opts.limit, opts.now, claimedUntil, opts.now],
+    [...bindings, opts.limit, opts.now, opts.now, claimedUntil, opts.now],
   )) as { rows: (ClaimedMessage & { candidates: number })[] };
   const candidates = result.rows[0]?.candidates ?? 0;
   const messages: ClaimedMessage[] = result.rows.filter((r) => r.id !== null).map(({ candidates: _, ...m }) => m);
@@ -112,9 +118,24 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
 /** Identifies the claim a record call belongs to: the row id and the attempt number that claimed it. */
 export interface ClaimRef { id: string; attempts: number }
 
+/** The row while `claim` still holds it: claimed (released claims have no lease) by that attempt ('sending': rows stored before leases). */
+function underClaim(q: Knex.QueryBuilder, claim: ClaimRef): Knex.QueryBuilder {
+  return q.where({ id: claim.id, attempts: claim.attempts }).whereIn('status', ['queued', 'sending']).whereNotNull('claimed_until');
+}
+
+/** Whether an outbound row is being sent at `now`: queued under a live claim (see the header). */
+export function isSending(m: { status: string; claimed_until?: Date | string | null }, now: Date): boolean {
+  if (m.status === 'sending') return true;
+  return m.status === 'queued' && m.claimed_until != null && new Date(m.claimed_until).getTime() > now.getTime();
+}
+
+/** The status readers see: 'sending' for a row under a live claim, else the stored one. */
+export function visibleStatus<S extends string>(m: { status: S; claimed_until?: Date | string | null }, now = new Date()): S | 'sending' {
+  return isSending(m, now) ? 'sending' : m.status;
+}
+
 async function guardedUpdate(trx: Knex.Transaction, claim: ClaimRef, patch: Record<string, unknown>): Promise<Message | null> {
-  const rows = (await trx('messages').where({ id: claim.id, status: 'sending', attempts: claim.attempts })
-    .update({ ...patch, claimed_until: null, updated_at: trx.fn.now() }).returning('*')) as Message[];
+  const rows = (await underClaim(trx('messages'), claim).update({ ...patch, claimed_until: null, updated_at: trx.fn.now() }).returning('*')) as Message[];
   return rows[0] ?? null;
 }
 
@@ -139,22 +160,25 @@ export interface SentRecord { claim: ClaimRef; providerMessageId: string | null;
 
 /**
  * markSent for many claims in ONE statement (atomic without a transaction):
- * each row is updated only while the claim is still ours (status sending, same
- * attempt), and the rows updated get their events (communication.sent, and
+ * each row is updated only while the claim is still ours (a live claim of the
+ * same attempt), and the rows updated get their events (communication.sent, and
  * communication.delivered when delivered at once). Returns the ids recorded.
  */
 export async function markSentMany(db: Db, records: readonly SentRecord[]): Promise<Set<string>> {
   if (records.length === 0) return new Set();
   const result = (await (db as Knex).raw(
+    // One JSON parameter rather than an array per column: unnest's row estimate follows the arrays' lengths, so every
+    // run was planned anew for its own count (a quarter of a millisecond each); jsonb_to_recordset's does not, and
+    // the prepared statement keeps one plan.
     `WITH input AS (
-       SELECT * FROM unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::timestamptz[], ?::text[], ?::text[])
-         AS t(id, attempts, provider_message_id, status, at, sent_event_id, delivered_event_id)
+       SELECT * FROM jsonb_to_recordset(?::jsonb)
+         AS t(id text, attempts int, provider_message_id text, status text, at timestamptz, sent_event_id text, delivered_event_id text)
      ), upd AS (
        UPDATE messages m SET status = i.status, provider_message_id = i.provider_message_id, sent_at = i.at,
          delivered_at = CASE WHEN i.status = 'delivered' THEN i.at ELSE m.delivered_at END,
          last_error = NULL, next_attempt_at = NULL, claimed_until = NULL, updated_at = CURRENT_TIMESTAMP
        FROM input i
-       WHERE m.id = i.id AND m.status = 'sending' AND m.attempts = i.attempts
+       WHERE m.id = i.id AND m.status IN ('queued', 'sending') AND m.claimed_until IS NOT NULL AND m.attempts = i.attempts
        RETURNING m.id, m.organization_id, m.conversation_id, m.patient_id, m.channel, m.batch_id, m.reminder_id, m.status,
          i.sent_event_id, i.delivered_event_id
      ), ev AS (
@@ -169,15 +193,17 @@ export async function markSentMany(db: Db, records: readonly SentRecord[]): Prom
        ORDER BY e.id
      )
      SELECT id FROM upd`,
-    [records.map((r) => r.claim.id), records.map((r) => r.claim.attempts), records.map((r) => r.providerMessageId),
-      records.map((r) => r.status), records.map((r) => r.at), records.map(() => newId('event')), records.map(() => newId('event'))] as unknown as readonly Knex.RawBinding[],
+    [JSON.stringify(records.map((r) => ({
+      id: r.claim.id, attempts: r.claim.attempts, provider_message_id: r.providerMessageId, status: r.status, at: r.at.toISOString(),
+      sent_event_id: newId('event'), delivered_event_id: newId('event'),
+    })))],
   )) as { rows: { id: string }[] };
   return new Set(result.rows.map((r) => r.id));
 }
 
-/** Extends a claim that is still ours (status sending, same attempt) to `until`; false when it was retaken or finished. */
+/** Extends a claim that is still ours (same attempt, not released) to `until`; false when it was retaken or finished. */
 export async function renewClaim(db: Db, claim: ClaimRef, until: Date): Promise<boolean> {
-  const n = await (db as Knex)('messages').where({ id: claim.id, status: 'sending', attempts: claim.attempts }).update({ claimed_until: until });
+  const n = await underClaim((db as Knex)('messages'), claim).update({ claimed_until: until });
   return n === 1;
 }
 
@@ -239,7 +265,7 @@ export async function applyStatusUpdate(db: Db, update: StatusUpdateInput): Prom
     const unchanged = { messageId: m.id, organizationId: m.organization_id, status: m.status, changed: false };
     const target = update.status === 'undelivered' ? 'failed' : update.status;
     if (target === 'failed') {
-      if (m.status !== 'sent' && m.status !== 'sending') return unchanged;
+      if (m.status !== 'sent' && !isSending(m, update.at)) return unchanged;
       const error = `undelivered${update.errorCode ? `: ${update.errorCode}` : ''}`;
       const [row] = (await trx('messages').where({ id: m.id }).update({ status: 'failed', failed_at: update.at, last_error: error, updated_at: trx.fn.now() }).returning('*')) as Message[];
       await recordEvent(trx, m.organization_id, 'communication.failed', m.id, eventData(row, { error, error_code: update.errorCode ?? null }), newId('event'));

@@ -7,6 +7,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Conversation } from '../../models/conversations.js';
 import type { Message } from '../../models/messages.js';
+import { visibleStatus } from '../../models/outbox.js';
 import { iso } from '../presenters/patients.js';
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
@@ -31,7 +32,7 @@ export function messageRow(c: Conversation, m: Message): CsvRow {
     direction: m.direction,
     sender: m.sender,
     content_type: m.content_type,
-    status: m.status,
+    status: visibleStatus(m),
     content: m.content,
   };
 }

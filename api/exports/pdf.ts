@@ -12,6 +12,7 @@ import PDFDocument from 'pdfkit';
 import { DateTime } from 'luxon';
 import type { ConversationExport } from '../../models/conversationExport.js';
 import type { Message } from '../../models/messages.js';
+import { visibleStatus } from '../../models/outbox.js';
 
 export const PDF_CONTENT_TYPE = 'application/pdf';
 
@@ -103,7 +104,7 @@ export async function renderConversationPdf(exp: ConversationExport, opts: PdfOp
   for (const m of messages) {
     // Keep a message's heading with at least its first line.
     if (doc.y + 40 > doc.page.height - doc.page.margins.bottom) doc.addPage();
-    const status = m.direction === 'outbound' ? ` · ${m.status}` : '';
+    const status = m.direction === 'outbound' ? ` · ${visibleStatus(m)}` : '';
     doc.font('bold').fontSize(9).fillColor('#555555').text(`${local(m.created_at)} · ${printable(senderLabel(m, c.patient_name ?? null))}${status}`, { width });
     doc.font('body').fontSize(11).fillColor('black').text(printable(m.content) || ' ', { width });
     if (m.options?.length) {

@@ -1,6 +1,7 @@
 /** What leaves the API about communications, batches and templates: whitelists, also the OpenAPI schemas. */
 import { z } from 'zod';
 import { iso } from './patients.js';
+import { visibleStatus } from '../../models/outbox.js';
 import type { CommunicationRow, BatchView } from '../../models/communications.js';
 import type { MessageTemplate } from '../../models/templates.js';
 
@@ -41,7 +42,7 @@ export function presentCommunication(m: CommunicationRow): z.infer<typeof commun
     sent_by: m.sender_user_id,
     sent_by_name: m.sender_user_name,
     message: m.content,
-    status: m.status,
+    status: visibleStatus(m),
     last_error: m.last_error,
     created_at: iso(m.created_at)!,
     sent_at: iso(m.sent_at),

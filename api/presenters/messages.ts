@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { Message } from '../../models/messages.js';
 import { iso } from './patients.js';
+import { visibleStatus } from '../../models/outbox.js';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -36,7 +37,7 @@ export function presentMessage(m: Message): MessageView {
     sender_user_id: m.sender_user_id,
     content: m.content,
     content_type: m.content_type,
-    status: m.status,
+    status: visibleStatus(m),
     channel: m.channel,
     options: m.options ?? null,
     error: m.status === 'failed' || m.status === 'skipped' || m.status === 'queued' ? m.last_error : null,

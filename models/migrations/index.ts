@@ -14,6 +14,7 @@ import * as turnWriteCosts from './011_turn_write_costs.js';
 import * as webhooks from './012_webhooks.js';
 import * as housekeeping from './013_housekeeping.js';
 import * as appointmentEnd from './014_appointment_end.js';
+import * as outboxLease from './015_outbox_lease.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   '012_webhooks': webhooks,
   '013_housekeeping': housekeeping,
   '014_appointment_end': appointmentEnd,
+  '015_outbox_lease': outboxLease,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -6,7 +6,7 @@ import { createLogger } from '../../lib/logger.js';
 import { ChannelRegistry } from '../../channels/registry.js';
 import { OutboundDispatcher, splitText, renderForChannel, type DispatcherOptions } from '../../channels/dispatcher.js';
 import { queueOutboundMessage, Message, type QueueOutboundInput } from '../../models/messages.js';
-import { applyStatusUpdate } from '../../models/outbox.js';
+import { applyStatusUpdate, claimOutbound, markRetry, markSent, visibleStatus } from '../../models/outbox.js';
 import type { Clock } from '../../lib/clock.js';
 
 const silent = createLogger('silent');
@@ -132,15 +132,45 @@ describe('channels/dispatcher', () => {
     const knex = t.svc.deps.db.knex;
     const crashed = await queue(t, { to: 'crashed' });
     const live = await queue(t, { to: 'live' });
-    await knex('messages').where({ id: crashed.id }).update({ status: 'sending', attempts: 1, claimed_until: new Date(Date.now() - 1000) });
-    await knex('messages').where({ id: live.id }).update({ status: 'sending', attempts: 1, claimed_until: new Date(Date.now() + 60_000) });
+    // A claim is a lease on the queued row (models/outbox.ts).
+    await knex('messages').where({ id: crashed.id }).update({ attempts: 1, claimed_until: new Date(Date.now() - 1000) });
+    await knex('messages').where({ id: live.id }).update({ attempts: 1, claimed_until: new Date(Date.now() + 60_000) });
     const fake = new FakeChannel();
     assert.equal(await dispatcher(t, [fake]).runOnce(), 1);
     assert.deepEqual(fake.sent.map((s) => s.id), [crashed.id]);
     const row = await reload(t, crashed.id);
     assert.equal(row.status, 'sent');
     assert.equal(row.attempts, 2);
-    assert.equal((await reload(t, live.id)).status, 'sending');
+    assert.equal(visibleStatus(await reload(t, live.id)), 'sending');
+  });
+
+  it('a claim leaves the row queued under a lease, which readers show as sending, and a record after its release changes nothing', async () => {
+    const t = await createTestOrg();
+    const knex = t.svc.deps.db.knex;
+    const m = await queue(t);
+    const now = new Date();
+    const { messages: [claimed] } = await claimOutbound(knex, { limit: 10, leaseSeconds: 30, now, organizationIds: [t.org.id] });
+    assert.equal(claimed.id, m.id);
+    assert.equal(claimed.attempts, 1);
+    const row = await reload(t, m.id);
+    assert.equal(row.status, 'queued');
+    assert.equal(row.claimed_until!.getTime(), now.getTime() + 30_000);
+    assert.equal(visibleStatus(row, now), 'sending');
+    assert.equal(visibleStatus(row, new Date(now.getTime() + 31_000)), 'queued', 'an expired lease is not being sent');
+    const claimAgain = await claimOutbound(knex, { limit: 10, leaseSeconds: 30, now, organizationIds: [t.org.id] });
+    assert.deepEqual(claimAgain.messages, [], 'a live claim is not claimed twice');
+    const listed = await t.admin.client.get('/api/v1/communications?status=sending');
+    assert.deepEqual(listed.body.data.map((c: { id: string; status: string }) => [c.id, c.status]), [[m.id, 'sending']]);
+    assert.equal((await t.admin.client.get('/api/v1/communications?status=queued')).body.data.length, 0);
+
+    const ref = { id: m.id, attempts: claimed.attempts };
+    assert.equal(await markRetry(knex, ref, 'timeout', new Date(now.getTime() + 5_000)), true);
+    assert.equal(await markSent(knex, ref, 'late-provider-id'), false, 'the released claim records nothing');
+    const released = await reload(t, m.id);
+    assert.equal(released.status, 'queued');
+    assert.equal(released.claimed_until, null);
+    assert.equal(released.provider_message_id, null);
+    assert.equal(visibleStatus(released, now), 'queued');
   });
 
   it('splits long text on sentence boundaries, in order, storing the first provider id', async () => {

@@ -176,8 +176,8 @@ describe('exactly once across instances (reminders and bulk SMS)', function () {
     const createdAt = new Date(Date.now() - 5_000);
     await knex('messages').insert({
       id, organization_id: t.org.id, channel: 'sms', direction: 'outbound', sender: 'system', content: 'Tu resultado está listo', to_address: phone,
-      // The first attempt claimed it, Twilio took it, and the process died before recording: 'sending' with an expired lease.
-      status: 'sending', attempts: 1, claimed_until: new Date(Date.now() - 1_000), created_at: createdAt, updated_at: createdAt,
+      // The first attempt claimed it, Twilio took it, and the process died before recording: queued under an expired lease.
+      status: 'queued', attempts: 1, claimed_until: new Date(Date.now() - 1_000), created_at: createdAt, updated_at: createdAt,
     });
     const adapter = new TwilioSmsAdapter({ config: testConfig(twilioEnv(fake)), logger: createLogger('silent') });
     const accepted = await adapter.send({ id, organizationId: t.org.id, channel: 'sms', to: phone, text: 'Tu resultado está listo', options: null, conversationId: null, sender: 'system', createdAt });
@@ -191,7 +191,7 @@ describe('exactly once across instances (reminders and bulk SMS)', function () {
     const lost = newId('message');
     await knex('messages').insert({
       id: lost, organization_id: t.org.id, channel: 'sms', direction: 'outbound', sender: 'system', content: 'Otro aviso', to_address: phone,
-      status: 'sending', attempts: 1, claimed_until: new Date(Date.now() - 1_000), created_at: new Date(), updated_at: new Date(),
+      status: 'queued', attempts: 1, claimed_until: new Date(Date.now() - 1_000), created_at: new Date(), updated_at: new Date(),
     });
     svc.dispatcher.kick();
     await fake.waitFor(phone, 2);
