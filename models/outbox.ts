@@ -6,8 +6,8 @@
  *
  * A claim is a lease, not a status: the row stays 'queued' and gets
  * claimed_until (and attempts + 1). No indexed column changes, so the claim is
- * a heap-only update: no new entry in the table's eight indexes, and no dead
- * one left in the outbox indexes for the next claim to walk past. Readers show
+ * a heap-only update: no new entry in any of the table's eleven indexes, and
+ * no dead one left in the outbox indexes for the next claim to walk past. Readers show
  * a queued row under a live lease as 'sending' (isSending).
  */
 import type { Knex } from 'knex';
