@@ -3,7 +3,9 @@
  * the end of a lease (SKIP LOCKED, so instances share the queue), sent with no
  * transaction open, then recorded only if the claim is still ours. Failures
  * are retried after 1, 5 and 15 minutes; the fourth failure marks it failed
- * (API.md, after PRM's retry policy).
+ * (API.md, after PRM's retry policy). How a delivery finished feeds the
+ * webhook's failure streak, which disables a webhook that keeps failing
+ * (webhookHealth.ts).
  *
  * Times here are the database's (now()), like the trigger that queues
  * deliveries: every instance agrees on what is due and when the next retry
@@ -11,6 +13,7 @@
  */
 import type { Knex } from 'knex';
 import { BaseModel, type Db, type OrgScope } from './base.js';
+import { noteDeliveryFinished } from './webhookHealth.js';
 import { conflict, notFound } from '../lib/errors.js';
 
 export const WEBHOOK_RETRY_DELAYS_MS = [60_000, 5 * 60_000, 15 * 60_000] as const;
@@ -121,23 +124,38 @@ export interface DeliveryOutcome {
   error: string | null;
 }
 
+/** What recording an attempt did: the delivery's new status, and whether that disabled its webhook. */
+export interface RecordedAttempt {
+  status: DeliveryStatus;
+  webhookDisabled: boolean;
+}
+
 /**
  * Records an attempt if the claim is still ours: succeeded, retried after
- * the next delay, or failed after the last attempt. Returns the new status,
- * or null when the claim was retaken (its lease ran out) or the webhook went.
+ * the next delay, or failed after the last attempt. A finished delivery is
+ * noted on its webhook's failure streak in the same transaction (which may
+ * disable the webhook). Returns null when the claim was retaken (its lease
+ * ran out) or the webhook went.
  */
-export async function recordDeliveryAttempt(db: Db, claim: { id: string; attempts: number }, outcome: DeliveryOutcome): Promise<DeliveryStatus | null> {
-  const k = db as Knex;
+export async function recordDeliveryAttempt(
+  db: Db, claim: Pick<ClaimedDelivery, 'id' | 'attempts' | 'organization_id' | 'webhook_id'>, outcome: DeliveryOutcome,
+): Promise<RecordedAttempt | null> {
   const status: DeliveryStatus = outcome.ok ? 'succeeded' : claim.attempts >= WEBHOOK_MAX_ATTEMPTS ? 'failed' : 'pending';
   const retryDelayMs = WEBHOOK_RETRY_DELAYS_MS[Math.min(claim.attempts, WEBHOOK_RETRY_DELAYS_MS.length) - 1]!;
-  const n = await k('webhook_deliveries').where({ id: claim.id, attempts: claim.attempts, status: 'pending' }).update({
-    status,
-    response_status: outcome.responseStatus,
-    response_ms: outcome.responseMs,
-    last_error: outcome.error,
-    delivered_at: outcome.ok ? k.fn.now() : null,
-    next_attempt_at: status === 'pending' ? k.raw('now() + make_interval(secs => ?)', [retryDelayMs / 1000]) : k.fn.now(),
-    updated_at: k.fn.now(),
-  });
-  return n === 1 ? status : null;
+  const record = async (k: Knex): Promise<RecordedAttempt | null> => {
+    const n = await k('webhook_deliveries').where({ id: claim.id, organization_id: claim.organization_id, attempts: claim.attempts, status: 'pending' }).update({
+      status,
+      response_status: outcome.responseStatus,
+      response_ms: outcome.responseMs,
+      last_error: outcome.error,
+      delivered_at: outcome.ok ? k.fn.now() : null,
+      next_attempt_at: status === 'pending' ? k.raw('now() + make_interval(secs => ?)', [retryDelayMs / 1000]) : k.fn.now(),
+      updated_at: k.fn.now(),
+    });
+    if (n !== 1) return null;
+    const webhookDisabled = status !== 'pending' && await noteDeliveryFinished(k, claim, outcome);
+    return { status, webhookDisabled };
+  };
+  // A retry touches the delivery only; a finished delivery also its webhook, so both commit together.
+  return status === 'pending' ? record(db as Knex) : (db as Knex).transaction(record);
 }

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import { fn } from 'objection';
 import { BaseModel, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { notFound, validationError } from '../lib/errors.js';
@@ -18,6 +19,7 @@ export const WEBHOOK_EVENTS = [
   'communication.sent', 'communication.delivered', 'communication.failed',
   'ticket.created', 'ticket.updated', 'ticket.resolved', 'ticket.comment_added',
   'call.completed',
+  'webhook.disabled',
 ] as const;
 
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
@@ -25,6 +27,10 @@ export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 /** Sent by POST /webhooks/:id/test only, to that webhook only. */
 export const TEST_EVENT = 'webhook.test';
 
+/** Recorded when a webhook is disabled automatically (models/webhookHealth.ts); never sent to that webhook. */
+export const WEBHOOK_DISABLED_EVENT = 'webhook.disabled';
+
+/** disabled: nothing is queued for it and what is queued waits; set by an admin, or automatically (webhookHealth.ts). */
 export const WEBHOOK_STATUSES = ['active', 'disabled'] as const;
 export type WebhookStatus = (typeof WEBHOOK_STATUSES)[number];
 
@@ -37,6 +43,12 @@ export class Webhook extends BaseModel {
   events!: string[];
   secret!: string;
   status!: WebhookStatus;
+  /** Deliveries marked failed since the last success or re-enabling, and when the first of them was. */
+  failure_streak!: number;
+  failing_since!: Date | null;
+  /** When it was disabled; the reason only when that was automatic. Both null while active. */
+  disabled_at!: Date | null;
+  disabled_reason!: string | null;
   created_by!: string | null;
   created_at!: Date;
   updated_at!: Date;
@@ -115,8 +127,17 @@ export async function createWebhook(db: Db, scope: OrgScope, input: WebhookInput
   } as Partial<Webhook>);
 }
 
+/** What a change of status writes; re-enabling clears the reason and starts the failure streak over. */
+function statusChange(status: WebhookStatus): Record<string, unknown> {
+  return status === 'disabled'
+    ? { status, disabled_at: fn.now(), disabled_reason: null }
+    : { status, disabled_at: null, disabled_reason: null, failure_streak: 0, failing_since: null };
+}
+
 export async function updateWebhook(db: Db, scope: OrgScope, id: string, input: WebhookPatch): Promise<Webhook> {
-  const existing = await getWebhook(db, scope, id);
+  // Locked (the route runs this in a transaction): a delivery failing now cannot disable it between this read and the write.
+  const existing = await Webhook.query(db).where({ organization_id: scope.organizationId }).findById(id).forUpdate();
+  if (!existing) throw notFound('Webhook');
   const patch: Partial<Webhook> = { updated_at: new Date() };
   if (input.url !== undefined) {
     assertWebhookUrl(input.url);
@@ -124,7 +145,7 @@ export async function updateWebhook(db: Db, scope: OrgScope, id: string, input: 
   }
   if (input.events !== undefined) patch.events = distinctEvents(input.events);
   if (input.description !== undefined) patch.description = input.description;
-  if (input.status !== undefined) patch.status = input.status;
+  if (input.status !== undefined && input.status !== existing.status) Object.assign(patch, statusChange(input.status));
   if (input.secret !== undefined) patch.secret = input.secret === true ? generateWebhookSecret() : input.secret;
   return existing.$query(db).patchAndFetch(patch);
 }

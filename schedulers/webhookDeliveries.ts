@@ -101,10 +101,12 @@ export class WebhookDeliveryJob extends CronJob<number> {
 
   private async send(d: ClaimedDelivery): Promise<DeliveryStatus | null> {
     const outcome = await this.post(d);
-    const status = await recordDeliveryAttempt(this.opts.db.knex, d, outcome);
+    const recorded = await recordDeliveryAttempt(this.opts.db.knex, d, outcome);
+    const status = recorded?.status ?? null;
     const log = { delivery_id: d.id, webhook_id: d.webhook_id, event: d.event, attempt: d.attempts, status, response_status: outcome.responseStatus, ms: outcome.responseMs };
     if (outcome.ok) this.opts.logger.info(log, 'webhook delivered');
     else this.opts.logger.warn({ ...log, error: outcome.error }, status === 'failed' ? 'webhook delivery failed for good' : 'webhook delivery failed, will retry');
+    if (recorded?.webhookDisabled) this.opts.logger.warn({ webhook_id: d.webhook_id }, 'webhook disabled: its deliveries keep failing');
     return status;
   }
 

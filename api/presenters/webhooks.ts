@@ -1,7 +1,8 @@
 /** What leaves the API about webhooks and their deliveries: whitelists, also the OpenAPI schemas. */
 import { z } from 'zod';
 import { iso } from './patients.js';
-import type { Webhook } from '../../models/webhooks.js';
+import { WEBHOOK_STATUSES, type Webhook } from '../../models/webhooks.js';
+import { WEBHOOK_DISABLE_AFTER_FAILURES, WEBHOOK_DISABLE_AFTER_MS } from '../../models/webhookHealth.js';
 import type { WebhookDelivery } from '../../models/webhookDeliveries.js';
 
 export const webhookSchema = z.object({
@@ -9,7 +10,12 @@ export const webhookSchema = z.object({
   url: z.string(),
   description: z.string().nullable(),
   events: z.array(z.string()),
-  status: z.enum(['active', 'disabled']),
+  status: z.enum(WEBHOOK_STATUSES).describe(
+    `disabled: sent nothing, and nothing is queued for it; by an admin, or automatically after ${WEBHOOK_DISABLE_AFTER_FAILURES} deliveries `
+    + `in a row failed after every retry over at least ${WEBHOOK_DISABLE_AFTER_MS / 3_600_000} hours. PATCH status active re-enables it.`,
+  ),
+  disabled_reason: z.string().nullable().describe('Why it was disabled automatically; null while active or when an admin disabled it'),
+  disabled_at: z.string().nullable().describe('When it was disabled; null while active'),
   secret_hint: z.string().describe('The last 4 characters of the signing secret (the secret is shown only when set)'),
   created_at: z.string(),
   updated_at: z.string(),
@@ -27,6 +33,8 @@ export function presentWebhook(w: Webhook): z.infer<typeof webhookSchema> {
     description: w.description,
     events: w.events,
     status: w.status,
+    disabled_reason: w.disabled_reason,
+    disabled_at: iso(w.disabled_at),
     secret_hint: w.secret.slice(-4),
     created_at: iso(w.created_at)!,
     updated_at: iso(w.updated_at)!,

@@ -36,7 +36,8 @@ const createBody = z.preprocess(eventAliases, z.object({
 const patchBody = z.preprocess(eventAliases, z.object({
   url: url.optional(),
   events: events.optional(),
-  status: z.enum(WEBHOOK_STATUSES).optional().describe('disabled: nothing is queued for it, and what is queued waits'),
+  status: z.enum(WEBHOOK_STATUSES).optional()
+    .describe('disabled: nothing is queued for it, and what is queued waits; active: re-enabled, its disabled_reason cleared and its failure streak started over'),
   description: description.optional(),
   secret: secret.optional().describe('A new signing secret'),
   rotate_secret: z.boolean().optional().describe('true: generate a new signing secret (returned once)'),

@@ -15,6 +15,7 @@ import * as webhooks from './012_webhooks.js';
 import * as housekeeping from './013_housekeeping.js';
 import * as appointmentEnd from './014_appointment_end.js';
 import * as outboxLease from './015_outbox_lease.js';
+import * as webhookAutoDisable from './016_webhook_auto_disable.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '013_housekeeping': housekeeping,
   '014_appointment_end': appointmentEnd,
   '015_outbox_lease': outboxLease,
+  '016_webhook_auto_disable': webhookAutoDisable,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

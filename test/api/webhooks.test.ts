@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createTestOrg, createTestUser } from '../support/factories.js';
 import { startWebhookReceiver, expectedSignature } from '../support/webhookReceiver.js';
+import { failForGood, streakBegan } from '../support/webhookDeliveries.js';
 
 const fields = (res: { body: { error: { details: { fields: { field: string }[] } } } }) =>
   res.body.error.details.fields.map((f) => f.field).sort();
@@ -85,6 +86,43 @@ describe('/api/v1/webhooks', () => {
     assert.deepEqual(fields(bad), ['url']);
     const unknownField = await admin.client.patch(`/api/v1/webhooks/${created.id}`, { colour: 'red' });
     assert.equal(unknownField.status, 400);
+  });
+
+  it('GET /webhooks?status=disabled lists webhooks disabled automatically (with disabled_reason) or by hand, each with disabled_at', async () => {
+    const t = await createTestOrg();
+    const c = t.admin.client;
+    const gone = await startWebhookReceiver();
+    const url = gone.url;
+    await gone.close();
+    const post = async (u: string) => (await c.post('/api/v1/webhooks', { url: u, events: ['patient.created'] })).body.data;
+    const failing = await post(url);
+    const byHand = await post('https://x.example/h');
+    const healthy = await post('https://y.example/h');
+    await failForGood(t, failing.id, 1);
+    await streakBegan(t, failing.id, '2 days');
+    await failForGood(t, failing.id, 4);
+    const off = await c.patch(`/api/v1/webhooks/${byHand.id}`, { status: 'disabled' });
+    assert.equal(off.body.data.disabled_reason, null, 'an admin needs no reason');
+    assert.match(off.body.data.disabled_at, /Z$/);
+
+    const disabled = await c.get('/api/v1/webhooks?status=disabled');
+    assert.equal(disabled.status, 200);
+    assert.deepEqual(disabled.body.data.map((w: { id: string }) => w.id).sort(), [failing.id, byHand.id].sort());
+    const auto = (await c.get(`/api/v1/webhooks/${failing.id}`)).body.data;
+    assert.equal(auto.status, 'disabled');
+    assert.match(auto.disabled_reason, /^Disabled automatically: 5 deliveries in a row failed .*\(last error: ECONNREFUSED\)$/);
+    assert.match(auto.disabled_at, /^\d{4}-\d\d-\d\dT.*Z$/);
+    assert.deepEqual(disabled.body.data.find((w: { id: string }) => w.id === failing.id), auto, 'the list presents it the same way');
+    const active = await c.get('/api/v1/webhooks?status=active');
+    assert.deepEqual(active.body.data.map((w: { id: string; disabled_at: string | null }) => [w.id, w.disabled_at]), [[healthy.id, null]]);
+
+    const badQuery = await c.get('/api/v1/webhooks?status=paused');
+    assert.equal(badQuery.status, 400);
+    assert.deepEqual(fields(badQuery), ['status']);
+    const badPatch = await c.patch(`/api/v1/webhooks/${failing.id}`, { status: 'enabled' });
+    assert.equal(badPatch.status, 400);
+    assert.deepEqual(fields(badPatch), ['status']);
+    assert.equal((await c.get(`/api/v1/webhooks/${failing.id}`)).body.data.status, 'disabled', 'unchanged');
   });
 
   it('DELETE /webhooks/:id removes it; then it answers 404', async () => {

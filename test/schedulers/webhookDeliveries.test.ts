@@ -1,44 +1,11 @@
 import assert from 'node:assert/strict';
-import { createLogger } from '../../lib/logger.js';
 import { newId } from '../../lib/ids.js';
 import { createPatient } from '../../models/patients.js';
-import { WebhookDelivery } from '../../models/webhookDeliveries.js';
+import type { WebhookDelivery } from '../../models/webhookDeliveries.js';
 import { queueTestDelivery } from '../../models/webhooks.js';
-import { WebhookDeliveryJob } from '../../schedulers/webhookDeliveries.js';
-import { createTestOrg, uniquePhone, type TestOrg } from '../support/factories.js';
+import { createTestOrg, uniquePhone } from '../support/factories.js';
 import { startWebhookReceiver, expectedSignature, type WebhookReceiver } from '../support/webhookReceiver.js';
-
-async function subscribe(t: TestOrg, url: string, events: string[]): Promise<{ id: string; secret: string }> {
-  const res = await t.admin.client.post('/api/v1/webhooks', { url, events });
-  assert.equal(res.status, 201);
-  return res.body.data;
-}
-
-const deliveriesOf = (t: TestOrg, webhookId: string) =>
-  WebhookDelivery.query(t.svc.deps.db.knex).where({ webhook_id: webhookId }).orderBy('created_at');
-
-/** Waits until the webhook's deliveries satisfy `done` (the shared service sends them on its own). */
-async function until(t: TestOrg, webhookId: string, done: (d: WebhookDelivery[]) => boolean, timeoutMs = 5_000): Promise<WebhookDelivery[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await deliveriesOf(t, webhookId);
-    if (done(rows)) return rows;
-    if (Date.now() > deadline) throw new Error(`deliveries not as expected: ${JSON.stringify(rows.map((r) => [r.status, r.attempts]))}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** A sender for this organization only. */
-function sender(t: TestOrg, timeoutMs = 2_000): WebhookDeliveryJob {
-  return new WebhookDeliveryJob({
-    db: t.svc.deps.db, logger: createLogger('silent'), schedule: '0 0 0 1 1 *', timeoutMs, organizationIds: [t.org.id],
-  });
-}
-
-/** Time passes: the delivery's next attempt falls due now (deliveries run on the database's clock). */
-async function fallDue(t: TestOrg, deliveryId: string): Promise<void> {
-  await t.svc.deps.db.knex('webhook_deliveries').where({ id: deliveryId }).update({ next_attempt_at: t.svc.deps.db.knex.raw("now() - interval '1 second'") });
-}
+import { deliveriesOf, fallDue, sender, subscribe, until } from '../support/webhookDeliveries.js';
 
 /** The delay a failed attempt set before the next one, in ms. */
 const retryDelay = (d: WebhookDelivery) => d.next_attempt_at.getTime() - d.updated_at.getTime();
