@@ -30,7 +30,7 @@ import { initialState, step } from './dialogue/index.js';
 import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';
 import type { Understander, Understanding, UnderstandContext } from './understanding/types.js';
 import { formatDateTime } from './format.js';
-import { asLang, ClinicCache, type ClinicContext } from './runtime/context.js';
+import { asLang, ClinicCache, langOfTag, type ClinicContext } from './runtime/context.js';
 import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
 import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
 import { lockedTurnDb, OptimisticTurnDb, StaleTurnError, type TurnDb } from './runtime/turnDb.js';
@@ -165,7 +165,7 @@ export class ConversationEngine {
     // conversation that has to open needs the session's patient: the usual message is one statement.
     const sender = isPhoneChannel(msg.channel) ? await resolveSender(this.knex, scope, msg.channel, msg.from) : undefined;
     const fast = await storeInboundInOpenConversation(this.knex, scope, {
-      channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? null,
+      channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? langOfTag(msg.languageHint),
       text: msg.text, providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
       ...(msg.media?.length ? { metadata: { media: msg.media } } : {}), idleMinutes: this.opts.idleMinutes,
     });
@@ -183,7 +183,8 @@ export class ConversationEngine {
   private storeSlow(scope: OrgScope, msg: InboundMessage, sender: Patient | undefined): Promise<StoredTurn> {
     return this.knex.transaction(async (trx) => {
       const conversation = await findOrCreateOpenConversation(trx, scope, {
-        channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,
+        // A new conversation speaks the patient's language, else the one the sender's app is set to (Telegram's language_code).
+        channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? langOfTag(msg.languageHint),
         idleMinutes: this.opts.idleMinutes, now: msg.receivedAt,
       });
       return this.storeIn(trx, scope, msg, conversation, sender);

@@ -272,8 +272,9 @@ export interface TelegramUser {
 }
 
 let userCounter = 0;
+/** A new person (an English app unless `language_code` says otherwise: the bot answers a new chat in it). */
 export function newTelegramUser(extra: Partial<TelegramUser> = {}): TelegramUser {
-  return { id: 500_000_000 + Math.floor(Math.random() * 400_000_000) + ++userCounter, first_name: 'Marta', last_name: 'Vidal', language_code: 'es', ...extra };
+  return { id: 500_000_000 + Math.floor(Math.random() * 400_000_000) + ++userCounter, first_name: 'Marta', last_name: 'Vidal', language_code: 'en', ...extra };
 }
 
 const messageCounters = new Map<number, number>();
