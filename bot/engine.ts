@@ -33,6 +33,7 @@ import { formatDateTime } from './format.js';
 import { asLang, ClinicCache, langOfTag, type ClinicContext } from './runtime/context.js';
 import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
 import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
+import { markAskReplies, OPEN_ASK_KEY } from './runtime/asks.js';
 import { lockedTurnDb, OptimisticTurnDb, StaleTurnError, type TurnDb } from './runtime/turnDb.js';
 
 export interface EngineOptions {
@@ -265,7 +266,9 @@ export class ConversationEngine {
     let state: DialogueState = loaded ? structuredClone(loaded) : initialState(language);
     const earlierName = typeof state.data[PENDING_NAME_KEY] === 'string' ? (state.data[PENDING_NAME_KEY] as string) : undefined;
     const reminderId = typeof state.data[REMINDER_KEY] === 'string' ? (state.data[REMINDER_KEY] as string) : undefined;
+    const askOpen = state.data[OPEN_ASK_KEY] === 'phone';
     delete state.data[REMINDER_KEY];
+    delete state.data[OPEN_ASK_KEY];
 
     const ctx: DialogueContext = {
       now, timeZone: clinic.timeZone, patient: { identified: false, name: null, hasPhone: false, optedOut: false },
@@ -300,6 +303,7 @@ export class ConversationEngine {
 
     if (rt.pendingName && state.flow === 'identify') state.data[PENDING_NAME_KEY] = rt.pendingName;
     else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
+    if (markAskReplies(rt.replies, askOpen)) state.data[OPEN_ASK_KEY] = 'phone';
     // The replies, the state, the counters and the insights in one statement: in the turn's transaction when it wrote.
     const saved = await saveTurn(db.reader, scope, row.id, {
       expectedVersion: rt.stateVersion, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,
