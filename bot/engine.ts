@@ -30,9 +30,10 @@ import { initialState, step } from './dialogue/index.js';
 import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';
 import type { Understander, Understanding, UnderstandContext } from './understanding/types.js';
 import { formatDateTime } from './format.js';
-import { asLang, ClinicCache, type ClinicContext } from './runtime/context.js';
+import { asLang, ClinicCache, langOfTag, type ClinicContext } from './runtime/context.js';
 import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
 import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
+import { markAskReplies, OPEN_ASK_KEY } from './runtime/asks.js';
 import { lockedTurnDb, OptimisticTurnDb, StaleTurnError, type TurnDb } from './runtime/turnDb.js';
 
 export interface EngineOptions {
@@ -165,7 +166,7 @@ export class ConversationEngine {
     // conversation that has to open needs the session's patient: the usual message is one statement.
     const sender = isPhoneChannel(msg.channel) ? await resolveSender(this.knex, scope, msg.channel, msg.from) : undefined;
     const fast = await storeInboundInOpenConversation(this.knex, scope, {
-      channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? null,
+      channel: msg.channel, from: msg.from, senderPatientId: sender?.id ?? null, senderLanguage: sender?.preferred_language ?? langOfTag(msg.languageHint),
       text: msg.text, providerMessageId: msg.providerMessageId, clientMessageId: msg.clientMessageId ?? null, receivedAt: msg.receivedAt,
       ...(msg.media?.length ? { metadata: { media: msg.media } } : {}), idleMinutes: this.opts.idleMinutes,
     });
@@ -183,7 +184,8 @@ export class ConversationEngine {
   private storeSlow(scope: OrgScope, msg: InboundMessage, sender: Patient | undefined): Promise<StoredTurn> {
     return this.knex.transaction(async (trx) => {
       const conversation = await findOrCreateOpenConversation(trx, scope, {
-        channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,
+        // A new conversation speaks the patient's language, else the one the sender's app is set to (Telegram's language_code).
+        channel: msg.channel, address: msg.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? langOfTag(msg.languageHint),
         idleMinutes: this.opts.idleMinutes, now: msg.receivedAt,
       });
       return this.storeIn(trx, scope, msg, conversation, sender);
@@ -264,7 +266,9 @@ export class ConversationEngine {
     let state: DialogueState = loaded ? structuredClone(loaded) : initialState(language);
     const earlierName = typeof state.data[PENDING_NAME_KEY] === 'string' ? (state.data[PENDING_NAME_KEY] as string) : undefined;
     const reminderId = typeof state.data[REMINDER_KEY] === 'string' ? (state.data[REMINDER_KEY] as string) : undefined;
+    const askOpen = state.data[OPEN_ASK_KEY] === 'phone';
     delete state.data[REMINDER_KEY];
+    delete state.data[OPEN_ASK_KEY];
 
     const ctx: DialogueContext = {
       now, timeZone: clinic.timeZone, patient: { identified: false, name: null, hasPhone: false, optedOut: false },
@@ -299,6 +303,7 @@ export class ConversationEngine {
 
     if (rt.pendingName && state.flow === 'identify') state.data[PENDING_NAME_KEY] = rt.pendingName;
     else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
+    if (markAskReplies(rt.replies, askOpen)) state.data[OPEN_ASK_KEY] = 'phone';
     // The replies, the state, the counters and the insights in one statement: in the turn's transaction when it wrote.
     const saved = await saveTurn(db.reader, scope, row.id, {
       expectedVersion: rt.stateVersion, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,

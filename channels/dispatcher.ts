@@ -6,6 +6,7 @@
  * leaves the row 'sending' until its lease expires, and then it is retaken.
  */
 import type { Database } from '../models/db.js';
+import { messageAsks } from '../models/messages.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
@@ -290,6 +291,7 @@ export class OutboundDispatcher {
         return NOTHING_TO_RECORD;
       }
       const parts = renderForChannel(m.content, m.options, adapter.capabilities);
+      const { ask, askClosed } = messageAsks(m.metadata);
       const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
       let firstId = alreadySent > 0 ? m.provider_message_id : null;
       let result: SendResult | null = null;
@@ -301,6 +303,8 @@ export class OutboundDispatcher {
             id: m.id, organizationId: m.organization_id, channel: adapter.name, to: m.to_address,
             text: parts[i].text, options: parts[i].options, conversationId: m.conversation_id,
             sender: m.sender, createdAt: new Date(m.created_at), part: i,
+            ...(i === parts.length - 1 && ask ? { asksPhone: { label: ask.label } } : {}),
+            ...(i === parts.length - 1 && askClosed ? { closesPhoneAsk: true } : {}),
           };
           // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
           const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;

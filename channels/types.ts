@@ -28,6 +28,14 @@ export interface OutboundMessage {
   createdAt: Date;
   /** Which part of the stored message this is (0-based): the dispatcher splits a text longer than the channel allows. */
   part?: number;
+  /**
+   * The message asks for the recipient's phone number: a channel with a
+   * share-my-number control offers it with this label (Telegram: a contact
+   * keyboard); others ignore it, the text asks too. On the last part only.
+   */
+  asksPhone?: { label: string } | null;
+  /** The phone question was answered: a channel that showed its share-my-number control removes it. On the last part only. */
+  closesPhoneAsk?: boolean;
 }
 
 export interface SendResult {

@@ -20,6 +20,12 @@ export interface InboundMessage {
   receivedAt: Date;
   /** Display name the provider knows (WhatsApp push name, Telegram first name). */
   profileName?: string | null;
+  /**
+   * The language the sender's app is set to, as the provider tells it (a BCP 47
+   * tag: Telegram's language_code, "es" or "en-GB"): the engine speaks it to a
+   * sender it knows nothing about when it is one of the bot's languages.
+   */
+  languageHint?: string | null;
   /** Web chat: the conversation the session is bound to. */
   conversationId?: string | null;
   /**

@@ -13,6 +13,24 @@ export type MessageSender = 'patient' | 'assistant' | 'staff' | 'system';
 export type MessageStatus = 'received' | 'queued' | 'sending' | 'sent' | 'delivered' | 'read' | 'failed' | 'skipped' | 'cancelled';
 export interface MessageOption { value: string; label: string }
 
+/**
+ * What a message asks its recipient for, kept in its metadata for the channel:
+ * `ask: { kind: 'phone', label }` on the phone question (a channel with a
+ * share-my-number control offers it, labelled so: Telegram's contact
+ * keyboard), `ask_closed: 'phone'` on the reply that follows the answer (such
+ * a channel removes the control). Other channels ignore both: the text asks.
+ */
+export interface MessageAsk { kind: 'phone'; label: string }
+
+/** The ask and ask_closed of a message's metadata, when well formed. */
+export function messageAsks(metadata: Record<string, unknown> | null | undefined): { ask: MessageAsk | null; askClosed: 'phone' | null } {
+  const a = metadata?.ask as Partial<MessageAsk> | undefined;
+  return {
+    ask: a && a.kind === 'phone' && typeof a.label === 'string' && a.label.trim() ? { kind: 'phone', label: a.label } : null,
+    askClosed: metadata?.ask_closed === 'phone' ? 'phone' : null,
+  };
+}
+
 export class Message extends BaseModel {
   static override tableName = 'messages';
   static override jsonAttributes = ['options', 'metadata'];
@@ -130,7 +148,8 @@ export interface QueueOutboundInput {
   reminderId?: string | null;
   /**
    * Free-form; `transactional: true` exempts the message from the opt-out check
-   * at send time (e.g. the STOP confirmation queued in the same transaction as the opt-out).
+   * at send time (e.g. the STOP confirmation queued in the same transaction as the opt-out);
+   * `ask` / `ask_closed`: see MessageAsk.
    */
   metadata?: Record<string, unknown>;
   contentType?: string;

@@ -60,4 +60,5 @@ export const ca: Catalog = {
   opt_tomorrow: 'Demà',
   opt_keep: 'Mantenir-la',
   opt_confirm: 'Confirmar',
+  share_phone_button: 'Compartir el meu número',
 };

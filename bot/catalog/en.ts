@@ -60,4 +60,6 @@ export const en: Catalog = {
   opt_tomorrow: 'Tomorrow',
   opt_keep: 'Keep it',
   opt_confirm: 'Confirm',
+  /** The label of a share-my-number button where the channel has one (Telegram's contact keyboard). */
+  share_phone_button: 'Share my phone number',
 };

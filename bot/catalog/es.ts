@@ -60,4 +60,5 @@ export const es: Catalog = {
   opt_tomorrow: 'Mañana',
   opt_keep: 'Mantenerla',
   opt_confirm: 'Confirmar',
+  share_phone_button: 'Compartir mi número',
 };

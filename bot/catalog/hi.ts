@@ -60,4 +60,5 @@ export const hi: Catalog = {
   opt_tomorrow: 'कल',
   opt_keep: 'रहने दें',
   opt_confirm: 'कन्फ़र्म करें',
+  share_phone_button: 'मेरा नंबर साझा करें',
 };

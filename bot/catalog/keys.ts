@@ -9,7 +9,7 @@ export const REPLY_KEYS = [
   'handoff_told', 'emergency', 'emergency_ticket', 'opted_out', 'opted_in', 'help', 'not_understood', 'offer_person', 'thanks_bye',
   'flow_stopped', 'action_failed',
   'opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person', 'opt_menu', 'opt_yes', 'opt_no', 'opt_other_day',
-  'opt_today', 'opt_tomorrow', 'opt_keep', 'opt_confirm',
+  'opt_today', 'opt_tomorrow', 'opt_keep', 'opt_confirm', 'share_phone_button',
 ] as const;
 
 export type ReplyKey = (typeof REPLY_KEYS)[number];

@@ -1,6 +1,6 @@
 /** The question of each step, rebuilt from the state so it can be asked again in any language. */
 import type { ReplyKey } from '../catalog/keys.js';
-import { appointmentLabel, data, dayLabel, go, label, numbered, say, todayDate, when, type Turn } from './turn.js';
+import { appointmentLabel, askPhone, data, dayLabel, go, label, numbered, say, todayDate, when, type Turn } from './turn.js';
 import { addDays } from '../../models/workingHours.js';
 
 const MAIN_MENU: ReplyKey[] = ['opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person'];
@@ -93,7 +93,7 @@ export function askConfirmCancel(t: Turn): void {
 /** Asks the current step's question again (after "sorry?", help, or a language switch). */
 export function reask(t: Turn): void {
   const { flow, step } = t.s;
-  if (flow === 'identify') return say(t, step === 'ask_phone' ? 'ask_phone' : 'ask_name');
+  if (flow === 'identify') return step === 'ask_phone' ? askPhone(t) : say(t, 'ask_name');
   if (step === 'offer_person') return askOfferPerson(t, data(t).reason ?? 'repeated');
   if (step === 'offer_book') return askOfferBook(t);
   if (step === 'reminder') return askReminder(t, data(t).appointmentId ?? '');

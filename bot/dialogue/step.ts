@@ -3,7 +3,7 @@ import type { HandoffCategory, Lang, Understanding } from '../understanding/type
 import { askMenu, askOfferPerson, askReminder, MENU_INTENTS, reask } from './ask.js';
 import { onAppointmentResult, onAppointments, onBooked, onChooseAppointment, onConfirmCancel, onDoctorAnswer, onRescheduleFailed, startAppointments, startBook } from './flows.js';
 import { onConfirmSlotAnswer, onDayAnswer, onSlotAnswer, onSlotFailed, onSlots } from './slots.js';
-import { data, go, say, type Pending, type Turn } from './turn.js';
+import { askPhone, data, go, say, type Pending, type Turn } from './turn.js';
 import type { DialogueContext, DialogueEvent, DialogueState, HandoffPriority, StepResult } from './types.js';
 
 /** Consecutive misunderstandings before a person is offered. */
@@ -75,7 +75,7 @@ function start(t: Turn, p: Pending): void {
   if (need.name || need.phone) {
     go(t, 'identify', need.name ? 'ask_name' : 'ask_phone', false);
     data(t).pending = p;
-    say(t, need.name ? 'ask_name' : 'ask_phone');
+    if (need.name) say(t, 'ask_name'); else askPhone(t);
     return;
   }
   if (p.intent === 'book') return startBook(t, p);
@@ -107,11 +107,11 @@ function onIdentify(t: Turn, u: Understanding): boolean {
     const needPhone = t.ctx.channel.needsPhone && !t.ctx.patient.hasPhone && !u.phone;
     t.actions.push({ type: 'set_patient', name, ...(u.phone ? { phone: u.phone } : {}) });
     say(t, 'nice_to_meet', { name });
-    if (needPhone) { t.s.step = 'ask_phone'; say(t, 'ask_phone'); return true; }
+    if (needPhone) { t.s.step = 'ask_phone'; askPhone(t); return true; }
   } else {
     if (!u.phone) {
       if (!['unknown', 'provide_info', 'choose'].includes(u.intent)) return false;
-      say(t, 'invalid_phone');
+      askPhone(t, 'invalid_phone');
       return true;
     }
     t.actions.push({ type: 'set_patient', phone: u.phone });

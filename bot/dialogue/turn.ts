@@ -67,6 +67,11 @@ export function say(t: Turn, key: ReplyKey, params?: Record<string, string | num
   t.actions.push(action);
 }
 
+/** The phone question (or its repetition, `invalid_phone`): a reply that asks for the patient's number. */
+export function askPhone(t: Turn, key: 'ask_phone' | 'invalid_phone' = 'ask_phone'): void {
+  t.actions.push({ type: 'reply', key, asks: 'phone' });
+}
+
 export function label(t: Turn, key: ReplyKey): string {
   return render(t.s.language, key);
 }

@@ -36,7 +36,8 @@ export interface ReplyOption { value: string; label: string }
 export type HandoffPriority = 'low' | 'medium' | 'high' | 'urgent';
 
 export type DialogueAction =
-  | { type: 'reply'; key: ReplyKey; params?: Record<string, string | number>; options?: ReplyOption[] }
+  /** `asks: 'phone'`: the reply asks for the patient's phone number (a channel may offer a share-my-number control). */
+  | { type: 'reply'; key: ReplyKey; params?: Record<string, string | number>; options?: ReplyOption[]; asks?: 'phone' }
   | { type: 'find_slots'; doctorId?: string; specialization?: string; date: string; partOfDay?: PartOfDay }
   | { type: 'list_appointments' }
   | { type: 'book'; doctorId: string; startTime: string; durationMinutes: number }

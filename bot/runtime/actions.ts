@@ -17,7 +17,7 @@ import { distinctTimes, findAvailableSlots } from '../../models/slots.js';
 import { findOverlapping } from '../../models/appointmentQueries.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
-import type { QueueOutboundInput } from '../../models/messages.js';
+import type { MessageAsk, QueueOutboundInput } from '../../models/messages.js';
 import { newId } from '../../lib/ids.js';
 import { setPatientOptOut, updatePatient, type Patient } from '../../models/patients.js';
 import { toE164 } from '../../lib/phone.js';
@@ -119,7 +119,11 @@ export function queueReply(rt: TurnRuntime, state: DialogueState, action: Extrac
     // The id is made now: ids record the order things happened in the turn (guidance before its ticket).
     id: newId('message'), conversationId: rt.conversation.id, patientId: rt.patient?.id ?? null, channel: rt.conversation.channel, to: rt.conversation.address,
     text: render(state.language, action.key, action.params), options: action.options ?? null, sender: 'assistant',
-    metadata: { reply_key: action.key, ...(transactional ? { transactional: true } : {}) }, now: rt.now,
+    metadata: {
+      reply_key: action.key, ...(transactional ? { transactional: true } : {}),
+      ...(action.asks === 'phone' ? { ask: { kind: 'phone', label: render(state.language, 'share_phone_button') } satisfies MessageAsk } : {}),
+    },
+    now: rt.now,
   });
 }
 

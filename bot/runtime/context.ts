@@ -23,6 +23,11 @@ export function asLang(value: unknown): Lang | null {
   return typeof value === 'string' && (LANGS as readonly string[]).includes(value) ? (value as Lang) : null;
 }
 
+/** One of the bot's languages from a BCP 47 tag ("es", "en-GB", "ca-ES"): its primary subtag; null for any other language. */
+export function langOfTag(tag: string | null | undefined): Lang | null {
+  return typeof tag === 'string' ? asLang(tag.split(/[-_]/)[0]!.toLowerCase()) : null;
+}
+
 async function loadClinic(db: Db, organizationId: string, fallbackEmergency: string): Promise<ClinicContext> {
   const org = await loadOrganization(db, { organizationId });
   const stored = (org.settings ?? {}) as Record<string, unknown>;

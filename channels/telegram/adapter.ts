@@ -7,9 +7,13 @@
  * `bot.start()` runs here; both lead to the same update handler, which main.ts
  * hands in with setUpdateHandler(). TELEGRAM_API_ROOT points the client
  * elsewhere (tests: a fake Bot API on 127.0.0.1).
+ *
+ * Options go out as inline buttons. The phone question carries a reply
+ * keyboard with one share-my-contact button (the patient may type the number
+ * instead); the reply the engine marks as closing that question removes it.
  */
 import { Bot, GrammyError, HttpError } from 'grammy';
-import type { InlineKeyboardMarkup, Update } from 'grammy/types';
+import type { InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update } from 'grammy/types';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import {
@@ -68,6 +72,24 @@ export function inlineKeyboard(options: { value: string; label: string }[]): Inl
       callback_data: Buffer.byteLength(o.value, 'utf8') <= TELEGRAM_MAX_CALLBACK_DATA_BYTES ? o.value : String(i + 1),
     }]),
   };
+}
+
+/** One button that shares the patient's own contact (Telegram asks them first); it hides once used, and typing still works. */
+export function shareContactKeyboard(label: string): ReplyKeyboardMarkup {
+  return { keyboard: [[{ text: label, request_contact: true }]], one_time_keyboard: true, resize_keyboard: true };
+}
+
+/**
+ * The reply_markup of an outbound message: its options as inline buttons; else
+ * the share-contact keyboard when it asks for the phone; else the keyboard's
+ * removal when it follows the answer (a message with inline buttons cannot
+ * also remove it: the engine gives the closing to a message without).
+ */
+export function replyMarkup(msg: Pick<OutboundMessage, 'options' | 'asksPhone' | 'closesPhoneAsk'>): InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | undefined {
+  if (msg.options?.length) return inlineKeyboard(msg.options);
+  if (msg.asksPhone) return shareContactKeyboard(msg.asksPhone.label);
+  if (msg.closesPhoneAsk) return { remove_keyboard: true };
+  return undefined;
 }
 
 const timeoutAfter = (ms: number) => new Promise<'timeout'>((resolve) => { setTimeout(() => resolve('timeout'), ms).unref(); });
@@ -196,7 +218,8 @@ export class TelegramAdapter implements ChannelAdapter {
   async send(msg: OutboundMessage): Promise<SendResult> {
     if (!this.bot) throw new ProviderRefusedError('telegram channel not configured: set TELEGRAM_BOT_TOKEN', 'channel_disabled');
     try {
-      const sent = await this.bot.api.sendMessage(msg.to, msg.text, msg.options?.length ? { reply_markup: inlineKeyboard(msg.options) } : {});
+      const markup = replyMarkup(msg);
+      const sent = await this.bot.api.sendMessage(msg.to, msg.text, markup ? { reply_markup: markup } : {});
       this.lastError = null;
       return { providerMessageId: `${sent.chat.id}:${sent.message_id}` };
     } catch (err) {

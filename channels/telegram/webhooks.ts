@@ -18,6 +18,9 @@
  *   the bot token); the engine answers it as a message it did not understand;
  * - groups, channels, edited messages and other update kinds: ignored.
  *
+ * The sender's app language (from.language_code) goes with every message as
+ * the language hint: a new chat is answered in it when the bot speaks it.
+ *
  * The sender address is the chat id. The provider message id is
  * `<chat id>:<message id>` for messages and `cbq:<query id>` for taps, both
  * unique for ever, so a redelivered update is stored and answered once.
@@ -65,6 +68,8 @@ interface Normalized {
   profileName: string | null;
   media?: { url: string; contentType: string }[];
   kind: 'text' | 'start' | 'callback' | 'contact' | 'other';
+  /** The sender's Telegram app language (from.language_code), when Telegram tells it. */
+  languageCode: string | null;
 }
 
 const fullName = (u: { first_name?: string; last_name?: string } | undefined): string | null =>
@@ -100,12 +105,14 @@ export function normalizeUpdate(update: Update): Normalized | null {
     if (cq.data === undefined) return null;
     return {
       chatId: String(chat?.id ?? cq.from.id), providerMessageId: `cbq:${cq.id}`, text: cq.data,
-      profileName: fullName(cq.from), kind: 'callback',
+      profileName: fullName(cq.from), kind: 'callback', languageCode: cq.from.language_code ?? null,
     };
   }
   const m = update.message;
   if (!m || m.chat.type !== 'private') return null;
-  const base = { chatId: String(m.chat.id), providerMessageId: `${m.chat.id}:${m.message_id}`, profileName: fullName(m.from) };
+  const base = {
+    chatId: String(m.chat.id), providerMessageId: `${m.chat.id}:${m.message_id}`, profileName: fullName(m.from), languageCode: m.from?.language_code ?? null,
+  };
   if (typeof m.text === 'string') {
     if (/^\/start(?:@\w+)?(?:\s|$)/i.test(m.text)) return { ...base, text: '/start', kind: 'start' };
     return { ...base, text: m.text, kind: 'text' };
@@ -144,7 +151,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
     }
     const msg: InboundMessage = {
       organizationId: orgId, channel: 'telegram', from: n.chatId, providerMessageId: n.providerMessageId, text: n.text,
-      receivedAt: opts.clock.now(), profileName: n.profileName, ...(n.media ? { media: n.media } : {}),
+      receivedAt: opts.clock.now(), profileName: n.profileName, languageHint: n.languageCode, ...(n.media ? { media: n.media } : {}),
     };
     const result = await opts.onInbound(msg);
     logger.info({ update_id: update.update_id, kind: n.kind, duplicate: result.duplicate, conversation_id: result.conversationId }, 'telegram: update handled');

@@ -240,4 +240,22 @@ describe('bot/dialogue: booking', () => {
     c.say('cardiology on friday');
     assert.equal(actionsOf(c, 'find_slots')[0]?.date, '2026-03-13');
   });
+  it('marks the phone question and its repetition as asking for the phone (a channel may offer a share button), and no other reply', () => {
+    const c = talk('en', { patient: { identified: false, name: null, hasPhone: false, optedOut: false }, channel: { name: 'telegram', needsPhone: true } });
+    const asks = () => c.lastActions.flatMap((a) => (a.type === 'reply' ? [`${a.key}:${a.asks ?? '-'}`] : []));
+    c.say('I want an appointment');
+    assert.deepEqual(asks(), ['ask_name:-']);
+    c.say('Ana López');
+    assert.deepEqual(asks(), ['nice_to_meet:-', 'ask_phone:phone']);
+    c.say('12');
+    assert.deepEqual(asks(), ['invalid_phone:phone']);
+    c.say('+34 612 345 678');
+    assert.deepEqual(asks(), ['ask_specialty:-']);
+  });
+
+  it('asks a patient whose name is known only for the phone, marked as asking for it', () => {
+    const c = talk('es', { patient: { identified: true, name: 'Ana', hasPhone: false, optedOut: false }, channel: { name: 'telegram', needsPhone: true } });
+    c.say('quiero pedir cita');
+    assert.deepEqual(c.lastActions.filter((a) => a.type === 'reply'), [{ type: 'reply', key: 'ask_phone', asks: 'phone' }]);
+  });
 });

@@ -202,6 +202,22 @@ describe('channels/dispatcher', () => {
     assert.equal(row.provider_message_id, fake.sent[0].providerMessageId);
   });
 
+  it('hands the channel what a message asks for (the phone, with its button label) and its closing, on the last part only', async () => {
+    const t = await createTestOrg();
+    const fake = new FakeChannel({ capabilities: { maxTextLength: 30 } });
+    await queue(t, { to: 'ask-1', text: 'Thanks. What mobile number can the clinic reach you on?', metadata: { ask: { kind: 'phone', label: 'Share my phone number' } } });
+    await queue(t, { to: 'ask-1', text: 'Done! Your appointment is booked.', metadata: { ask_closed: 'phone' } });
+    await queue(t, { to: 'ask-1', text: 'Plain.', metadata: { ask: { kind: 'phone', label: '' }, ask_closed: 'soon' } });
+    await dispatcher(t, [fake]).runOnce();
+    assert.deepEqual(fake.sent.map((s) => [s.text, s.asksPhone ?? null, s.closesPhoneAsk ?? false]), [
+      ['Thanks. What mobile number can', null, false],
+      ['the clinic reach you on?', { label: 'Share my phone number' }, false],
+      ['Done! Your appointment is', null, false],
+      ['booked.', null, true],
+      ['Plain.', null, false],
+    ], 'a malformed ask is no ask');
+  });
+
   it('appends options as a numbered list on a channel without buttons', async () => {
     const t = await createTestOrg();
     const fake = new FakeChannel({ name: 'sms', capabilities: { buttons: false, maxTextLength: 1600 } });

@@ -8,6 +8,7 @@
  * it; with none waiting, the call waits up to `timeout` seconds for one; 409
  * while a webhook is set). It records every call, can be told to refuse
  * sendMessage (403 blocked, 400 chat not found, 429 with retry_after, 500),
+ * keeps each sent message's markup (inline buttons, a reply keyboard, its removal),
  * and makes updates as Telegram sends them, for the webhook or for polling.
  */
 import http from 'node:http';
@@ -37,6 +38,10 @@ export interface FakeSentMessage {
   text: string;
   /** The callback data of each inline button, row by row flattened, with its label. */
   buttons: { text: string; data: string }[];
+  /** A reply keyboard (buttons below the text field), row by row flattened, with its options; null when none. */
+  replyKeyboard: { buttons: { text: string; requestContact: boolean }[]; oneTime: boolean; resize: boolean } | null;
+  /** The message removes the reply keyboard (reply_markup.remove_keyboard). */
+  removesKeyboard: boolean;
 }
 
 export type FakeSendFailure =
@@ -225,9 +230,15 @@ export class FakeTelegram extends FakeProviderServer {
     if (buttons.some((b) => Buffer.byteLength(b.data ?? '', 'utf8') > 64 || !b.data)) {
       return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
     }
+    const keyboard = (markup as { keyboard?: { text: string; request_contact?: boolean }[][]; one_time_keyboard?: boolean; resize_keyboard?: boolean } | undefined);
+    const replyKeyboard = keyboard?.keyboard ? {
+      buttons: keyboard.keyboard.flat().map((b) => ({ text: b.text, requestContact: b.request_contact === true })),
+      oneTime: keyboard.one_time_keyboard === true, resize: keyboard.resize_keyboard === true,
+    } : null;
+    const removesKeyboard = (markup as { remove_keyboard?: boolean } | undefined)?.remove_keyboard === true;
     const messageId = (this.messageIds.get(chatId) ?? 0) + 1;
     this.messageIds.set(chatId, messageId);
-    this.sent.push({ token, chatId, messageId, text, buttons });
+    this.sent.push({ token, chatId, messageId, text, buttons, replyKeyboard, removesKeyboard });
     const botId = Number(token.split(':')[0]);
     writeJson(res, 200, {
       ok: true,
@@ -272,8 +283,9 @@ export interface TelegramUser {
 }
 
 let userCounter = 0;
+/** A new person (an English app unless `language_code` says otherwise: the bot answers a new chat in it). */
 export function newTelegramUser(extra: Partial<TelegramUser> = {}): TelegramUser {
-  return { id: 500_000_000 + Math.floor(Math.random() * 400_000_000) + ++userCounter, first_name: 'Marta', last_name: 'Vidal', language_code: 'es', ...extra };
+  return { id: 500_000_000 + Math.floor(Math.random() * 400_000_000) + ++userCounter, first_name: 'Marta', last_name: 'Vidal', language_code: 'en', ...extra };
 }
 
 const messageCounters = new Map<number, number>();
