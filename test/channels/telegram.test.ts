@@ -1,60 +1,26 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Update } from 'grammy/types';
-import { startService, type RunningService } from '../../main.js';
+import type { RunningService } from '../../main.js';
 import { createLogger } from '../../lib/logger.js';
-import { fixedClock } from '../../lib/clock.js';
 import { TelegramAdapter, TELEGRAM_WEBHOOK_PATH, inlineKeyboard } from '../../channels/telegram/adapter.js';
 import { ProviderRefusedError, ProviderUnreachableError, type OutboundMessage } from '../../channels/types.js';
 import { findOrCreateOpenConversation, closeConversation } from '../../models/conversations.js';
-import { testConfig, testDatabase, testService } from '../support/service.js';
+import { testConfig, testService } from '../support/service.js';
 import { buildPatient, uniquePhone } from '../support/factories.js';
-import { buildClinic, NOW, type Clinic } from '../bot/engineSupport.js';
+import { NOW } from '../bot/engineSupport.js';
 import {
-  FakeTelegram, FAKE_TELEGRAM_SECRET, callbackUpdate, contactUpdate, newBotToken, newTelegramUser, postUpdate, stickerUpdate, textUpdate,
+  FAKE_TELEGRAM_SECRET, callbackUpdate, contactUpdate, newBotToken, newTelegramUser, postUpdate, stickerUpdate, textUpdate,
   type FakeSentMessage, type TelegramUser,
 } from '../support/fakeTelegram.js';
+import { telegramHarness, TELEGRAM_PUBLIC_URL } from '../support/telegramHarness.js';
 
-const NEVER = '0 0 0 1 1 *';
-const PUBLIC_URL = 'https://carechat.example.test';
 
 describe('Telegram channel (grammY)', function () {
   this.timeout(30_000);
-  let fake: FakeTelegram;
-  const running: RunningService[] = [];
-
-  before(async function () {
-    this.timeout(60_000);
-    await testService();
-    fake = await new FakeTelegram().start();
-  });
-  afterEach(async () => {
-    fake.reset();
-    for (const svc of running.splice(0)) await svc.stop();
-  });
-  after(async () => {
-    await fake.stop();
-  });
-
-  interface TelegramService { svc: RunningService; token: string; clinic: Clinic; clock: ReturnType<typeof fixedClock> }
-
-  /** A clinic of its own (settings.telegram_bot_id names its bot) and a service with that bot, on the shared database. */
-  async function startTelegram(env: Record<string, string> = {}, opts: { realClock?: boolean } = {}): Promise<TelegramService> {
-    const token = newBotToken();
-    const shared = await testService();
-    const clinic = await buildClinic(shared, { telegram_bot_id: token.split(':')[0], quiet_hours: null });
-    const clock = fixedClock(NOW);
-    const config = testConfig({
-      TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: FAKE_TELEGRAM_SECRET, PUBLIC_URL,
-      REMINDER_TICK: NEVER, DISPATCH_POLL_MS: '50', ...env,
-    });
-    const svc = await startService({
-      config, db: await testDatabase(), logger: createLogger(config.LOG_LEVEL), skipBootstrap: true,
-      organizationIds: [clinic.org.id], ...(opts.realClock ? {} : { clock }),
-    });
-    running.push(svc);
-    return { svc, token, clinic, clock };
-  }
+  const harness = telegramHarness();
+  const { startTelegram } = harness;
+  const PUBLIC_URL = TELEGRAM_PUBLIC_URL;
 
   const knexOf = (svc: RunningService) => svc.deps.db.knex;
   const outboundRows = (svc: RunningService, chatId: number) =>
@@ -77,13 +43,7 @@ describe('Telegram channel (grammY)', function () {
   }
 
   /** Posts an update to the webhook (200 expected) and returns the replies it brought, once `n` arrived. */
-  async function exchange(svc: RunningService, user: TelegramUser, update: Update, n: number): Promise<FakeSentMessage[]> {
-    const before = fake.to(user.id).length;
-    const res = await postUpdate(svc.url, update);
-    assert.equal(res.status, 200);
-    const all = await fake.waitFor(user.id, before + n);
-    return all.slice(before);
-  }
+  const exchange = (svc: RunningService, user: TelegramUser, update: Update, n: number): Promise<FakeSentMessage[]> => harness.exchange(svc, user, update, n);
 
   const replyKeys = async (svc: RunningService, chatId: number) => (await outboundRows(svc, chatId)).map((r: { metadata: { reply_key?: string } }) => r.metadata.reply_key);
 
@@ -92,7 +52,7 @@ describe('Telegram channel (grammY)', function () {
       id: 'msg_test', organizationId: 'org_test', channel: 'telegram', to, text, options, conversationId: null, sender: 'staff', createdAt: new Date(),
     });
     const adapterFor = (token: string) => new TelegramAdapter({
-      config: testConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: fake.url, TELEGRAM_WEBHOOK_SECRET: FAKE_TELEGRAM_SECRET, PUBLIC_URL }),
+      config: testConfig({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: harness.fake.url, TELEGRAM_WEBHOOK_SECRET: FAKE_TELEGRAM_SECRET, PUBLIC_URL }),
       logger: createLogger('silent'),
     });
 
@@ -101,11 +61,11 @@ describe('Telegram channel (grammY)', function () {
       const adapter = adapterFor(token);
       await adapter.start();
       const res = await adapter.send(outbound('4242', 'Pick one', [{ value: '1', label: 'Cardiology' }, { value: '2', label: 'Dermatology' }]));
-      const [sent] = fake.to(4242).filter((m) => m.token === token);
+      const [sent] = harness.fake.to(4242).filter((m) => m.token === token);
       assert.equal(sent!.text, 'Pick one');
       assert.deepEqual(sent!.buttons, [{ text: 'Cardiology', data: '1' }, { text: 'Dermatology', data: '2' }]);
       assert.equal(res.providerMessageId, `4242:${sent!.messageId}`);
-      const call = fake.callsOf('sendMessage', token)[0]!;
+      const call = harness.fake.callsOf('sendMessage', token)[0]!;
       assert.equal(call.payload.chat_id, '4242');
       assert.equal(call.payload.parse_mode, undefined, 'plain text: a patient name is never parsed as markup');
       await adapter.stop();
@@ -121,17 +81,17 @@ describe('Telegram channel (grammY)', function () {
     it('maps Bot API errors: 403 blocked and 400 chat not found are final, 429 is retryable after retry_after, 500 and no answer are unreachable', async () => {
       const adapter = adapterFor(newBotToken());
       await adapter.start();
-      fake.failNext({ kind: 'refuse', errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
+      harness.fake.failNext({ kind: 'refuse', errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
       await assert.rejects(adapter.send(outbound('1')), (e: unknown) => e instanceof ProviderRefusedError && e.code === 'telegram_403' && !e.retryable && /blocked/.test(e.message));
-      fake.failNext({ kind: 'refuse', errorCode: 400, description: 'Bad Request: chat not found' });
+      harness.fake.failNext({ kind: 'refuse', errorCode: 400, description: 'Bad Request: chat not found' });
       await assert.rejects(adapter.send(outbound('1')), (e: unknown) => e instanceof ProviderRefusedError && e.code === 'telegram_400' && !e.retryable);
-      fake.failNext({ kind: 'refuse', errorCode: 429, description: 'Too Many Requests: retry after 7', retryAfter: 7 });
+      harness.fake.failNext({ kind: 'refuse', errorCode: 429, description: 'Too Many Requests: retry after 7', retryAfter: 7 });
       await assert.rejects(adapter.send(outbound('1')), (e: unknown) => e instanceof ProviderRefusedError && e.retryable && e.retryAfterMs === 7000);
       assert.equal(adapter.health().status, 'up', 'a refusal says nothing about the channel');
-      fake.failNext({ kind: 'refuse', errorCode: 500, description: 'Internal Server Error' });
+      harness.fake.failNext({ kind: 'refuse', errorCode: 500, description: 'Internal Server Error' });
       await assert.rejects(adapter.send(outbound('1')), (e: unknown) => e instanceof ProviderUnreachableError);
       assert.equal(adapter.health().status, 'down');
-      fake.failNext({ kind: 'drop' });
+      harness.fake.failNext({ kind: 'drop' });
       await assert.rejects(adapter.send(outbound('1')), (e: unknown) => e instanceof ProviderUnreachableError && /unreachable/.test(e.message));
       await adapter.send(outbound('1', 'después'));
       assert.equal(adapter.health().status, 'up');
@@ -139,12 +99,12 @@ describe('Telegram channel (grammY)', function () {
     });
 
     it('registers its webhook with the secret token on start when TELEGRAM_SET_WEBHOOK is on, and not otherwise', async () => {
-      const { token } = await startTelegram({ TELEGRAM_SET_WEBHOOK: 'true' });
-      assert.deepEqual(fake.webhookOf(token), { url: `${PUBLIC_URL}${TELEGRAM_WEBHOOK_PATH}`, secret: FAKE_TELEGRAM_SECRET, allowed: ['message', 'callback_query'] });
+      const { token } = await startTelegram({}, { TELEGRAM_SET_WEBHOOK: 'true' });
+      assert.deepEqual(harness.fake.webhookOf(token), { url: `${PUBLIC_URL}${TELEGRAM_WEBHOOK_PATH}`, secret: FAKE_TELEGRAM_SECRET, allowed: ['message', 'callback_query'] });
       const other = await startTelegram();
-      assert.equal(fake.webhookOf(other.token), undefined);
-      assert.equal(fake.callsOf('setWebhook', other.token).length, 0);
-      assert.equal(fake.callsOf('getUpdates', other.token).length, 0, 'webhook mode never polls');
+      assert.equal(harness.fake.webhookOf(other.token), undefined);
+      assert.equal(harness.fake.callsOf('setWebhook', other.token).length, 0);
+      assert.equal(harness.fake.callsOf('getUpdates', other.token).length, 0, 'webhook mode never polls');
     });
   });
 
@@ -152,7 +112,7 @@ describe('Telegram channel (grammY)', function () {
     it('a new chat is asked for name and phone, then books by tapping inline buttons and typing', async () => {
       const { svc, clinic, token } = await startTelegram();
       const user = newTelegramUser({ first_name: 'Marta', last_name: 'Vidal' });
-      const [welcome] = await exchange(svc, user, textUpdate(fake, user, '/start'), 1);
+      const [welcome] = await exchange(svc, user, textUpdate(harness.fake, user, '/start'), 1);
       assert.match(welcome!.text, /^Hello! I can help you with your appointments/);
       assert.deepEqual(welcome!.buttons.map((b) => b.text), ['Book an appointment', 'My appointments', 'Change an appointment', 'Cancel an appointment', 'Talk to a person']);
       assert.deepEqual(welcome!.buttons.map((b) => b.data), ['1', '2', '3', '4', '5']);
@@ -161,19 +121,19 @@ describe('Telegram channel (grammY)', function () {
       const tap = async (on: FakeSentMessage, label: string, n = 1) => {
         const button = on.buttons.find((b) => b.text === label);
         assert.ok(button, `a "${label}" button on "${on.text}"`);
-        const update = callbackUpdate(fake, user, on, button.data);
+        const update = callbackUpdate(harness.fake, user, on, button.data);
         const replies = await exchange(svc, user, update, n);
-        assert.ok(fake.callsOf('answerCallbackQuery', token).some((c) => c.payload.callback_query_id === update.callback_query!.id), 'the tap was answered');
+        assert.ok(harness.fake.callsOf('answerCallbackQuery', token).some((c) => c.payload.callback_query_id === update.callback_query!.id), 'the tap was answered');
         return replies;
       };
       const [askName] = await tap(welcome!, 'Book an appointment');
       assert.match(askName!.text, /what is your full name\?/);
       assert.deepEqual(askName!.buttons, []);
-      const [, askPhone] = await exchange(svc, user, textUpdate(fake, user, 'Marta Vidal'), 2);
+      const [, askPhone] = await exchange(svc, user, textUpdate(harness.fake, user, 'Marta Vidal'), 2);
       assert.match(askPhone!.text, /What mobile number/);
       // Telegram's "share my phone number": the contact's number, as Telegram sends it (no +).
       const phone = uniquePhone();
-      const [specialty] = await exchange(svc, user, contactUpdate(fake, user, phone.slice(1)), 1);
+      const [specialty] = await exchange(svc, user, contactUpdate(harness.fake, user, phone.slice(1)), 1);
       assert.deepEqual(specialty!.buttons.map((b) => b.text), ['Cardiology', 'Dermatology']);
       const [day] = await tap(specialty!, 'Cardiology');
       const [slots] = await tap(day!, 'Tomorrow');
@@ -195,7 +155,7 @@ describe('Telegram channel (grammY)', function () {
       // Every reply went out once, recorded with Telegram's id.
       await settle(svc, user.id);
       const rows = await outboundRows(svc, user.id);
-      assert.equal(rows.length, fake.to(user.id).length);
+      assert.equal(rows.length, harness.fake.to(user.id).length);
       for (const r of rows) {
         assert.equal(r.status, 'sent');
         assert.match(r.provider_message_id, new RegExp(`^${user.id}:\\d+$`));
@@ -211,7 +171,7 @@ describe('Telegram channel (grammY)', function () {
       const knex = knexOf(svc);
       const old = await findOrCreateOpenConversation(knex, { organizationId: clinic.org.id }, { channel: 'telegram', address: String(user.id), patientId: p.id, idleMinutes: 60, now: NOW });
       await closeConversation(knex, { organizationId: clinic.org.id }, old.id, { now: NOW, reason: 'idle' });
-      await exchange(svc, user, textUpdate(fake, user, 'I want to book an appointment'), 1);
+      await exchange(svc, user, textUpdate(harness.fake, user, 'I want to book an appointment'), 1);
       await settle(svc, user.id);
       assert.deepEqual(await replyKeys(svc, user.id), ['ask_specialty'], 'straight to booking: the chat names its patient');
       const conv = await knex('conversations').where({ organization_id: clinic.org.id, channel: 'telegram', channel_address: String(user.id) }).whereNot({ id: old.id }).first();
@@ -221,44 +181,44 @@ describe('Telegram channel (grammY)', function () {
     it('stores a redelivered update once and answers it once (messages and taps)', async () => {
       const { svc, token } = await startTelegram();
       const user = newTelegramUser();
-      const start = textUpdate(fake, user, '/start');
+      const start = textUpdate(harness.fake, user, '/start');
       const [welcome] = await exchange(svc, user, start, 1);
       assert.equal((await postUpdate(svc.url, start)).status, 200);
-      const tap = callbackUpdate(fake, user, welcome!, '1');
+      const tap = callbackUpdate(harness.fake, user, welcome!, '1');
       await exchange(svc, user, tap, 1);
       assert.equal((await postUpdate(svc.url, tap)).status, 200);
       await settle(svc, user.id);
       await sleep(150);
       assert.equal((await inboundRows(svc, `${user.id}:${start.message!.message_id}`)).length, 1);
       assert.equal((await inboundRows(svc, `cbq:${tap.callback_query!.id}`)).length, 1);
-      assert.equal(fake.to(user.id).length, 2, 'no second reply to either');
-      assert.equal(fake.callsOf('answerCallbackQuery', token).filter((c) => c.payload.callback_query_id === tap.callback_query!.id).length, 2, 'each delivery of a tap is answered (the spinner)');
+      assert.equal(harness.fake.to(user.id).length, 2, 'no second reply to either');
+      assert.equal(harness.fake.callsOf('answerCallbackQuery', token).filter((c) => c.payload.callback_query_id === tap.callback_query!.id).length, 2, 'each delivery of a tap is answered (the spinner)');
     });
 
     it('answers 401 and stores nothing when the secret token is wrong or missing', async () => {
       const { svc, clinic } = await startTelegram();
       const user = newTelegramUser();
-      const update = textUpdate(fake, user, 'Hola');
+      const update = textUpdate(harness.fake, user, 'Hola');
       assert.equal((await postUpdate(svc.url, update, 'not-the-secret')).status, 401);
       assert.equal((await postUpdate(svc.url, update, `${FAKE_TELEGRAM_SECRET}x`)).status, 401);
       assert.equal((await postUpdate(svc.url, update, null)).status, 401);
       await sleep(100);
       assert.equal((await inboundRows(svc, `${user.id}:${update.message!.message_id}`)).length, 0);
       assert.equal((await knexOf(svc)('conversations').where({ organization_id: clinic.org.id })).length, 0, 'no conversation either');
-      assert.equal(fake.to(user.id).length, 0);
+      assert.equal(harness.fake.to(user.id).length, 0);
     });
 
     it('answers a message without text (a sticker) as one it did not understand, and ignores groups', async () => {
       const { svc, clinic } = await startTelegram();
       const user = newTelegramUser();
-      const sticker = stickerUpdate(fake, user);
+      const sticker = stickerUpdate(harness.fake, user);
       await exchange(svc, user, sticker, 1);
       const [row] = await inboundRows(svc, `${user.id}:${sticker.message!.message_id}`);
       assert.equal(row.content, '');
       assert.deepEqual(row.metadata.media, [{ url: `telegram-file:${sticker.message!.sticker!.file_id}`, contentType: 'image/webp' }]);
       await settle(svc, user.id);
       assert.deepEqual((await replyKeys(svc, user.id))[0], 'not_understood');
-      const group = textUpdate(fake, user, 'Hola a todos');
+      const group = textUpdate(harness.fake, user, 'Hola a todos');
       (group.message as unknown as { chat: unknown }).chat = { id: -100123, type: 'supergroup', title: 'Clinic fans' };
       assert.equal((await postUpdate(svc.url, group)).status, 200);
       assert.equal((await knexOf(svc)('messages').where({ organization_id: clinic.org.id, from_address: '-100123' })).length, 0);
@@ -272,35 +232,35 @@ describe('Telegram channel (grammY)', function () {
         svc.dispatcher.kick();
       };
       const blocked = newTelegramUser();
-      fake.failChat(blocked.id, { kind: 'refuse', errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
-      assert.equal((await postUpdate(svc.url, textUpdate(fake, blocked, '/start'))).status, 200);
+      harness.fake.failChat(blocked.id, { kind: 'refuse', errorCode: 403, description: 'Forbidden: bot was blocked by the user' });
+      assert.equal((await postUpdate(svc.url, textUpdate(harness.fake, blocked, '/start'))).status, 200);
       await waitUntil(async () => (await outboundRows(svc, blocked.id)).some((r: { status: string }) => r.status === 'failed'), 'the reply to fail');
       const [failed] = await outboundRows(svc, blocked.id);
       assert.equal(failed.attempts, 1);
       assert.match(failed.last_error, /telegram_403.*blocked/);
-      assert.equal(fake.callsOf('sendMessage').filter((c) => c.payload.chat_id === String(blocked.id)).length, 1, 'one attempt only');
+      assert.equal(harness.fake.callsOf('sendMessage').filter((c) => c.payload.chat_id === String(blocked.id)).length, 1, 'one attempt only');
 
       const limited = newTelegramUser();
-      fake.failNext({ kind: 'refuse', errorCode: 429, description: 'Too Many Requests: retry after 120', retryAfter: 120 });
-      assert.equal((await postUpdate(svc.url, textUpdate(fake, limited, '/start'))).status, 200);
+      harness.fake.failNext({ kind: 'refuse', errorCode: 429, description: 'Too Many Requests: retry after 120', retryAfter: 120 });
+      assert.equal((await postUpdate(svc.url, textUpdate(harness.fake, limited, '/start'))).status, 200);
       await waitUntil(async () => (await outboundRows(svc, limited.id)).some((r: { last_error: string | null }) => r.last_error !== null), 'the 429 to be recorded');
       const [waiting] = await outboundRows(svc, limited.id);
       assert.equal(waiting.status, 'queued');
       assert.match(waiting.last_error, /telegram_429/);
       assert.ok(new Date(waiting.next_attempt_at).getTime() >= Date.now() + 110_000, 'not before retry_after (longer than the first backoff)');
       await due(limited.id);
-      await fake.waitFor(limited.id, 1);
+      await harness.fake.waitFor(limited.id, 1);
 
       const flaky = newTelegramUser();
-      fake.failNext({ kind: 'refuse', errorCode: 500, description: 'Internal Server Error' });
-      assert.equal((await postUpdate(svc.url, textUpdate(fake, flaky, '/start'))).status, 200);
+      harness.fake.failNext({ kind: 'refuse', errorCode: 500, description: 'Internal Server Error' });
+      assert.equal((await postUpdate(svc.url, textUpdate(harness.fake, flaky, '/start'))).status, 200);
       await waitUntil(async () => (await outboundRows(svc, flaky.id)).some((r: { last_error: string | null }) => r.last_error !== null), 'the 500 to be recorded');
       const [retry] = await outboundRows(svc, flaky.id);
       assert.equal(retry.status, 'queued');
       assert.match(retry.last_error, /^unreachable/);
       assert.ok(new Date(retry.next_attempt_at).getTime() > Date.now(), 'after a backoff');
       await due(flaky.id);
-      const [delivered] = await fake.waitFor(flaky.id, 1);
+      const [delivered] = await harness.fake.waitFor(flaky.id, 1);
       assert.match(delivered!.text, /^Hello!/);
       await waitUntil(async () => (await outboundRows(svc, flaky.id))[0].status === 'sent', 'the retry to be recorded');
       assert.equal((await outboundRows(svc, flaky.id))[0].attempts, 2);
@@ -316,21 +276,21 @@ describe('Telegram channel (grammY)', function () {
       const en = newTelegramUser();
       const p = await buildPatient(clinic, { preferred_language: 'en' });
       await link(en, p.id);
-      const [confirmation] = await exchange(svc, en, textUpdate(fake, en, 'STOP'), 1);
+      const [confirmation] = await exchange(svc, en, textUpdate(harness.fake, en, 'STOP'), 1);
       assert.match(confirmation!.text, /won't receive more messages/);
       assert.equal(await optedOut(p.id), true);
-      assert.equal((await postUpdate(svc.url, textUpdate(fake, en, 'I want an appointment'))).status, 200);
+      assert.equal((await postUpdate(svc.url, textUpdate(harness.fake, en, 'I want an appointment'))).status, 200);
       await settle(svc, en.id);
-      assert.equal(fake.to(en.id).length, 1, 'only the STOP confirmation went out');
+      assert.equal(harness.fake.to(en.id).length, 1, 'only the STOP confirmation went out');
       const quiet = (await outboundRows(svc, en.id)).slice(1);
       assert.ok(quiet.length > 0 && quiet.every((m: { status: string }) => m.status === 'skipped'), 'the bot answered, and its replies were skipped');
-      await exchange(svc, en, textUpdate(fake, en, '/start'), 1);
+      await exchange(svc, en, textUpdate(harness.fake, en, '/start'), 1);
       assert.equal(await optedOut(p.id), false, '/start (Telegram\'s START button) opts back in, as START does on SMS');
 
       const es = newTelegramUser();
       const q = await buildPatient(clinic, { preferred_language: 'es' });
       await link(es, q.id);
-      const [baja] = await exchange(svc, es, textUpdate(fake, es, 'Baja'), 1);
+      const [baja] = await exchange(svc, es, textUpdate(harness.fake, es, 'Baja'), 1);
       assert.match(baja!.text, /No recibirás más mensajes/);
       assert.equal(await optedOut(q.id), true);
     });
@@ -343,7 +303,7 @@ describe('Telegram channel (grammY)', function () {
       assert.deepEqual({ enabled: telegram?.enabled, status: telegram?.status }, { enabled: false, status: 'off' });
       assert.match(telegram!.detail!, /TELEGRAM_BOT_TOKEN/);
       const user = newTelegramUser();
-      const update = textUpdate(fake, user, 'Hola');
+      const update = textUpdate(harness.fake, user, 'Hola');
       assert.equal((await postUpdate(shared.url, update)).status, 503);
       assert.equal((await inboundRows(shared, `${user.id}:${update.message!.message_id}`)).length, 0);
 
@@ -355,43 +315,42 @@ describe('Telegram channel (grammY)', function () {
 
   describe('long polling', () => {
     it('takes updates from getUpdates (messages and taps), replies, and stops cleanly with the service', async () => {
-      const { svc, token, clinic } = await startTelegram({ TELEGRAM_MODE: 'polling' });
-      await fake.waitUntil(() => fake.pendingPolls > 0, 10_000, 'a pending getUpdates');
-      assert.equal(fake.callsOf('deleteWebhook', token).length, 1, 'grammY removes any webhook before polling');
+      const { svc, token, clinic } = await startTelegram({}, { TELEGRAM_MODE: 'polling' });
+      await harness.fake.waitUntil(() => harness.fake.pendingPolls > 0, 10_000, 'a pending getUpdates');
+      assert.equal(harness.fake.callsOf('deleteWebhook', token).length, 1, 'grammY removes any webhook before polling');
       const channels = (await (await fetch(`${svc.url}/api/v1/channels`)).json() as { data: { name: string; status: string; detail?: string }[] }).data;
       assert.deepEqual(channels.find((c) => c.name === 'telegram'), { name: 'telegram', enabled: true, status: 'up', detail: 'long polling' });
-      assert.equal((await postUpdate(svc.url, textUpdate(fake, newTelegramUser(), 'Hola'))).status, 503, 'the webhook is closed while polling');
+      assert.equal((await postUpdate(svc.url, textUpdate(harness.fake, newTelegramUser(), 'Hola'))).status, 503, 'the webhook is closed while polling');
 
       const user = newTelegramUser();
-      const start = textUpdate(fake, user, '/start');
-      fake.enqueue(token, start);
-      const [welcome] = await fake.waitFor(user.id, 1);
+      const start = textUpdate(harness.fake, user, '/start');
+      harness.fake.enqueue(token, start);
+      const [welcome] = await harness.fake.waitFor(user.id, 1);
       assert.equal(welcome!.buttons.length, 5);
-      const tap = callbackUpdate(fake, user, welcome!, '1');
-      fake.enqueue(token, tap);
-      const [, askName] = await fake.waitFor(user.id, 2);
+      const tap = callbackUpdate(harness.fake, user, welcome!, '1');
+      harness.fake.enqueue(token, tap);
+      const [, askName] = await harness.fake.waitFor(user.id, 2);
       assert.match(askName!.text, /what is your full name\?/);
-      assert.ok(fake.callsOf('answerCallbackQuery', token).some((c) => c.payload.callback_query_id === tap.callback_query!.id));
+      assert.ok(harness.fake.callsOf('answerCallbackQuery', token).some((c) => c.payload.callback_query_id === tap.callback_query!.id));
       const stored = await knexOf(svc)('messages').where({ organization_id: clinic.org.id, direction: 'inbound' }).orderBy('id');
       assert.deepEqual(stored.map((m: { content: string }) => m.content), ['/start', '1']);
 
       // Redelivered by getUpdates (an offset not confirmed before a restart): stored and answered once.
-      const again = { ...start, update_id: fake.updateId() };
-      fake.enqueue(token, again);
-      await fake.waitUntil(() => fake.callsOf('getUpdates', token).some((c) => Number(c.payload.offset) === again.update_id + 1), 10_000, 'the redelivery to be fetched');
+      const again = { ...start, update_id: harness.fake.updateId() };
+      harness.fake.enqueue(token, again);
+      await harness.fake.waitUntil(() => harness.fake.callsOf('getUpdates', token).some((c) => Number(c.payload.offset) === again.update_id + 1), 10_000, 'the redelivery to be fetched');
       await settle(svc, user.id);
-      assert.equal(fake.to(user.id).length, 2);
+      assert.equal(harness.fake.to(user.id).length, 2);
 
       const began = Date.now();
       await svc.stop();
-      running.splice(running.indexOf(svc), 1);
       assert.ok(Date.now() - began < 5_000, `stopped in ${Date.now() - began} ms`);
-      assert.equal(fake.pendingPolls, 0, 'the pending getUpdates was aborted');
-      const polls = fake.callsOf('getUpdates', token);
+      assert.equal(harness.fake.pendingPolls, 0, 'the pending getUpdates was aborted');
+      const polls = harness.fake.callsOf('getUpdates', token);
       const last = polls[polls.length - 1]!;
       assert.equal(Number(last.payload.offset), again.update_id + 1, 'the last update was confirmed');
       await sleep(300);
-      assert.equal(fake.callsOf('getUpdates', token).length, polls.length, 'no polling after stop');
+      assert.equal(harness.fake.callsOf('getUpdates', token).length, polls.length, 'no polling after stop');
     });
   });
 });

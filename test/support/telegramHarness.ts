@@ -22,8 +22,8 @@ export interface TelegramClinic { svc: RunningService; token: string; clinic: Cl
 export interface TelegramHarness {
   /** The fake Bot API (started in `before`). */
   readonly fake: FakeTelegram;
-  /** A clinic (with these settings) and a service serving its bot; stopped after the test. */
-  startTelegram(settings?: Record<string, unknown>): Promise<TelegramClinic>;
+  /** A clinic (with these settings) and a service serving its bot (with these environment settings on top); stopped after the test. */
+  startTelegram(settings?: Record<string, unknown>, env?: Record<string, string>): Promise<TelegramClinic>;
   /** Posts an update to the webhook (200 expected) and returns the `n` replies it brought. */
   exchange(svc: RunningService, user: TelegramUser, update: Update, n?: number): Promise<FakeSentMessage[]>;
   /** The user writes `text`; returns the `n` replies. */
@@ -52,12 +52,12 @@ export function telegramHarness(): TelegramHarness {
 
   const harness: TelegramHarness = {
     get fake() { return theFake(); },
-    async startTelegram(settings = {}) {
+    async startTelegram(settings = {}, env = {}) {
       const token = newBotToken();
       const clinic = await buildClinic(await testService(), { telegram_bot_id: token.split(':')[0], quiet_hours: null, ...settings });
       const config = testConfig({
         TELEGRAM_BOT_TOKEN: token, TELEGRAM_API_ROOT: theFake().url, TELEGRAM_WEBHOOK_SECRET: FAKE_TELEGRAM_SECRET,
-        PUBLIC_URL: TELEGRAM_PUBLIC_URL, REMINDER_TICK: NEVER, DISPATCH_POLL_MS: '50',
+        PUBLIC_URL: TELEGRAM_PUBLIC_URL, REMINDER_TICK: NEVER, DISPATCH_POLL_MS: '50', ...env,
       });
       const svc = await startService({
         config, db: await testDatabase(), logger: createLogger(config.LOG_LEVEL), skipBootstrap: true,
