@@ -4,6 +4,7 @@
  * Dates are read in the organization's time zone; without them a range is
  * the last 30 days, today included.
  */
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import { route } from '../http/route.js';
 import { dateOrDateTime, languageInput } from '../schemas/common.js';
@@ -12,7 +13,8 @@ import {
   presentAdminAnalytics, presentAppointmentAnalytics, presentConversationAnalytics, presentDashboard, presentPatientAnalytics,
 } from '../presenters/analytics.js';
 import { appointmentStats, conversationStats, messageCounts, patientStats } from '../../models/analytics.js';
-import { DEFAULT_RANGE_DAYS, INTERVALS, MAX_RANGE_DAYS, loadPeriod } from '../../models/analyticsPeriod.js';
+import { DEFAULT_RANGE_DAYS, INTERVALS, MAX_RANGE_DAYS, loadPeriod, type Period } from '../../models/analyticsPeriod.js';
+import type { OrgScope } from '../../models/base.js';
 import { dashboard } from '../../models/dashboard.js';
 
 const range = {
@@ -27,8 +29,13 @@ const seriesQuery = {
 };
 const aliases = { group_by: 'interval' };
 
-const toPeriodInput = (q: { start_date?: string; end_date?: string; interval?: (typeof INTERVALS)[number] }) =>
-  ({ startDate: q.start_date, endDate: q.end_date, interval: q.interval });
+type PeriodQuery = { start_date?: string; end_date?: string; interval?: (typeof INTERVALS)[number] };
+
+/** The organization's scope and the period its query asks for (dates in its time zone). */
+async function scopedPeriod(deps: { db: { knex: Knex }; clock: { now(): Date } }, orgId: string, q: PeriodQuery): Promise<{ scope: OrgScope; period: Period }> {
+  const scope = { organizationId: orgId };
+  return { scope, period: await loadPeriod(deps.db.knex, scope, { startDate: q.start_date, endDate: q.end_date, interval: q.interval }, deps.clock.now()) };
+}
 
 export const analyticsRoutes = [
   route({
@@ -38,8 +45,7 @@ export const analyticsRoutes = [
     aliases, query: z.object({ ...seriesQuery, language: languageInput.optional().describe('Only conversations in this language') }),
     response: conversationAnalyticsSchema,
     handler: async ({ deps, orgId, query }) => {
-      const scope = { organizationId: orgId };
-      const period = await loadPeriod(deps.db.knex, scope, toPeriodInput(query), deps.clock.now());
+      const { scope, period } = await scopedPeriod(deps, orgId, query);
       return { data: presentConversationAnalytics(period, await conversationStats(deps.db.knex, scope, period, { language: query.language })) };
     },
   }),
@@ -49,8 +55,7 @@ export const analyticsRoutes = [
     summary: 'Appointment statistics: by status, type, doctor, specialization and source over time; no-show and cancellation rates',
     aliases, query: z.object(seriesQuery), response: appointmentAnalyticsSchema,
     handler: async ({ deps, orgId, query }) => {
-      const scope = { organizationId: orgId };
-      const period = await loadPeriod(deps.db.knex, scope, toPeriodInput(query), deps.clock.now());
+      const { scope, period } = await scopedPeriod(deps, orgId, query);
       return { data: presentAppointmentAnalytics(period, await appointmentStats(deps.db.knex, scope, period)) };
     },
   }),
@@ -60,8 +65,7 @@ export const analyticsRoutes = [
     summary: 'Patient statistics: total, new, active and opted out; by language; new patients over time; engagement',
     aliases, query: z.object(seriesQuery), response: patientAnalyticsSchema,
     handler: async ({ deps, orgId, query }) => {
-      const scope = { organizationId: orgId };
-      const period = await loadPeriod(deps.db.knex, scope, toPeriodInput(query), deps.clock.now());
+      const { scope, period } = await scopedPeriod(deps, orgId, query);
       return { data: presentPatientAnalytics(period, await patientStats(deps.db.knex, scope, period)) };
     },
   }),
@@ -81,9 +85,8 @@ export const analyticsRoutes = [
     query: z.object({ ...range, metric: z.enum(ADMIN_METRICS).optional().describe('Only this section (and the period)') }),
     response: adminAnalyticsSchema,
     handler: async ({ deps, orgId, query }) => {
-      const scope = { organizationId: orgId };
       const db = deps.db.knex;
-      const period = await loadPeriod(db, scope, toPeriodInput(query), deps.clock.now());
+      const { scope, period } = await scopedPeriod(deps, orgId, query);
       const wants = (m: (typeof ADMIN_METRICS)[number]) => !query.metric || query.metric === m;
       const [appointments, conversations, patients, messages] = await Promise.all([
         wants('appointments') ? appointmentStats(db, scope, period) : undefined,
