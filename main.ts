@@ -11,6 +11,7 @@ import { loadConfig, type Config } from './lib/config.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { openDatabase, type Database } from './models/db.js';
+import { whatsappTemplateLookup } from './models/settings.js';
 import { bootstrap } from './models/bootstrap.js';
 import { createTokenService, loadSigningKey } from './models/tokens.js';
 import { createApp } from './api/app.js';
@@ -109,7 +110,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     config, db, logger, clock, onInbound: (msg) => onInbound(msg), onQueued: () => dispatcher.kick(),
     keywordReply: (lang, kind) => render(lang, kind),
   })];
-  const whatsapp = new WhatsAppCloudAdapter({ config, logger });
+  // Outside WhatsApp's 24-hour window a message goes out as the organization's template (settings.whatsapp_template).
+  const whatsapp = new WhatsAppCloudAdapter({ config, logger, templateFor: whatsappTemplateLookup(db.knex) });
   deps.extraRouters.push(createWhatsAppWebhooks({ config, db, logger, clock, onInbound: (msg) => onInbound(msg) }));
   // Telegram (grammY): the webhook and long polling both lead to one update handler; off without a bot token.
   const telegram = new TelegramAdapter({ config, logger });

@@ -14,6 +14,9 @@ import { notifyClinicChanged } from './clinicChanges.js';
 
 export interface QuietHours { start: string; end: string }
 
+/** An approved WhatsApp utility template whose body has exactly one variable, {{1}}: sends outside the 24-hour window use it. */
+export interface WhatsAppTemplate { name: string; language: string }
+
 export interface ClinicSettings {
   cancellation_window_hours: number;
   reschedule_window_hours: number;
@@ -23,6 +26,8 @@ export interface ClinicSettings {
   default_language: PatientLanguage;
   emergency_number: string;
   sms_rate_per_second: number | null;
+  /** The template a WhatsApp message goes out as when the 24-hour window is closed; null: such messages fail. */
+  whatsapp_template: WhatsAppTemplate | null;
 }
 
 export interface AiSettings {
@@ -45,6 +50,7 @@ export const DEFAULT_CLINIC_SETTINGS: ClinicSettings = {
   default_language: 'en',
   emergency_number: '112',
   sms_rate_per_second: null,
+  whatsapp_template: null,
 };
 
 export const DEFAULT_AI_SETTINGS: AiSettings = {
@@ -71,6 +77,32 @@ export function orgSettings(org: Pick<Organization, 'settings'>): ClinicSettings
 export function aiSettings(org: Pick<Organization, 'settings'>): AiSettings {
   const stored = ((org.settings ?? {}) as Record<string, unknown>).ai;
   return { ...DEFAULT_AI_SETTINGS, ...(stored && typeof stored === 'object' ? (stored as Partial<AiSettings>) : {}) };
+}
+
+/** The organization's WhatsApp template, or null when none (or a stored value that is not one) is set. */
+export function whatsappTemplate(org: Pick<Organization, 'settings'>): WhatsAppTemplate | null {
+  const t = orgSettings(org).whatsapp_template as unknown;
+  if (!t || typeof t !== 'object') return null;
+  const { name, language } = t as Record<string, unknown>;
+  return typeof name === 'string' && name && typeof language === 'string' && language ? { name, language } : null;
+}
+
+/**
+ * `organizationId => its WhatsApp template`, each read kept `ttlMs` (a
+ * settings change reaches the sender within that time). For the WhatsApp
+ * adapter, which asks only when a send meets a closed 24-hour window.
+ */
+export function whatsappTemplateLookup(db: Db, ttlMs = 30_000, nowMs: () => number = Date.now): (organizationId: string) => Promise<WhatsAppTemplate | null> {
+  const entries = new Map<string, { at: number; value: Promise<WhatsAppTemplate | null> }>();
+  return (organizationId) => {
+    const hit = entries.get(organizationId);
+    const now = nowMs();
+    if (hit && now - hit.at < ttlMs) return hit.value;
+    const value = Organization.query(db).findById(organizationId).then((org) => (org ? whatsappTemplate(org) : null));
+    entries.set(organizationId, { at: now, value });
+    value.catch(() => entries.delete(organizationId));
+    return value;
+  };
 }
 
 export async function loadOrganization(db: Db, scope: OrgScope): Promise<Organization> {

@@ -23,6 +23,11 @@ const clinicSettingsSchema = z.object({
   default_language: languageInput,
   emergency_number: z.string().trim().regex(/^\+?[0-9]{2,15}$/, 'must be a phone number of 2 to 15 digits').describe('default 112'),
   sms_rate_per_second: z.number().positive().max(1000).nullable().describe('null: the service default'),
+  whatsapp_template: z.object({
+    name: z.string().max(512).regex(/^[a-z0-9_]+$/, 'must be the approved template name: one or more lowercase letters, digits and _'),
+    language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a template language code, e.g. es or en_US'),
+  }).strict().nullable()
+    .describe("An approved WhatsApp utility template whose body is one variable {{1}}: a message outside WhatsApp's 24-hour window goes out as it, its text as the variable; null (default): such messages fail"),
 });
 
 const organizationSchema = z.object({

@@ -10,6 +10,7 @@
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import { toE164 } from '../../lib/phone.js';
+import type { WhatsAppTemplate } from '../../models/settings.js';
 import {
   ProviderRefusedError, ProviderUnreachableError,
   type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMessage, type SendResult,
@@ -21,6 +22,10 @@ export const WHATSAPP_WEBHOOK_PATH = '/api/v1/channels/whatsapp/cloud';
 /** A text message takes 4,096 characters; the body of an interactive message 1,024. */
 export const WHATSAPP_MAX_TEXT_LENGTH = 4096;
 export const WHATSAPP_MAX_INTERACTIVE_BODY = 1024;
+/** A template's text parameter takes 1,024 characters. */
+export const WHATSAPP_MAX_TEMPLATE_PARAMETER = 1024;
+/** Graph's "Re-engagement message": more than 24 hours since the patient last wrote, so only a template may go. */
+export const REENGAGEMENT_CODE = 131047;
 /** Reply buttons: at most 3, titles of at most 20 characters. */
 export const WHATSAPP_MAX_BUTTONS = 3;
 export const WHATSAPP_BUTTON_TITLE_MAX = 20;
@@ -41,6 +46,8 @@ const AUTH_CODES = new Set([190]);
 export interface WhatsAppCloudOptions {
   config: Config;
   logger: Logger;
+  /** The organization's template for sends outside the 24-hour window (settings.whatsapp_template); null: none. */
+  templateFor?: (organizationId: string) => Promise<WhatsAppTemplate | null>;
   /** Request timeout toward the Graph API (default 10 s): a timed-out send is retried. */
   timeoutMs?: number;
 }
@@ -112,6 +119,35 @@ export function buildWhatsAppPayload(to: string, text: string, options: Option[]
   };
 }
 
+/**
+ * A message's text as a template's one body parameter, which may hold no
+ * newline or tab and no more than 4 spaces in a row: lines are joined with
+ * " · ", whitespace runs become one space, and the result is cut to 1,024
+ * characters. Options (not sent as buttons in a template) are numbered in it,
+ * so the patient can answer with the number.
+ */
+export function templateParameter(text: string, options: Option[] | null): string {
+  const full = options && options.length > 0 ? `${text}\n${options.map((o, i) => `${i + 1}. ${o.label}`).join('\n')}` : text;
+  const flat = full.split(/[\r\n\u2028\u2029]+/).map((line) => line.replace(/\s+/g, ' ').trim()).filter(Boolean).join(' · ');
+  if (flat.length <= WHATSAPP_MAX_TEMPLATE_PARAMETER) return flat;
+  let cut = WHATSAPP_MAX_TEMPLATE_PARAMETER - 1;
+  // Never split a surrogate pair (emoji).
+  const code = flat.charCodeAt(cut - 1);
+  if (code >= 0xd800 && code <= 0xdbff) cut -= 1;
+  return `${flat.slice(0, cut).trimEnd()}…`;
+}
+
+/** The Graph API body of a template message with `parameter` as its one body variable. */
+export function buildTemplatePayload(to: string, template: WhatsAppTemplate, parameter: string): Record<string, unknown> {
+  return {
+    messaging_product: 'whatsapp', recipient_type: 'individual', to, type: 'template',
+    template: {
+      name: template.name, language: { code: template.language },
+      components: [{ type: 'body', parameters: [{ type: 'text', text: parameter }] }],
+    },
+  };
+}
+
 interface GraphError { message?: string; type?: string; code?: number; error_subcode?: number; fbtrace_id?: string; error_data?: { details?: string } }
 
 export class WhatsAppCloudAdapter implements ChannelAdapter {
@@ -155,10 +191,34 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     if (!this.endpoint) throw new ProviderRefusedError(`whatsapp channel ${this.disabledReason}`, 'channel_disabled');
     const to = e164ToWaId(msg.to);
     if (!to) throw new ProviderRefusedError('the recipient is not a phone number', 'invalid_recipient');
-    const payload = buildWhatsAppPayload(to, msg.text, msg.options);
+    try {
+      return await this.post(this.endpoint, buildWhatsAppPayload(to, msg.text, msg.options));
+    } catch (err) {
+      if (!(err instanceof ProviderRefusedError) || err.code !== String(REENGAGEMENT_CODE)) throw err;
+      return this.sendAsTemplate(this.endpoint, to, msg, err);
+    }
+  }
+
+  /**
+   * Outside the 24-hour window only a template may go: the organization's, at
+   * once, with the text as its parameter. Without one the message fails (a
+   * final refusal that says what to set); a template send that fails is
+   * classified like any other.
+   */
+  private async sendAsTemplate(endpoint: string, to: string, msg: OutboundMessage, refusal: ProviderRefusedError): Promise<SendResult> {
+    const template = this.opts.templateFor ? await this.opts.templateFor(msg.organizationId) : null;
+    if (!template) {
+      throw new ProviderRefusedError("outside WhatsApp's 24-hour window: set settings.whatsapp_template to send it as a template", refusal.code, false, refusal.payload);
+    }
+    this.opts.logger.info({ message_id: msg.id, part: msg.part ?? 0, template: template.name }, 'whatsapp: outside the 24-hour window, sending as a template');
+    return this.post(endpoint, buildTemplatePayload(to, template, templateParameter(msg.text, msg.options)));
+  }
+
+  /** POSTs one message; its wamid, or the Graph answer as one of our errors. */
+  private async post(endpoint: string, payload: Record<string, unknown>): Promise<SendResult> {
     let res: Response;
     try {
-      res = await fetch(this.endpoint, {
+      res = await fetch(endpoint, {
         method: 'POST',
         headers: { authorization: `Bearer ${this.opts.config.WHATSAPP_ACCESS_TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify(payload),
@@ -182,7 +242,8 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
    * unreachable; throttling and Meta's temporary errors are retryable
    * refusals; an expired token is retryable (messages wait for the fix) and
    * takes the channel down; everything else (131026 undeliverable, 131047
-   * re-engagement window closed, 100 invalid parameter...) is a final refusal.
+   * re-engagement window closed, 100 invalid parameter...) is a final refusal
+   * (`send` answers 131047 with the organization's template, when it has one).
    */
   private mapError(status: number, error: GraphError | null): Error {
     const code = typeof error?.code === 'number' ? error.code : null;

@@ -17,6 +17,7 @@ describe('/api/v1/settings', () => {
     assert.deepEqual(res.body.data.settings, {
       cancellation_window_hours: 24, reschedule_window_hours: 2, reminder_offsets_minutes: [1440, 120],
       quiet_hours: { start: '21:00', end: '08:00' }, default_language: 'en', emergency_number: '112', sms_rate_per_second: null,
+      whatsapp_template: null,
     });
   });
 
@@ -57,6 +58,26 @@ describe('/api/v1/settings', () => {
     assert.equal(unknown.status, 400, 'AI settings go through /settings/ai');
     const unchanged = await admin.client.get('/api/v1/settings/organization');
     assert.equal(unchanged.body.data.time_zone, 'UTC');
+  });
+
+  it('PATCH /settings/organization rejects a malformed whatsapp_template, naming the field; stores a good one and null', async () => {
+    const { admin } = await createTestOrg();
+    const patch = (whatsapp_template: unknown) => admin.client.patch('/api/v1/settings/organization', { settings: { whatsapp_template } });
+    const bad = await patch({ name: 'Appointment Reminder', language: 'spanish' });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(fields(bad), ['settings.whatsapp_template.language', 'settings.whatsapp_template.name']);
+    assert.deepEqual(fields(await patch({ name: '', language: 'es' })), ['settings.whatsapp_template.name']);
+    assert.deepEqual(fields(await patch({ name: 'reminder' })), ['settings.whatsapp_template.language']);
+    assert.deepEqual(fields(await patch({ name: 'reminder', language: 'en_us' })), ['settings.whatsapp_template.language']);
+    assert.deepEqual(fields(await patch('reminder')), ['settings.whatsapp_template']);
+    assert.deepEqual(fields(await patch({ name: 'reminder', language: 'es', components: [] })), ['settings.whatsapp_template']);
+    assert.equal((await admin.client.get('/api/v1/settings/organization')).body.data.settings.whatsapp_template, null, 'nothing stored');
+    const good = await patch({ name: 'appointment_update_2', language: 'en_US' });
+    assert.equal(good.status, 200);
+    assert.deepEqual(good.body.data.settings.whatsapp_template, { name: 'appointment_update_2', language: 'en_US' });
+    const cleared = await patch(null);
+    assert.equal(cleared.status, 200);
+    assert.equal(cleared.body.data.settings.whatsapp_template, null);
   });
 
   it('GET and PATCH /settings/ai store the assistant settings and never return the API key', async () => {

@@ -24,8 +24,10 @@ export interface FakeWaMessage {
   /** The recipient as sent: digits only. */
   to: string;
   type: string;
-  /** The text body, or the interactive body's text. */
+  /** The text body, the interactive body's text, or a template's first body parameter. */
   text: string;
+  /** A template message's name and language code, else null. */
+  template: { name: string; language: string } | null;
   interactive: {
     type: 'button' | 'list';
     body: { text: string };
@@ -49,6 +51,8 @@ export class FakeWhatsApp extends FakeProviderServer {
   private mode: FakeWaMode = { kind: 'ok' };
   private modeCount = Infinity;
   private readonly perRecipient = new Map<string, FakeWaMode>();
+  /** Recipients whose last message is more than 24 hours old: anything but a template answers 131047. */
+  private readonly outside = new Set<string>();
 
   /** What WHATSAPP_API_BASE_URL points at. */
   get baseUrl(): string {
@@ -64,6 +68,7 @@ export class FakeWhatsApp extends FakeProviderServer {
 
   ok(): this {
     this.perRecipient.clear();
+    this.outside.clear();
     return this.setMode({ kind: 'ok' });
   }
 
@@ -75,6 +80,12 @@ export class FakeWhatsApp extends FakeProviderServer {
   /** Sends to this recipient (E.164 or digits) answer with this Graph error. */
   refuseRecipient(to: string, code = 131026, status = 400): this {
     this.perRecipient.set(to.replace(/\D/g, ''), { kind: 'error', status, code, message: GRAPH_MESSAGES[code] ?? 'Error' });
+    return this;
+  }
+
+  /** This recipient (E.164 or digits) last wrote more than 24 hours ago: only a template reaches them. */
+  outsideWindow(to: string): this {
+    this.outside.add(to.replace(/\D/g, ''));
     return this;
   }
 
@@ -112,8 +123,11 @@ export class FakeWhatsApp extends FakeProviderServer {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    const graphError = (status: number, code: number, message: string, subcode?: number) => json(status, {
-      error: { message, type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}), fbtrace_id: `A${randomBytes(8).toString('hex')}` },
+    const graphError = (status: number, code: number, message: string, subcode?: number, details?: string) => json(status, {
+      error: {
+        message, type: 'OAuthException', code, ...(subcode ? { error_subcode: subcode } : {}),
+        ...(details ? { error_data: { messaging_product: 'whatsapp', details } } : {}), fbtrace_id: `A${randomBytes(8).toString('hex')}`,
+      },
     });
     const m = /^\/v21\.0\/([^/]+)\/messages$/.exec(url.pathname);
     if (!m || req.method !== 'POST') return graphError(400, 100, 'Unsupported request - method type: ' + (req.method ?? '').toLowerCase());
@@ -135,12 +149,17 @@ export class FakeWhatsApp extends FakeProviderServer {
     }
     if (mode.kind === 'error500') return json(500, { error: { message: 'An unknown error occurred', type: 'OAuthException', code: 1, fbtrace_id: 'Afake' } });
     if (mode.kind === 'error') return graphError(mode.status, mode.code, mode.message, mode.subcode);
+    if (this.outside.has(to) && body.type !== 'template') {
+      return graphError(400, 131047, GRAPH_MESSAGES[131047]!, undefined, 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.');
+    }
     const problem = validate(body);
     if (problem) return graphError(400, 100, `(#100) ${problem}`);
     const interactive = (body.interactive ?? null) as FakeWaMessage['interactive'];
+    const template = body.type === 'template' ? body.template as FakeTemplate : null;
     const message: FakeWaMessage = {
       id: `wamid.${randomBytes(24).toString('base64url')}`, phoneNumberId: decodeURIComponent(m[1]!), to, type: String(body.type),
-      text: body.type === 'text' ? (body.text as { body: string }).body : interactive?.body.text ?? '',
+      text: body.type === 'text' ? (body.text as { body: string }).body : template ? template.components[0].parameters[0].text : interactive?.body.text ?? '',
+      template: template ? { name: template.name, language: template.language.code } : null,
       interactive, auth: req.headers.authorization ?? null, raw: body,
     };
     this.messages.push(message);
@@ -158,10 +177,25 @@ const GRAPH_MESSAGES: Record<number, string> = {
   190: 'Error validating access token: Session has expired',
 };
 
+interface FakeTemplate { name: string; language: { code: string }; components: { type: string; parameters: { type: string; text: string }[] }[] }
+
+/** A template message as the real API checks it (a one-variable body): name, language, and a text parameter without newlines, tabs or 5 spaces in a row. */
+function validateTemplate(t: FakeTemplate | undefined): string | null {
+  if (!t || typeof t.name !== 'string' || !/^[a-z0-9_]+$/.test(t.name)) return 'Param template[\'name\'] is invalid';
+  if (typeof t.language?.code !== 'string' || !t.language.code) return 'Param template[\'language\'][\'code\'] is required';
+  const body = Array.isArray(t.components) && t.components.length === 1 ? t.components[0] : null;
+  if (body?.type !== 'body' || !Array.isArray(body.parameters) || body.parameters.length !== 1) return 'Number of parameters does not match the expected number of params';
+  const p = body.parameters[0];
+  if (p.type !== 'text' || typeof p.text !== 'string' || !p.text) return 'Param template[\'components\'][0][\'parameters\'][0][\'text\'] is required';
+  if (/[\n\t]| {5,}/.test(p.text)) return 'Param text cannot have new-line/tab characters or more than 4 consecutive spaces';
+  return p.text.length <= 1024 ? null : 'Param text is too long';
+}
+
 /** What the real API rejects with (#100): the limits the adapter must respect. */
 function validate(body: Record<string, unknown>): string | null {
   if (body.messaging_product !== 'whatsapp') return 'The parameter messaging_product is required.';
   if (typeof body.to !== 'string' || !/^\d{6,15}$/.test(body.to)) return 'Invalid parameter: to';
+  if (body.type === 'template') return validateTemplate(body.template as FakeTemplate | undefined);
   if (body.type === 'text') {
     const text = (body.text as { body?: unknown } | undefined)?.body;
     return typeof text === 'string' && text.length > 0 && text.length <= 4096 ? null : 'Param text[\'body\'] is invalid';

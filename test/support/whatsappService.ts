@@ -7,10 +7,10 @@ import { testService } from './service.js';
 import { FakeWhatsApp, uniquePhoneNumberId, whatsappEnv } from './fakeWhatsApp.js';
 import type { Clock } from '../../lib/clock.js';
 
-/** An organization with its own WhatsApp phone number id, and a service sending through the fake. */
-export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
+/** An organization with its own WhatsApp phone number id (and `settings`), and a service sending through the fake. */
+export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock, settings: Record<string, unknown> = {}): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
   const pnid = uniquePhoneNumberId();
-  const t = await createTestOrg({ settings: { whatsapp_phone_number_id: pnid, quiet_hours: null } });
+  const t = await createTestOrg({ settings: { whatsapp_phone_number_id: pnid, quiet_hours: null, ...settings } });
   const svc = await startSmsService(null, [t.org.id], { env: whatsappEnv(fake), clock });
   return { t, svc, pnid };
 }
