@@ -198,7 +198,7 @@ export async function listCommunications(db: Db, scope: OrgScope, input: ListCom
   if (input.channel) q.where('m.channel', input.channel);
   // A claim is a lease on a queued row (models/outbox.ts): 'sending' is queued under a live one.
   if (input.status === 'pending') q.whereIn('m.status', ['queued', 'sending']);
-  else if (input.status === 'sending') q.where((w) => w.where('m.status', 'sending').orWhere((l) => l.where('m.status', 'queued').where('m.claimed_until', '>', k.fn.now())));
+  else if (input.status === 'sending') q.where('m.status', 'queued').where('m.claimed_until', '>', k.fn.now());
   else if (input.status === 'queued') q.where('m.status', 'queued').where((w) => w.whereNull('m.claimed_until').orWhere('m.claimed_until', '<=', k.fn.now()));
   else if (input.status) q.where('m.status', input.status);
   if (input.batchId) q.where('m.batch_id', input.batchId);

@@ -83,7 +83,7 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
     `WITH cand AS (
        SELECT id, organization_id, channel, to_address, created_at FROM messages
        WHERE direction = 'outbound'
-         AND status IN ('queued', 'sending') AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (claimed_until IS NULL OR claimed_until < ?)
+         AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (claimed_until IS NULL OR claimed_until < ?)
          ${filters.join(' ')}
        ORDER BY created_at, id
        LIMIT ?
@@ -92,7 +92,7 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
        SELECT c.id FROM cand c
        WHERE NOT EXISTS (
          SELECT 1 FROM messages e
-         WHERE e.direction = 'outbound' AND e.status IN ('queued', 'sending')
+         WHERE e.direction = 'outbound' AND e.status = 'queued'
            AND e.organization_id = c.organization_id AND e.channel = c.channel AND e.to_address = c.to_address
            AND (e.created_at, e.id) < (c.created_at, c.id)
            AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
@@ -118,14 +118,13 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
 /** Identifies the claim a record call belongs to: the row id and the attempt number that claimed it. */
 export interface ClaimRef { id: string; attempts: number }
 
-/** The row while `claim` still holds it: claimed (released claims have no lease) by that attempt ('sending': rows stored before leases). */
+/** The row while `claim` still holds it: queued and claimed (a released claim has no lease) by that attempt. */
 function underClaim(q: Knex.QueryBuilder, claim: ClaimRef): Knex.QueryBuilder {
-  return q.where({ id: claim.id, attempts: claim.attempts }).whereIn('status', ['queued', 'sending']).whereNotNull('claimed_until');
+  return q.where({ id: claim.id, attempts: claim.attempts, status: 'queued' }).whereNotNull('claimed_until');
 }
 
 /** Whether an outbound row is being sent at `now`: queued under a live claim (see the header). */
 export function isSending(m: { status: string; claimed_until?: Date | string | null }, now: Date): boolean {
-  if (m.status === 'sending') return true;
   return m.status === 'queued' && m.claimed_until != null && new Date(m.claimed_until).getTime() > now.getTime();
 }
 
@@ -178,7 +177,7 @@ export async function markSentMany(db: Db, records: readonly SentRecord[]): Prom
          delivered_at = CASE WHEN i.status = 'delivered' THEN i.at ELSE m.delivered_at END,
          last_error = NULL, next_attempt_at = NULL, claimed_until = NULL, updated_at = CURRENT_TIMESTAMP
        FROM input i
-       WHERE m.id = i.id AND m.status IN ('queued', 'sending') AND m.claimed_until IS NOT NULL AND m.attempts = i.attempts
+       WHERE m.id = i.id AND m.status = 'queued' AND m.claimed_until IS NOT NULL AND m.attempts = i.attempts
        RETURNING m.id, m.organization_id, m.conversation_id, m.patient_id, m.channel, m.batch_id, m.reminder_id, m.status,
          i.sent_event_id, i.delivered_event_id
      ), ev AS (
