@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './lib/logger.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { openDatabase, type Database } from './models/db.js';
 import { whatsappTemplateLookup } from './models/settings.js';
+import { CLINIC_CHANGED_CHANNEL } from './models/clinicChanges.js';
 import { bootstrap } from './models/bootstrap.js';
 import { createTokenService, loadSigningKey } from './models/tokens.js';
 import { createApp } from './api/app.js';
@@ -111,7 +112,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     keywordReply: (lang, kind) => render(lang, kind),
   })];
   // Outside WhatsApp's 24-hour window a message goes out as the organization's template (settings.whatsapp_template).
-  const whatsapp = new WhatsAppCloudAdapter({ config, logger, templateFor: whatsappTemplateLookup(db.knex) });
+  const whatsappTemplates = whatsappTemplateLookup(db.knex);
+  const whatsapp = new WhatsAppCloudAdapter({ config, logger, templateFor: whatsappTemplates });
   deps.extraRouters.push(createWhatsAppWebhooks({ config, db, logger, clock, onInbound: (msg) => onInbound(msg) }));
   // Telegram (grammY): the webhook and long polling both lead to one update handler; off without a bot token.
   const telegram = new TelegramAdapter({ config, logger });
@@ -125,6 +127,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   // Inbound: adapter -> engine -> queued rows; outbound: dispatcher -> registry -> adapter.send.
   const engine = buildEngine({ config, db, logger, clock, onQueued: () => dispatcher.kick() });
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
+  // A settings update NOTIFYs every instance: the next send outside WhatsApp's window uses the new template.
+  const stopListeningForTemplateChanges = await db.listen(CLINIC_CHANGED_CHANNEL, (organizationId) => whatsappTemplates.invalidate(organizationId || undefined));
   const onInbound = opts.onInbound ?? engine.handleInbound;
   const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
   const channels = new ChannelRegistry([webchat, sms, whatsapp, telegram]);
@@ -180,6 +184,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
       await schedulers.stop();
       await dispatcher.stop();
       await stopListeningForClinicChanges();
+      await stopListeningForTemplateChanges();
       const force = setTimeout(() => server.closeAllConnections(), 10_000);
       await closed;
       clearTimeout(force);

@@ -87,14 +87,22 @@ export function whatsappTemplate(org: Pick<Organization, 'settings'>): WhatsAppT
   return typeof name === 'string' && name && typeof language === 'string' && language ? { name, language } : null;
 }
 
+/** `organizationId => its WhatsApp template`, cached; `invalidate` drops one organization's entry (or all). */
+export interface WhatsAppTemplateLookup {
+  (organizationId: string): Promise<WhatsAppTemplate | null>;
+  invalidate(organizationId?: string): void;
+}
+
 /**
- * `organizationId => its WhatsApp template`, each read kept `ttlMs` (a
- * settings change reaches the sender within that time). For the WhatsApp
- * adapter, which asks only when a send meets a closed 24-hour window.
+ * The organization's WhatsApp template, each read kept `ttlMs`. For the
+ * WhatsApp adapter, which asks only when a send meets a closed 24-hour window.
+ * main.ts invalidates an entry when the clinic-changed NOTIFY of a settings
+ * update arrives (every instance hears it), so a new template is used at once;
+ * the time to live bounds the staleness when a notification is lost.
  */
-export function whatsappTemplateLookup(db: Db, ttlMs = 30_000, nowMs: () => number = Date.now): (organizationId: string) => Promise<WhatsAppTemplate | null> {
+export function whatsappTemplateLookup(db: Db, ttlMs = 30_000, nowMs: () => number = Date.now): WhatsAppTemplateLookup {
   const entries = new Map<string, { at: number; value: Promise<WhatsAppTemplate | null> }>();
-  return (organizationId) => {
+  const lookup = (organizationId: string) => {
     const hit = entries.get(organizationId);
     const now = nowMs();
     if (hit && now - hit.at < ttlMs) return hit.value;
@@ -103,6 +111,11 @@ export function whatsappTemplateLookup(db: Db, ttlMs = 30_000, nowMs: () => numb
     value.catch(() => entries.delete(organizationId));
     return value;
   };
+  return Object.assign(lookup, {
+    invalidate(organizationId?: string) {
+      if (organizationId) entries.delete(organizationId); else entries.clear();
+    },
+  });
 }
 
 export async function loadOrganization(db: Db, scope: OrgScope): Promise<Organization> {

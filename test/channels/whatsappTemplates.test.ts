@@ -10,6 +10,7 @@ import { buildPatient, createTestOrg, uniquePhone } from '../support/factories.j
 import { clientOn } from '../support/smsService.js';
 import { setupWhatsAppOrg, withFakeWhatsApp, waitForStatus } from '../support/whatsappService.js';
 import { whatsappEnv } from '../support/fakeWhatsApp.js';
+import { CLINIC_CHANGED_CHANNEL } from '../../models/clinicChanges.js';
 
 const outbound = (to: string, text: string, options: OutboundMessage['options'] = null): OutboundMessage => ({
   id: 'msg_test', organizationId: 'org_test', channel: 'whatsapp', to, text, options, conversationId: null, sender: 'staff', createdAt: new Date(),
@@ -52,6 +53,30 @@ describe("WhatsApp channel (Cloud API): templates outside the 24-hour window", f
     assert.equal(failed.last_error, "refused: 131047: outside WhatsApp's 24-hour window: set settings.whatsapp_template to send it as a template");
     assert.equal(failed.attempts, 1);
     assert.equal(wa.fake.to(p.phone!).length, 0);
+  });
+
+  it('a template set through PATCH /settings/organization is used by the next send, not after the cache expires', async () => {
+    const { t, svc } = await setupWhatsAppOrg(wa.fake);
+    const p = await buildPatient(t);
+    wa.fake.outsideWindow(p.phone!);
+    const client = await clientOn(svc, t);
+    const first = await client.post('/api/v1/communications/send', { patient_id: p.id, channel: 'whatsapp', message: 'Your results are ready' });
+    await waitForStatus(svc, first.body.data.id, 'failed'); // the sender has now read (and cached) "no template"
+
+    // The service's handlers run in the order they subscribed: when this one hears the notification, the sender's has.
+    let hear = () => {};
+    const heard = new Promise<void>((resolve) => { hear = resolve; });
+    const unlisten = await svc.deps.db.listen(CLINIC_CHANGED_CHANNEL, (org) => { if (org === t.org.id) hear(); });
+    const patched = await client.patch('/api/v1/settings/organization', { settings: { whatsapp_template: REMINDER } });
+    assert.equal(patched.status, 200);
+    await heard;
+    await unlisten();
+
+    const second = await client.post('/api/v1/communications/send', { patient_id: p.id, channel: 'whatsapp', message: 'Your results are ready' });
+    await waitForStatus(svc, second.body.data.id, 'sent');
+    const [sent] = wa.fake.to(p.phone!);
+    assert.equal(sent.type, 'template');
+    assert.deepEqual(sent.template, { name: 'appointment_update', language: 'es' });
   });
 
   it('inside the window it is plain text, as before', async () => {
@@ -115,5 +140,8 @@ describe("WhatsApp channel (Cloud API): templates outside the 24-hour window", f
     assert.deepEqual(await lookup(t.org.id), REMINDER, 'cached');
     now = 1000;
     assert.equal(await lookup(t.org.id), null, 'read again after its time to live');
+    await knex('organizations').where({ id: t.org.id }).update({ settings: knex.raw(`settings || ?::jsonb`, [JSON.stringify({ whatsapp_template: REMINDER })]) });
+    lookup.invalidate(t.org.id);
+    assert.deepEqual(await lookup(t.org.id), REMINDER, 'read again once invalidated, within its time to live');
   });
 });
