@@ -121,6 +121,7 @@ export async function findAvailableSlots(db: Db, scope: OrgScope, input: FindAva
  * doctors instead of all reaching for the first one's 08:00.
  */
 export function distinctTimes(slots: readonly AvailableSlot[], seed: number): AvailableSlot[] {
+  const rank = doctorRanks(slots);
   const byTime = new Map<number, AvailableSlot[]>();
   for (const s of slots) {
     const at = s.startTime.getTime();
@@ -128,15 +129,28 @@ export function distinctTimes(slots: readonly AvailableSlot[], seed: number): Av
     if (free) free.push(s); else byTime.set(at, [s]);
   }
   return [...byTime.keys()].sort((a, b) => a - b).map((at) => {
-    const free = byTime.get(at)!.sort((a, b) => a.doctorName.localeCompare(b.doctorName) || (a.doctorId < b.doctorId ? -1 : 1));
+    const free = byTime.get(at)!.sort((a, b) => rank.get(a.doctorId)! - rank.get(b.doctorId)!);
     return free[Math.abs(seed) % free.length]!;
   });
 }
 
 /** Every doctor's slots in one list, soonest first, then by doctor name. */
 export function mergeSlots(perDoctor: Array<{ slots: AvailableSlot[] }>): AvailableSlot[] {
-  return perDoctor.flatMap((d) => d.slots)
-    .sort((a, b) => a.startTime.getTime() - b.startTime.getTime() || a.doctorName.localeCompare(b.doctorName));
+  const slots = perDoctor.flatMap((d) => d.slots);
+  const rank = doctorRanks(slots);
+  return slots.sort((a, b) => a.startTime.getTime() - b.startTime.getTime() || rank.get(a.doctorId)! - rank.get(b.doctorId)!);
+}
+
+/**
+ * Each doctor's place by name (then id), compared once per doctor: a day of a
+ * specialty has hundreds of slots but a handful of doctors, and localeCompare
+ * is the costly part of sorting them.
+ */
+function doctorRanks(slots: readonly AvailableSlot[]): Map<string, number> {
+  const names = new Map<string, string>();
+  for (const s of slots) names.set(s.doctorId, s.doctorName);
+  const ids = [...names.keys()].sort((a, b) => names.get(a)!.localeCompare(names.get(b)!) || (a < b ? -1 : a > b ? 1 : 0));
+  return new Map(ids.map((id, i) => [id, i]));
 }
 
 export interface ScheduleAppointment { id: string; patientId: string; patientName: string; startTime: Date; endTime: Date; localStart: string; localEnd: string; status: AppointmentStatus; type: string }

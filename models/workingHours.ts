@@ -111,22 +111,37 @@ export function wallTimeToInstant(date: string, minutes: number, zone: string, e
 
 const MEMO_MAX = 20_000;
 const instants = new Map<string, number>();
-const offsets = new Map<string, number>();
 
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   if (map.size >= MEMO_MAX) map.clear();
   map.set(key, value);
 }
 
-/** The zone's UTC offset in minutes at an instant (remembered per exact instant: slots repeat). */
+/** Offsets are remembered per quarter hour of real time (see offsetAt). */
+const OFFSET_BUCKET_MS = 15 * 60_000;
+const offsetsByZone = new Map<string, Map<number, number>>();
+
+/**
+ * The zone's UTC offset in minutes at an instant. A quarter hour whose first
+ * and last milliseconds have the same offset has it throughout (a transition
+ * inside would differ at one end), so that one value answers every instant in
+ * it: a slot search, a turn's "now" and a day's slots all land in a few
+ * remembered quarters instead of asking luxon (Intl) per instant.
+ */
 function offsetAt(instant: number, zone: string): number {
-  const key = `${zone}|${instant}`;
-  let offset = offsets.get(key);
+  let byBucket = offsetsByZone.get(zone);
+  if (!byBucket) offsetsByZone.set(zone, (byBucket = new Map()));
+  const bucket = Math.floor(instant / OFFSET_BUCKET_MS);
+  let offset = byBucket.get(bucket);
   if (offset === undefined) {
-    offset = IANAZone.create(zone).offset(instant);
-    remember(offsets, key, offset);
+    const z = IANAZone.create(zone);
+    const first = z.offset(bucket * OFFSET_BUCKET_MS);
+    offset = first === z.offset((bucket + 1) * OFFSET_BUCKET_MS - 1) ? first : NaN;
+    if (byBucket.size >= MEMO_MAX) byBucket.clear();
+    byBucket.set(bucket, offset);
   }
-  return offset;
+  // NaN: the quarter holds a transition (a zone's odd historical one): asked exactly.
+  return Number.isNaN(offset) ? IANAZone.create(zone).offset(instant) : offset;
 }
 
 /** The wall-clock fields of an instant in a zone (UTC getters of the shifted instant). */
