@@ -34,7 +34,7 @@ const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const GAP_MS = 550;
 
 export interface ChatBenchOptions {
-  /** Concurrent visitors (default 80; `npm run bench` runs 350, enough that their think times do not cap our rate). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
+  /** Concurrent visitors (default 80; `npm run bench` runs 450: 350 capped our rate on a faster machine of this kind, and since the outbox claim no longer slows as work piles up, more visitors no longer lower it). CareChat's visitors keep under its per-visitor limit; the echo has none, so its visitors answer at once. */
   clients?: number;
   /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 10: the visitors start over its first 6 s, about one booking dialogue at 70%). */
   seconds?: number;

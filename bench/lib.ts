@@ -61,12 +61,19 @@ export function cpuSeconds(pid: number, database: string): { server: number; pos
 
 export interface ServerProcess { url: string; child: ChildProcess; stop(): Promise<void> }
 
+/**
+ * Node's settings for every server under test: those `npm start` gives the
+ * service (package.json), and the floors too, so that both sides of a ratio
+ * run on the same runtime (the floors' rates do not move with it).
+ */
+const SERVER_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** Starts `bench/servers/<script>` in its own process; it prints `LISTENING <port>` when ready. */
 export async function startServerProcess(script: string, env: Record<string, string>): Promise<ServerProcess> {
   // BENCH_CPU_PROF_DIR=/tmp/prof writes V8 CPU profiles of each server under test (one per thread; the largest is the
   // main thread). Read them with Chrome DevTools.
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(ROOT, 'bench', 'servers', script)], {
+  const child = spawn(process.execPath, [...profile, ...SERVER_NODE_FLAGS, '--import', 'tsx', path.join(ROOT, 'bench', 'servers', script)], {
     cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
