@@ -23,10 +23,15 @@ function nodes(plan: PlanNode): PlanNode[] {
 async function genericPlan(knex: Knex, sql: string, bindings: readonly Knex.Value[]): Promise<PlanNode> {
   const native = knex.raw(sql, bindings as Knex.Value[]).toSQL().toNative();
   return knex.transaction(async (trx) => {
+    // A prepared statement outlives the transaction on its connection: deallocated however the test goes.
     await trx.raw(`PREPARE outbox_claim_plan AS ${native.sql}`);
-    await trx.raw('SET LOCAL plan_cache_mode = force_generic_plan');
-    const { rows } = (await trx.raw(`EXPLAIN (FORMAT JSON) EXECUTE outbox_claim_plan(${native.bindings.map(literal).join(', ')})`)) as { rows: Record<string, unknown>[] };
-    await trx.raw('DEALLOCATE outbox_claim_plan');
+    let rows: Record<string, unknown>[];
+    try {
+      await trx.raw('SET LOCAL plan_cache_mode = force_generic_plan');
+      ({ rows } = (await trx.raw(`EXPLAIN (FORMAT JSON) EXECUTE outbox_claim_plan(${native.bindings.map(literal).join(', ')})`)) as { rows: Record<string, unknown>[] });
+    } finally {
+      await trx.raw('DEALLOCATE outbox_claim_plan').catch(() => undefined);
+    }
     const doc = rows[0]!['QUERY PLAN'];
     return ((typeof doc === 'string' ? JSON.parse(doc) : doc) as [{ Plan: PlanNode }])[0].Plan;
   });
