@@ -22,6 +22,13 @@ export interface MessageOption { value: string; label: string }
  */
 export interface MessageAsk { kind: 'phone'; label: string }
 
+/**
+ * The key of the conversation's dialogue state data that says a channel's
+ * share-my-number control is showing (set by the engine when it asks; see
+ * bot/runtime/asks.ts): the next message that can carry `ask_closed` does.
+ */
+export const OPEN_ASK_KEY = 'openAsk';
+
 /** The ask and ask_closed of a message's metadata, when well formed. */
 export function messageAsks(metadata: Record<string, unknown> | null | undefined): { ask: MessageAsk | null; askClosed: 'phone' | null } {
   const a = metadata?.ask as Partial<MessageAsk> | undefined;

@@ -6,12 +6,12 @@
  * with options of its own cannot (its buttons take the channel's one control),
  * so the closing waits for the next reply without. Whether the question is
  * still open between turns is kept in the dialogue state, not in an instance's
- * memory: whichever instance plays the next turn closes it.
+ * memory: whichever instance plays the next turn closes it, and a staff
+ * reply closes it while staff hold the conversation (queueStaffReply).
  */
 import type { QueueOutboundInput } from '../../models/messages.js';
 
-/** The dialogue state's data key that says the phone question's control is showing. */
-export const OPEN_ASK_KEY = 'openAsk';
+export { OPEN_ASK_KEY } from '../../models/messages.js';
 
 /**
  * Marks this turn's replies, given whether the phone question was open before

@@ -8,6 +8,7 @@ import { buildAppointment, buildPatient, uniquePhone } from '../support/factorie
 import { NOW } from '../bot/engineSupport.js';
 import { FAKE_TELEGRAM_SECRET, callbackUpdate, contactUpdate, newBotToken, newTelegramUser, type FakeSentMessage, type TelegramUser } from '../support/fakeTelegram.js';
 import { telegramHarness, TELEGRAM_PUBLIC_URL } from '../support/telegramHarness.js';
+import { clientOn } from '../support/smsService.js';
 
 /** The share-contact keyboard as the fake Bot API recorded it. */
 const shareKeyboard = (label: string): FakeSentMessage['replyKeyboard'] => ({ buttons: [{ text: label, requestContact: true }], oneTime: true, resize: true });
@@ -56,6 +57,25 @@ describe('Telegram: the share-my-phone-number button', function () {
         }, 'the Bot API received a KeyboardButton with request_contact');
       });
     }
+
+    it('a staff reply removes the keyboard the bot left showing when staff took the conversation over', async () => {
+      const { svc, clinic } = await startTelegram();
+      const user = newTelegramUser();
+      const [, askPhone] = await upToThePhoneQuestion(svc, user);
+      assert.deepEqual(askPhone!.replyKeyboard, shareKeyboard('Share my phone number'));
+      const conv = await svc.deps.db.knex('conversations').where({ organization_id: clinic.org.id, channel: 'telegram', channel_address: String(user.id) }).first();
+      const staff = await clientOn(svc, clinic);
+      assert.equal((await staff.post(`/api/v1/conversations/${conv.id}/handoff`, {})).status, 200);
+
+      const before = telegram.fake.to(user.id).length;
+      assert.equal((await staff.post(`/api/v1/conversations/${conv.id}/messages`, { content: 'Hi Marta, this is Laura from the clinic.' })).status, 201);
+      const [first] = (await telegram.fake.waitFor(user.id, before + 1)).slice(before);
+      assert.equal(first!.text, 'Hi Marta, this is Laura from the clinic.');
+      assert.equal(first!.removesKeyboard, true, 'the first staff reply removes it');
+      assert.equal((await staff.post(`/api/v1/conversations/${conv.id}/messages`, { content: 'How can I help?' })).status, 201);
+      const [second] = (await telegram.fake.waitFor(user.id, before + 2)).slice(before + 1);
+      assert.equal(second!.removesKeyboard, false, 'removed once');
+    });
 
     it('sharing the contact answers it, and the next reply removes the keyboard once', async () => {
       const { svc, clinic } = await startTelegram();
