@@ -11,8 +11,11 @@
  * 2. At full speed CareChat, the echo, the echo again, CareChat again (each
  *    side's rate is the mean of its two passes); then CareChat throttled to
  *    70% of its rate (the p99 target applies there), the echo at 70% of its
- *    own: its p99 there is the latency floor on this machine.
- *    Both of our passes start from the seeded calendar (restoreCalendar).
+ *    own: its p99 there is the latency floor on this machine. That is a
+ *    round; `npm run bench` plays three and judges the targets on the median
+ *    round's ratio and p99 (one machine's speed moves by a quarter between
+ *    passes).
+ *    Each of our passes starts from the seeded calendar (restoreCalendar).
  * Visitors start over the warm-up and vary their think times
  * (bench/chatClient.ts), so the passes measure a steady mix of dialogue steps.
  * The load generator is its own process (bench/chatClient.ts), as are the servers.
@@ -42,18 +45,17 @@ export interface ChatBenchOptions {
   /** Measured seconds of each pass (default 10), after `warmupSeconds` (default 10: the visitors start over its first 6 s, about one booking dialogue at 70%). */
   seconds?: number;
   warmupSeconds?: number;
+  /** Rounds of passes (default 1; `npm run bench` runs 3): the targets are judged on the median round. */
+  rounds?: number;
 }
 
 export interface ChatBenchResult {
   writesPerTurn: number;
   transactionsPerTurn: number;
-  /** Full-speed passes, in the order ours, echo, echo, ours. */
-  ours: Pass[];
-  throttled: Pass & { target: number };
-  echo: Pass[];
-  echoThrottled: Pass & { target: number };
-  /** Mean of our two full-speed rates over the mean of the echo's. */
+  rounds: Round[];
+  /** Medians over the rounds: what the targets are judged on. */
   ratio: number;
+  p99At70: number;
   met: boolean;
 }
 
@@ -198,6 +200,7 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const clients = opts.clients ?? 80;
   const seconds = opts.seconds ?? 10;
   const warmupSeconds = opts.warmupSeconds ?? 10;
+  const rounds = opts.rounds ?? 1;
   const url = chatDatabaseUrl();
   await resetDatabase(url);
   const setup = await openDatabase({ url });
@@ -219,30 +222,34 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const base = { org: orgId, clients, warmupSeconds, seconds, gapMs: GAP_MS };
   const dbName = new URL(url).pathname.slice(1);
   const offered = Math.round((clients * 1000) / GAP_MS);
-  // Both servers up at once, and the full-speed passes in the order ours, echo, echo, ours (as the API pair): a machine
-  // speeding up or slowing down during the run weighs on both sides alike, and each side's rate is the mean of two
-  // passes. Then ours at 70% of our rate, the echo at 70% of its own.
+  // Both servers up at once. In each round the full-speed passes run in the order ours, echo, echo, ours (as the API
+  // pair): a machine speeding up or slowing down during the round weighs on both sides alike, and each side's rate is
+  // the mean of two passes. Then ours at 70% of our rate, the echo at 70% of its own.
   const ourServer = await startServerProcess('carechat.ts', { DATABASE_URL: url, JWT_SECRET, DISPATCH_POLL_MS: '1000' });
-  const ours: Pass[] = [];
-  const echo: Pass[] = [];
-  let throttled: Pass & { target: number };
-  let echoThrottled: Pass & { target: number };
+  const played: Round[] = [];
+  console.log(`\nweb chat turns, ${clients} visitors (on CareChat each one message per ${GAP_MS} ms on average, under its per-visitor limit: up to ${offered} turns/s offered), ${seconds} s after ${warmupSeconds} s warm-up, ${rounds} round(s)`);
   try {
     const echoServer = await startServerProcess('echo.ts', { DATABASE_URL: url, ECHO_WRITES: String(echoWrites), ECHO_TXNS: String(echoTxns) });
     try {
-      const oursPass = async (runId: number, rate?: number) => {
-        await restoreCalendar(url, seeded);
-        return runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate, runId }, ourServer, dbName);
-      };
-      const echoPass = (runId: number, rate?: number) => runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId }, echoServer, dbName);
-      ours.push(await oursPass(2));
-      echo.push(await echoPass(4));
-      echo.push(await echoPass(6));
-      ours.push(await oursPass(8));
-      const target = Math.round(meanRate(ours) * 0.7);
-      throttled = { ...(await oursPass(3, target)), target };
-      const echoTarget = Math.round(meanRate(echo) * 0.7);
-      echoThrottled = { ...(await echoPass(5, echoTarget)), target: echoTarget };
+      for (let r = 0; r < rounds; r++) {
+        // Each pass its own visitors (phone numbers follow the run id).
+        const runId = (k: number) => 2 + r * 10 + k;
+        const oursPass = async (k: number, rate?: number) => {
+          await restoreCalendar(url, seeded);
+          return runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate, runId: runId(k) }, ourServer, dbName);
+        };
+        const echoPass = (k: number, rate?: number) => runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId: runId(k) }, echoServer, dbName);
+        const ours = [await oursPass(0)];
+        const echo = [await echoPass(1), await echoPass(2)];
+        ours.push(await oursPass(3));
+        const target = Math.round(meanRate(ours) * 0.7);
+        const throttled = { ...(await oursPass(4, target)), target };
+        const echoTarget = Math.round(meanRate(echo) * 0.7);
+        const echoThrottled = { ...(await echoPass(5, echoTarget)), target: echoTarget };
+        const round: Round = { ours, echo, throttled, echoThrottled, ratio: meanRate(ours) / meanRate(echo) };
+        played.push(round);
+        printRound(round, r + 1, offered, echoWrites, echoTxns);
+      }
     } finally {
       await echoServer.stop();
     }
@@ -250,17 +257,40 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
     await ourServer.stop();
   }
 
-  const ratio = meanRate(ours) / meanRate(echo);
-  const met = ratio >= 0.6 && throttled.p99 < 60;
-  console.log(`\nweb chat turns, ${clients} visitors (on CareChat each one message per ${GAP_MS} ms on average, under its per-visitor limit: up to ${offered} turns/s offered), ${seconds} s after ${warmupSeconds} s warm-up`);
-  for (const [i, pass] of ours.entries()) {
+  // Rounds vary with the machine; the verdict takes the median round of each figure.
+  const ratio = median(played.map((round) => round.ratio));
+  const p99At70 = median(played.map((round) => round.throttled.p99));
+  const met = ratio >= 0.6 && p99At70 < 60;
+  console.log(`  median of ${played.length} round(s): ratio ${ratio.toFixed(2)}x (target >= 0.60x), p99 at 70% ${p99At70.toFixed(1)} ms (target < 60 ms): ${met ? 'MET' : 'NOT MET'}`);
+  return { writesPerTurn: cal.writesPerTurn, transactionsPerTurn: cal.transactionsPerTurn, rounds: played, ratio, p99At70, met };
+}
+
+interface Round {
+  /** Full-speed passes: ours first and last, the echo's two between. */
+  ours: Pass[];
+  echo: Pass[];
+  throttled: Pass & { target: number };
+  echoThrottled: Pass & { target: number };
+  /** Mean of our two full-speed rates over the mean of the echo's. */
+  ratio: number;
+}
+
+function printRound(round: Round, n: number, offered: number, echoWrites: number, echoTxns: number): void {
+  console.log(` round ${n}`);
+  for (const [i, pass] of round.ours.entries()) {
     console.log(`  carechat booking (${i + 1})  ${fmt(pass, offered, true)}   ${pass.bookings} bookings, ${pass.conflicts} slot conflicts, ${pass.misunderstood} misunderstood`);
   }
-  for (const [i, pass] of echo.entries()) console.log(`  echo floor (${i + 1}) (${echoWrites} writes, ${echoTxns} tx) ${fmt(pass, Infinity, true)}`);
-  console.log(`  carechat at 70% (${String(throttled.target).padStart(4)}/s) ${fmt(throttled, Infinity)}`);
-  console.log(`  echo at 70% (${String(echoThrottled.target).padStart(4)}/s)    ${fmt(echoThrottled, Infinity)}`);
-  console.log(`  ratio ${ratio.toFixed(2)}x (${meanRate(ours).toFixed(0)} / ${meanRate(echo).toFixed(0)} turns/s, means of two passes each; target >= 0.60x), p99 at 70% ${throttled.p99.toFixed(1)} ms (target < 60 ms; the echo's at 70% of its max: ${echoThrottled.p99.toFixed(1)} ms): ${met ? 'MET' : 'NOT MET'}`);
-  return { writesPerTurn: cal.writesPerTurn, transactionsPerTurn: cal.transactionsPerTurn, ours, throttled, echo, echoThrottled, ratio, met };
+  for (const [i, pass] of round.echo.entries()) console.log(`  echo floor (${i + 1}) (${echoWrites} writes, ${echoTxns} tx) ${fmt(pass, Infinity, true)}`);
+  console.log(`  carechat at 70% (${String(round.throttled.target).padStart(4)}/s) ${fmt(round.throttled, Infinity)}`);
+  console.log(`  echo at 70% (${String(round.echoThrottled.target).padStart(4)}/s)    ${fmt(round.echoThrottled, Infinity)}`);
+  const met = round.ratio >= 0.6 && round.throttled.p99 < 60;
+  console.log(`  ratio ${round.ratio.toFixed(2)}x (${meanRate(round.ours).toFixed(0)} / ${meanRate(round.echo).toFixed(0)} turns/s, means of two passes each; target >= 0.60x), p99 at 70% ${round.throttled.p99.toFixed(1)} ms (target < 60 ms; the echo's at 70% of its max: ${round.echoThrottled.p99.toFixed(1)} ms): ${met ? 'met' : 'not met'} in this round`);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 const meanRate = (passes: readonly Pass[]) => passes.reduce((sum, p) => sum + p.turnsPerSec, 0) / passes.length;
@@ -269,6 +299,7 @@ if (process.argv[1] && import.meta.url === `file://${process.argv[1]}`) {
   await runChatBenchmark({
     clients: process.env.BENCH_CHAT_CLIENTS ? Number(process.env.BENCH_CHAT_CLIENTS) : undefined,
     seconds: process.env.BENCH_SECONDS ? Number(process.env.BENCH_SECONDS) : undefined,
+    rounds: process.env.BENCH_CHAT_ROUNDS ? Number(process.env.BENCH_CHAT_ROUNDS) : undefined,
   });
   process.exit(0);
 }

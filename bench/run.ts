@@ -18,7 +18,7 @@ if (!only || only === 'api') {
 if (!only || only === 'chat') {
   console.log('\n== Chat: web chat booking turns ==');
   // Enough visitors that their per-visitor message limit does not cap what the server can do.
-  await runChatBenchmark({ seconds, clients: Number(process.env.BENCH_CHAT_CLIENTS ?? 550) });
+  await runChatBenchmark({ seconds, clients: Number(process.env.BENCH_CHAT_CLIENTS ?? 550), rounds: Number(process.env.BENCH_CHAT_ROUNDS ?? 3) });
 }
 if (!only || only === 'comms') {
   console.log('\n== Communications: bulk enqueue, dispatch, reminders ==');
