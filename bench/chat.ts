@@ -200,7 +200,7 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const clients = opts.clients ?? 80;
   const seconds = opts.seconds ?? 10;
   const warmupSeconds = opts.warmupSeconds ?? 10;
-  const rounds = opts.rounds ?? 1;
+  const rounds = Math.max(1, Math.floor(opts.rounds ?? 1) || 1);
   const url = chatDatabaseUrl();
   await resetDatabase(url);
   const setup = await openDatabase({ url });
