@@ -26,7 +26,6 @@ export interface FindAvailableSlotsInput {
   date: string;
   durationMinutes: number;
   partOfDay?: PartOfDay;
-  limit?: number;
   now: Date;
 }
 
@@ -101,15 +100,6 @@ export async function availableSlotsByDoctor(db: Db, scope: OrgScope, input: Fin
       .map((s) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: new Date(s.start), endTime: new Date(s.end), localTime: localTime(s.start, zone) }));
     return { doctor, slots };
   });
-}
-
-/**
- * Free slots of one doctor or of every active doctor of a specialization,
- * soonest first (then by doctor name), at most `limit`.
- */
-export async function findAvailableSlots(db: Db, scope: OrgScope, input: FindAvailableSlotsInput): Promise<AvailableSlot[]> {
-  const slots = mergeSlots(await availableSlotsByDoctor(db, scope, input));
-  return input.limit ? slots.slice(0, input.limit) : slots;
 }
 
 /**

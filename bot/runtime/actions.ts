@@ -13,7 +13,7 @@ import {
   bookAppointment, cancelAppointment, confirmAppointment, getAppointment, listUpcomingAppointments, rescheduleAppointment,
   type Appointment,
 } from '../../models/appointments.js';
-import { distinctTimes, findAvailableSlots } from '../../models/slots.js';
+import { availableSlotsByDoctor, distinctTimes } from '../../models/slots.js';
 import { findOverlapping } from '../../models/appointmentQueries.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
@@ -134,10 +134,11 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
   const duration = moving?.duration_minutes ?? DEFAULT_DURATION;
   try {
     // Every free time of the day, one doctor each (the dialogue offers the soonest, or those nearest a time asked for).
-    const slots = distinctTimes(await findAvailableSlots(rt.db.reader, rt.scope, {
+    // distinctTimes orders by time itself: the doctors' slots go in unsorted.
+    const slots = distinctTimes((await availableSlotsByDoctor(rt.db.reader, rt.scope, {
       doctorId: a.doctorId, specialization: a.doctorId ? undefined : a.specialization, date: a.date, durationMinutes: duration,
       partOfDay: a.partOfDay, now: rt.now,
-    }), seedOf(rt.conversation.id));
+    })).flatMap((d) => d.slots), seedOf(rt.conversation.id));
     const offers: SlotOffer[] = slots.map((s) => ({ doctorId: s.doctorId, doctorName: s.doctorName, startTime: s.startTime.toISOString(), durationMinutes: duration }));
     return { type: 'slots', slots: offers };
   } catch (err) {
