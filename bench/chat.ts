@@ -133,12 +133,11 @@ async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: n
  * the earlier passes had filled, more choices are taken and more turns search
  * again, and each turn costs more.
  */
-async function restoreCalendar(url: string, since: Date): Promise<number> {
+async function restoreCalendar(url: string, since: Date): Promise<void> {
   const db = await openDatabase({ url });
   try {
-    const removed = await db.knex('appointments').where('created_at', '>=', since).del();
+    await db.knex('appointments').where('created_at', '>=', since).del();
     await db.knex.raw('VACUUM ANALYZE appointments, reminders');
-    return removed;
   } finally {
     await db.close();
   }
@@ -260,8 +259,8 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   // Rounds vary with the machine; the verdict takes the median round of each figure.
   const ratio = median(played.map((round) => round.ratio));
   const p99At70 = median(played.map((round) => round.throttled.p99));
-  const met = ratio >= 0.6 && p99At70 < 60;
-  console.log(`  median of ${played.length} round(s): ratio ${ratio.toFixed(2)}x (target >= 0.60x), p99 at 70% ${p99At70.toFixed(1)} ms (target < 60 ms): ${met ? 'MET' : 'NOT MET'}`);
+  const met = meetsTargets(ratio, p99At70);
+  console.log(`  median of ${played.length} round(s): ratio ${ratio.toFixed(2)}x (${TARGETS}), p99 at 70% ${p99At70.toFixed(1)} ms: ${met ? 'MET' : 'NOT MET'}`);
   return { writesPerTurn: cal.writesPerTurn, transactionsPerTurn: cal.transactionsPerTurn, rounds: played, ratio, p99At70, met };
 }
 
@@ -283,9 +282,15 @@ function printRound(round: Round, n: number, offered: number, echoWrites: number
   for (const [i, pass] of round.echo.entries()) console.log(`  echo floor (${i + 1}) (${echoWrites} writes, ${echoTxns} tx) ${fmt(pass, Infinity, true)}`);
   console.log(`  carechat at 70% (${String(round.throttled.target).padStart(4)}/s) ${fmt(round.throttled, Infinity)}`);
   console.log(`  echo at 70% (${String(round.echoThrottled.target).padStart(4)}/s)    ${fmt(round.echoThrottled, Infinity)}`);
-  const met = round.ratio >= 0.6 && round.throttled.p99 < 60;
-  console.log(`  ratio ${round.ratio.toFixed(2)}x (${meanRate(round.ours).toFixed(0)} / ${meanRate(round.echo).toFixed(0)} turns/s, means of two passes each; target >= 0.60x), p99 at 70% ${round.throttled.p99.toFixed(1)} ms (target < 60 ms; the echo's at 70% of its max: ${round.echoThrottled.p99.toFixed(1)} ms): ${met ? 'met' : 'not met'} in this round`);
+  const met = meetsTargets(round.ratio, round.throttled.p99);
+  console.log(`  ratio ${round.ratio.toFixed(2)}x (${meanRate(round.ours).toFixed(0)} / ${meanRate(round.echo).toFixed(0)} turns/s, means of two passes each), p99 at 70% ${round.throttled.p99.toFixed(1)} ms (the echo's at 70% of its max: ${round.echoThrottled.p99.toFixed(1)} ms; ${TARGETS}): ${met ? 'met' : 'not met'} in this round`);
 }
+
+/** The issue's targets: at least this ratio of the echo's turns/s, and a p99 under this at 70% of our rate. */
+const TARGET_RATIO = 0.6;
+const TARGET_P99_MS = 60;
+const TARGETS = `targets: ratio >= ${TARGET_RATIO.toFixed(2)}x, p99 at 70% < ${TARGET_P99_MS} ms`;
+const meetsTargets = (ratio: number, p99: number) => ratio >= TARGET_RATIO && p99 < TARGET_P99_MS;
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
