@@ -83,7 +83,10 @@ export function claimStatement(opts: ClaimOptions): { sql: string; bindings: Kne
        SELECT c.id FROM cand c
        WHERE NOT EXISTS (
          SELECT 1 FROM messages e
-         WHERE e.direction = 'outbound' AND e.status = 'queued'
+         -- No direction here, on purpose: only messages_outbox_recipient (status = 'queued') can serve this probe, not
+         -- messages_outbox_order, which statistics of a busy outbox to few addresses once made look as cheap. A
+         -- queued message is outbound by the table's constraint (migration 017).
+         WHERE e.status = 'queued'
            AND e.organization_id = c.organization_id AND e.channel = c.channel AND e.to_address = c.to_address
            AND (e.created_at, e.id) < (c.created_at, c.id)
            AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)

@@ -16,6 +16,7 @@ import * as housekeeping from './013_housekeeping.js';
 import * as appointmentEnd from './014_appointment_end.js';
 import * as outboxLease from './015_outbox_lease.js';
 import * as webhookAutoDisable from './016_webhook_auto_disable.js';
+import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '014_appointment_end': appointmentEnd,
   '015_outbox_lease': outboxLease,
   '016_webhook_auto_disable': webhookAutoDisable,
+  '017_outbox_recipient_queued': outboxRecipientQueued,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { createTestOrg } from '../support/factories.js';
 import { queueOutboundMessage } from '../../models/messages.js';
 import { claimStatement } from '../../models/outbox.js';
+import { testDatabase } from '../support/service.js';
 
 interface PlanNode { 'Node Type': string; 'Index Name'?: string; 'Index Cond'?: string; Plans?: PlanNode[] }
 
@@ -20,21 +21,36 @@ function nodes(plan: PlanNode): PlanNode[] {
 }
 
 /** The plan PostgreSQL settles on for a statement run again and again: prepared, generic (no parameter values). */
-async function genericPlan(knex: Knex, sql: string, bindings: readonly Knex.Value[]): Promise<PlanNode> {
-  const native = knex.raw(sql, bindings as Knex.Value[]).toSQL().toNative();
-  return knex.transaction(async (trx) => {
-    // A prepared statement outlives the transaction on its connection: deallocated however the test goes.
-    await trx.raw(`PREPARE outbox_claim_plan AS ${native.sql}`);
-    let rows: Record<string, unknown>[];
-    try {
-      await trx.raw('SET LOCAL plan_cache_mode = force_generic_plan');
-      ({ rows } = (await trx.raw(`EXPLAIN (FORMAT JSON) EXECUTE outbox_claim_plan(${native.bindings.map(literal).join(', ')})`)) as { rows: Record<string, unknown>[] });
-    } finally {
-      await trx.raw('DEALLOCATE outbox_claim_plan').catch(() => undefined);
-    }
-    const doc = rows[0]!['QUERY PLAN'];
-    return ((typeof doc === 'string' ? JSON.parse(doc) : doc) as [{ Plan: PlanNode }])[0].Plan;
-  });
+async function genericPlan(trx: Knex.Transaction, sql: string, bindings: readonly Knex.Value[]): Promise<PlanNode> {
+  const native = trx.raw(sql, bindings as Knex.Value[]).toSQL().toNative();
+  // A prepared statement outlives the transaction on its connection: deallocated however the test goes.
+  await trx.raw(`PREPARE outbox_claim_plan AS ${native.sql}`);
+  let rows: Record<string, unknown>[];
+  try {
+    await trx.raw('SET LOCAL plan_cache_mode = force_generic_plan');
+    ({ rows } = (await trx.raw(`EXPLAIN (FORMAT JSON) EXECUTE outbox_claim_plan(${native.bindings.map(literal).join(', ')})`)) as { rows: Record<string, unknown>[] });
+  } finally {
+    await trx.raw('DEALLOCATE outbox_claim_plan').catch(() => undefined);
+  }
+  const doc = rows[0]!['QUERY PLAN'];
+  return ((typeof doc === 'string' ? JSON.parse(doc) : doc) as [{ Plan: PlanNode }])[0].Plan;
+}
+
+/** Every read of the messages table inside the per-recipient order check (the NOT EXISTS probe). */
+function probeScans(plan: PlanNode): PlanNode[] {
+  // The probe is the only subplan that scans messages under the alias e; EXPLAIN JSON names it in 'Alias'.
+  return nodes(plan).filter((n) => (n as { Alias?: string }).Alias === 'e');
+}
+
+function assertProbeSeeksRecipient(plan: PlanNode): void {
+  const scans = probeScans(plan);
+  assert.ok(scans.length > 0, 'the plan has the per-recipient order check');
+  for (const scan of scans) {
+    const reads = nodes(scan).filter((n) => n['Index Name']);
+    assert.deepEqual(reads.map((n) => n['Index Name']), ['messages_outbox_recipient'], `the check reads the recipient index (${scan['Node Type']})`);
+    // Without a condition on the recipient, every candidate reads the whole outbox: quadratic in its size.
+    assert.match(reads[0]!['Index Cond'] ?? '', /to_address = /, 'the check seeks the recipient');
+  }
 }
 
 describe('the outbox claim (models/outbox)', () => {
@@ -45,12 +61,37 @@ describe('the outbox claim (models/outbox)', () => {
       await queueOutboundMessage(knex, { organizationId: t.org.id }, { channel: 'telegram', to: `plan-${i % 4}`, text: `message ${i}`, sender: 'assistant' });
     }
     const statement = claimStatement({ limit: 200, leaseSeconds: 60, now: new Date(), channels: ['telegram'], organizationIds: [t.org.id] })!;
-    const plan = await genericPlan(knex, statement.sql, statement.bindings);
-    const probes = nodes(plan).filter((n) => n['Index Name'] === 'messages_outbox_recipient');
-    assert.ok(probes.length > 0, 'the per-recipient order check reads the recipient index');
-    for (const probe of probes) {
-      // Without a condition on the recipient, every candidate reads the whole outbox: quadratic in its size.
-      assert.match(probe['Index Cond'] ?? '', /to_address = /, `the probe seeks the recipient (${probe['Node Type']})`);
-    }
+    assertProbeSeeksRecipient(await knex.transaction((trx) => genericPlan(trx, statement.sql, statement.bindings)));
+  });
+
+  it('never checks the order through the queue-order index, whatever the statistics say', async () => {
+    // Statistics of a busy outbox to few addresses once made messages_outbox_order look as cheap as the recipient
+    // index for the check, which then read every earlier queued message once per candidate. Ties of cost are the
+    // planner's to break, so the check must be one that index cannot serve at all: with the recipient index gone,
+    // the planner still may not reach for it.
+    const knex = (await testDatabase()).knex;
+    const statement = claimStatement({ limit: 200, leaseSeconds: 60, now: new Date(), channels: ['telegram'], organizationIds: ['org_plan'] })!;
+    let plan: PlanNode | undefined;
+    await knex.transaction(async (trx) => {
+      // A table of the same shape in a schema of its own (the rollback drops it), without the recipient index.
+      await trx.raw('CREATE SCHEMA outbox_plan_probe');
+      await trx.raw('CREATE TABLE outbox_plan_probe.messages (LIKE public.messages INCLUDING DEFAULTS INCLUDING CONSTRAINTS)');
+      const { rows: indexes } = (await trx.raw(
+        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'messages' AND indexname <> 'messages_outbox_recipient'`)) as { rows: { indexdef: string }[] };
+      // Under their own names (LIKE would name them anew).
+      for (const { indexdef } of indexes) await trx.raw(indexdef.replace(' ON public.messages ', ' ON outbox_plan_probe.messages '));
+      await trx.raw('SET LOCAL search_path = outbox_plan_probe, public');
+      await trx.raw(
+        `INSERT INTO messages (id, organization_id, channel, direction, sender, status, to_address, created_at)
+         SELECT 'msg_' || g, 'org_plan', 'telegram', CASE WHEN g % 2 = 1 THEN 'outbound' ELSE 'inbound' END, 'assistant',
+           CASE WHEN g % 2 = 0 THEN 'received' WHEN g <= 400 THEN 'queued' ELSE 'sent' END, 'addr-' || (g % 3), now() + g * interval '1 ms'
+         FROM generate_series(1, 2000) g`);
+      await trx.raw('ANALYZE messages');
+      plan = await genericPlan(trx, statement.sql, statement.bindings);
+      await trx.rollback();
+    }).catch((err: unknown) => { if (err !== undefined) throw err; });
+    const reads = probeScans(plan!).flatMap(nodes).map((n) => n['Index Name']).filter(Boolean);
+    assert.ok(probeScans(plan!).length > 0, 'the plan has the per-recipient order check');
+    assert.ok(!reads.includes('messages_outbox_order'), `the check does not read the queue-order index (it reads ${reads.join(', ') || 'the table'})`);
   });
 });
