@@ -15,7 +15,8 @@
  *    round; `npm run bench` plays three and judges the targets on the median
  *    round's ratio and p99 (one machine's speed moves by a quarter between
  *    passes).
- *    Each of our passes starts from the seeded calendar (restoreCalendar).
+ *    Every pass starts from a vacuumed database, ours from the seeded
+ *    calendar too (settleDatabase).
  * Visitors start over the warm-up and vary their think times
  * (bench/chatClient.ts), so the passes measure a steady mix of dialogue steps.
  * The load generator is its own process (bench/chatClient.ts), as are the servers.
@@ -126,18 +127,28 @@ async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: n
 }
 
 /**
- * Gives the clinic its seeded calendar back: the appointments booked since
- * `since` (by the benchmark's visitors) go, their reminders with them. Each of
- * our passes starts from the same calendar, so the throttled pass plays the
- * same mix of dialogue as the pass whose rate it takes 70% of: on a calendar
- * the earlier passes had filled, more choices are taken and more turns search
- * again, and each turn costs more.
+ * Sets the database up for a pass, ours or the echo's alike.
+ * - `since` (our passes): the clinic gets its seeded calendar back, as the
+ *   appointments booked since then (by the benchmark's visitors) go, their
+ *   reminders with them. Each of our passes then plays the same mix of dialogue
+ *   as the pass whose rate it takes 70% of: on a calendar the earlier passes
+ *   had filled, more choices are taken and more turns search again.
+ * - VACUUM ANALYZE of every table: a pass leaves tens of thousands of dead
+ *   rows (each reply is inserted queued, then marked sent), and PostgreSQL
+ *   here may run with autovacuum off. Left alone they piled up over the rounds:
+ *   after three, 197k dead rows in messages cut our rate from 600 turns/s to
+ *   450, and later rounds measured the machine's housekeeping, not the code.
+ *   A service's autovacuum keeps them down (it vacuums messages every few
+ *   such passes).
+ * - CHECKPOINT: no pass has a timed checkpoint land in its window while
+ *   another does not (skipped where the role may not).
  */
-async function restoreCalendar(url: string, since: Date): Promise<void> {
+async function settleDatabase(url: string, since?: Date): Promise<void> {
   const db = await openDatabase({ url });
   try {
-    await db.knex('appointments').where('created_at', '>=', since).del();
-    await db.knex.raw('VACUUM ANALYZE appointments, reminders');
+    if (since) await db.knex('appointments').where('created_at', '>=', since).del();
+    await db.knex.raw('VACUUM ANALYZE');
+    await db.knex.raw('CHECKPOINT').catch(() => undefined);
   } finally {
     await db.close();
   }
@@ -234,10 +245,13 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
         // Each pass its own visitors (phone numbers follow the run id).
         const runId = (k: number) => 2 + r * 10 + k;
         const oursPass = async (k: number, rate?: number) => {
-          await restoreCalendar(url, seeded);
+          await settleDatabase(url, seeded);
           return runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate, runId: runId(k) }, ourServer, dbName);
         };
-        const echoPass = (k: number, rate?: number) => runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId: runId(k) }, echoServer, dbName);
+        const echoPass = async (k: number, rate?: number) => {
+          await settleDatabase(url);
+          return runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId: runId(k) }, echoServer, dbName);
+        };
         const ours = [await oursPass(0)];
         const echo = [await echoPass(1), await echoPass(2)];
         ours.push(await oursPass(3));
