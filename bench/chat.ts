@@ -133,7 +133,10 @@ async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: n
  *   reminders with them. Each of our passes then plays the same mix of dialogue
  *   as the pass whose rate it takes 70% of: on a calendar the earlier passes
  *   had filled, more choices are taken and more turns search again.
- * - VACUUM ANALYZE of every table: a pass leaves tens of thousands of dead
+ * - VACUUM ANALYZE of every table. ANALYZE: a running service's tables have
+ *   statistics that match their contents, and the history leaves some empty
+ *   (web chat sessions, reminders, tickets) that the first pass fills.
+ *   VACUUM: a pass leaves tens of thousands of dead
  *   rows (each reply is inserted queued, then marked sent), and PostgreSQL
  *   here may run with autovacuum off. Left alone they piled up over the rounds:
  *   after three, 197k dead rows in messages cut our rate from 600 turns/s to
@@ -149,15 +152,6 @@ async function settleDatabase(url: string, since?: Date): Promise<void> {
     if (since) await db.knex('appointments').where('created_at', '>=', since).del();
     await db.knex.raw('VACUUM ANALYZE');
     await db.knex.raw('CHECKPOINT').catch(() => undefined);
-  } finally {
-    await db.close();
-  }
-}
-
-async function analyze(url: string): Promise<void> {
-  const db = await openDatabase({ url });
-  try {
-    await db.knex.raw('ANALYZE');
   } finally {
     await db.close();
   }
@@ -220,10 +214,6 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const seeded = new Date();
 
   const cal = await calibrate(url, orgId);
-  // A running service's tables have statistics that match their contents (autovacuum analyzes them within a minute or
-  // so). The history leaves some tables empty (web chat sessions, reminders, tickets): without this the planner keeps
-  // seeing them empty for the whole run.
-  await analyze(url);
   console.log(`calibration: ${cal.turns} booking turns; per turn ${cal.writesPerTurn.toFixed(2)} write statements in ${cal.transactionsPerTurn.toFixed(2)} transactions (session opening excluded)`);
   // The averages as measured, not rounded (4.44 rounded to 4 would spare the echo a tenth of our writes).
   const echoWrites = Number(cal.writesPerTurn.toFixed(2));

@@ -22,7 +22,7 @@ import { CLINIC_CHANGED_CHANNEL } from '../models/clinicChanges.js';
 import type { Db, OrgScope } from '../models/base.js';
 import { Conversation, findOrCreateOpenConversation, updateDialogueState } from '../models/conversations.js';
 import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type InboundInOpenConversation } from '../models/turns.js';
-import { queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
+import { OPEN_ASK_KEY, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 import { render } from './catalog/index.js';
@@ -33,7 +33,7 @@ import { formatDateTime } from './format.js';
 import { asLang, ClinicCache, langOfTag, type ClinicContext } from './runtime/context.js';
 import { findLivePatient, isPhoneChannel, resolveSender } from './runtime/identify.js';
 import { refreshPatientContext, runAction, type TurnRuntime } from './runtime/actions.js';
-import { markAskReplies, OPEN_ASK_KEY } from './runtime/asks.js';
+import { markAskReplies } from './runtime/asks.js';
 import { lockedTurnDb, OptimisticTurnDb, StaleTurnError, type TurnDb } from './runtime/turnDb.js';
 
 export interface EngineOptions {

@@ -11,8 +11,6 @@
  */
 import type { QueueOutboundInput } from '../../models/messages.js';
 
-export { OPEN_ASK_KEY } from '../../models/messages.js';
-
 /**
  * Marks this turn's replies, given whether the phone question was open before
  * them; returns whether it is open after them.
