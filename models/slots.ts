@@ -9,11 +9,10 @@ import { DateTime } from 'luxon';
 import { escapeLike, type Db, type OrgScope } from './base.js';
 import { AppError } from '../lib/errors.js';
 import { Doctor, doctorsQuery } from './doctors.js';
-import { activeOverlapSql, ACTIVE_STATUSES, DURATIONS, type AppointmentStatus } from './appointmentQueries.js';
+import { activeOverlapSql, ACTIVE_STATUSES, MAX_DURATION_MINUTES, type AppointmentStatus } from './appointmentQueries.js';
 import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
 
 /** No appointment is longer: durations are checked (appointments_duration_check) and the end is the start plus the duration. */
-const MAX_DURATION_MINUTES = Math.max(...DURATIONS);
 
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 
@@ -60,11 +59,13 @@ type DoctorWithBooked = Record<string, unknown> & { booked: Array<[number, numbe
  * statement: a slot search is one round trip. Working windows always lie
  * inside the local day, so the day is a safe superset of what they need.
  */
-async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableSlotsInput): Promise<Array<{ doctor: Doctor; booked: Window[] }>> {
+export function slotSearchStatement(orgId: string, input: Pick<FindAvailableSlotsInput, 'doctorId' | 'specialization' | 'date'>): { sql: string; bindings: Knex.Value[] } {
   const byDoctor = input.doctorId !== undefined;
-  const result = (await (db as Knex).raw(
-    `WITH d AS (
-       SELECT doctors.*, coalesce(doctors.time_zone, o.time_zone) AS effective_time_zone
+  return {
+    sql: `WITH d AS (
+       SELECT doctors.*, coalesce(doctors.time_zone, o.time_zone) AS effective_time_zone,
+         ?::date::timestamp AT TIME ZONE coalesce(doctors.time_zone, o.time_zone) AS day_start,
+         (?::date + 1)::timestamp AT TIME ZONE coalesce(doctors.time_zone, o.time_zone) AS day_end
        FROM doctors JOIN organizations o ON o.id = doctors.organization_id
        WHERE doctors.organization_id = ? AND doctors.deleted_at IS NULL
          AND ${byDoctor ? 'doctors.id = ?' : "doctors.specialization ILIKE ? AND doctors.active"}
@@ -74,12 +75,17 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
        SELECT json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
        FROM appointments a
        WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id
-         AND ${activeOverlapSql("tstzrange(?::date::timestamp AT TIME ZONE d.effective_time_zone, (?::date + 1)::timestamp AT TIME ZONE d.effective_time_zone, '[)')", 'a')}
+         AND ${activeOverlapSql('d.day_start', 'd.day_end', 'a')}
      ) b ON true
      ORDER BY d.name, d.id`,
-    [orgId, byDoctor ? input.doctorId! : escapeLike(input.specialization!), input.date, input.date],
-  )) as { rows: DoctorWithBooked[] };
-  return result.rows.map(({ booked, ...row }) => ({
+    bindings: [input.date, input.date, orgId, byDoctor ? input.doctorId! : escapeLike(input.specialization!)],
+  };
+}
+
+async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableSlotsInput): Promise<Array<{ doctor: Doctor; booked: Window[] }>> {
+  const statement = slotSearchStatement(orgId, input);
+  const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: DoctorWithBooked[] };
+  return result.rows.map(({ booked, day_start: _start, day_end: _end, ...row }) => ({
     doctor: Doctor.fromDatabaseJson(row),
     booked: (booked ?? []).map(([start, end]) => ({ start, end })),
   }));

@@ -17,6 +17,7 @@ import * as appointmentEnd from './014_appointment_end.js';
 import * as outboxLease from './015_outbox_lease.js';
 import * as webhookAutoDisable from './016_webhook_auto_disable.js';
 import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
+import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -35,6 +36,7 @@ const migrations: Record<string, Migration> = {
   '015_outbox_lease': outboxLease,
   '016_webhook_auto_disable': webhookAutoDisable,
   '017_outbox_recipient_queued': outboxRecipientQueued,
+  '018_active_appointments_by_doctor': activeAppointmentsByDoctor,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

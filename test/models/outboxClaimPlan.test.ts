@@ -1,45 +1,14 @@
 import assert from 'node:assert/strict';
-import type { Knex } from 'knex';
 import { createTestOrg } from '../support/factories.js';
 import { queueOutboundMessage } from '../../models/messages.js';
 import { claimStatement } from '../../models/outbox.js';
 import { testDatabase } from '../support/service.js';
-
-interface PlanNode { 'Node Type': string; 'Index Name'?: string; 'Index Cond'?: string; Plans?: PlanNode[] }
-
-/** A binding written as an SQL literal, for EXECUTE's arguments (EXECUTE takes no parameters of its own). */
-function literal(value: unknown): string {
-  const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
-  if (value instanceof Date) return `${quote(value.toISOString())}::timestamptz`;
-  if (Array.isArray(value)) return `ARRAY[${value.map((v) => quote(String(v))).join(', ')}]::text[]`;
-  if (typeof value === 'number') return String(value);
-  return quote(String(value));
-}
-
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
-}
-
-/** The plan PostgreSQL settles on for a statement run again and again: prepared, generic (no parameter values). */
-async function genericPlan(trx: Knex.Transaction, sql: string, bindings: readonly Knex.Value[]): Promise<PlanNode> {
-  const native = trx.raw(sql, bindings as Knex.Value[]).toSQL().toNative();
-  // A prepared statement outlives the transaction on its connection: deallocated however the test goes.
-  await trx.raw(`PREPARE outbox_claim_plan AS ${native.sql}`);
-  let rows: Record<string, unknown>[];
-  try {
-    await trx.raw('SET LOCAL plan_cache_mode = force_generic_plan');
-    ({ rows } = (await trx.raw(`EXPLAIN (FORMAT JSON) EXECUTE outbox_claim_plan(${native.bindings.map(literal).join(', ')})`)) as { rows: Record<string, unknown>[] });
-  } finally {
-    await trx.raw('DEALLOCATE outbox_claim_plan').catch(() => undefined);
-  }
-  const doc = rows[0]!['QUERY PLAN'];
-  return ((typeof doc === 'string' ? JSON.parse(doc) : doc) as [{ Plan: PlanNode }])[0].Plan;
-}
+import { genericPlan, planNodes as nodes, type PlanNode } from '../support/plans.js';
 
 /** Every read of the messages table inside the per-recipient order check (the NOT EXISTS probe). */
 function probeScans(plan: PlanNode): PlanNode[] {
   // The probe is the only subplan that scans messages under the alias e; EXPLAIN JSON names it in 'Alias'.
-  return nodes(plan).filter((n) => (n as { Alias?: string }).Alias === 'e');
+  return nodes(plan).filter((n) => n.Alias === 'e');
 }
 
 function assertProbeSeeksRecipient(plan: PlanNode): void {

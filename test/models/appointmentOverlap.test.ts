@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { buildAppointment, buildDoctor, buildPatient, createTestOrg } from '../support/factories.js';
+import { findOverlapping, OVERLAPPING_SQL, overlappingBindings } from '../../models/appointmentQueries.js';
+import { availableSlotsByDoctor, slotSearchStatement } from '../../models/slots.js';
+import { genericPlan, planNodes, type PlanNode } from '../support/plans.js';
+
+const at = (iso: string) => new Date(iso);
+
+/** The reads of the appointments table in a plan. */
+function appointmentReads(plan: PlanNode): PlanNode[] {
+  return planNodes(plan).filter((n) => n['Relation Name'] === 'appointments');
+}
+
+function assertReadsTheDoctorsStretchOfTime(plan: PlanNode): void {
+  const reads = appointmentReads(plan);
+  assert.ok(reads.length > 0, 'the plan reads appointments');
+  for (const read of reads) {
+    assert.equal(read['Index Name'], 'appointments_active_by_doctor', `appointments are read through the btree of active appointments (${read['Node Type']} ${read['Index Name'] ?? ''})`);
+    // Bounded on both sides: without the lower bound the read covers every earlier appointment of the doctor.
+    assert.match(read['Index Cond'] ?? '', /start_time > .*start_time < /s, 'the read is bounded on start_time on both sides');
+  }
+}
+
+describe('appointment overlap checks (models/appointmentQueries, models/slots)', () => {
+  it('finds an hour-long appointment that began before the range, and none that ends as the range starts or starts as it ends', async () => {
+    const t = await createTestOrg();
+    const doctor = await buildDoctor(t);
+    const patient = await buildPatient(t);
+    const knex = t.svc.deps.db.knex;
+    const start = at('2031-03-04T10:00:00Z');
+    const booked = await buildAppointment(t, { patientId: patient.id, doctorId: doctor.id, startTime: start, durationMinutes: 60, now: at('2031-03-01T00:00:00Z') });
+    const find = (from: string, to: string) => findOverlapping(knex, t.org.id, doctor.id, at(from), at(to));
+    assert.equal(await find('2031-03-04T10:45:00Z', '2031-03-04T11:15:00Z'), booked.id, 'began 45 minutes before the range');
+    assert.equal(await find('2031-03-04T10:59:00Z', '2031-03-04T11:29:00Z'), booked.id, 'began 59 minutes before the range');
+    assert.equal(await find('2031-03-04T09:30:00Z', '2031-03-04T10:01:00Z'), booked.id, 'starts a minute before the range ends');
+    assert.equal(await find('2031-03-04T11:00:00Z', '2031-03-04T11:30:00Z'), null, 'ends as the range starts');
+    assert.equal(await find('2031-03-04T09:30:00Z', '2031-03-04T10:00:00Z'), null, 'starts as the range ends');
+    assert.equal(await findOverlapping(knex, t.org.id, doctor.id, at('2031-03-04T10:15:00Z'), at('2031-03-04T10:45:00Z'), booked.id), null, 'the excluded appointment is not reported');
+  });
+
+  it('the slot search leaves out the time an appointment takes, and offers it again once the appointment is cancelled', async () => {
+    const t = await createTestOrg();
+    const doctor = await buildDoctor(t, { working_hours: { monday: [], tuesday: ['09:00-12:00'], wednesday: [], thursday: [], friday: [], saturday: [], sunday: [] } });
+    const patient = await buildPatient(t);
+    const knex = t.svc.deps.db.knex;
+    const now = at('2031-03-01T00:00:00Z');
+    const booked = await buildAppointment(t, { patientId: patient.id, doctorId: doctor.id, startTime: at('2031-03-04T10:00:00Z'), durationMinutes: 60, now });
+    const slots = async () => (await availableSlotsByDoctor(knex, { organizationId: t.org.id }, { doctorId: doctor.id, date: '2031-03-04', durationMinutes: 30, now }))[0]!.slots.map((s) => s.localTime);
+    assert.deepEqual(await slots(), ['09:00', '09:30', '11:00', '11:30']);
+    await knex('appointments').where({ id: booked.id }).update({ status: 'cancelled' });
+    assert.deepEqual(await slots(), ['09:00', '09:30', '10:00', '10:30', '11:00', '11:30']);
+  });
+
+  it('the booking check and the slot search read only the doctor\'s appointments of the time asked about, through the btree index, in the generic plan', async () => {
+    const t = await createTestOrg();
+    const doctor = await buildDoctor(t);
+    const patient = await buildPatient(t);
+    const knex = t.svc.deps.db.knex;
+    await knex.transaction(async (trx) => {
+      // Two years of half-hourly appointments, a third of them active, analyzed: a doctor with a long history.
+      await trx.raw(
+        `INSERT INTO appointments (id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, status)
+         SELECT 'apt_plan_' || g, ?, ?, ?, s, s + interval '30 minutes', 30, (ARRAY['scheduled', 'completed', 'cancelled'])[g % 3 + 1]
+         FROM generate_series(1, 3000) g, LATERAL (SELECT timestamptz '2029-01-01 08:00+00' + g * interval '6 hours' AS s) x`,
+        [t.org.id, patient.id, doctor.id]);
+      await trx.raw('ANALYZE appointments');
+      const overlap = await genericPlan(trx, OVERLAPPING_SQL, overlappingBindings(t.org.id, doctor.id, at('2030-06-01T10:00:00Z'), at('2030-06-01T10:30:00Z')));
+      assertReadsTheDoctorsStretchOfTime(overlap);
+      const search = slotSearchStatement(t.org.id, { doctorId: doctor.id, date: '2030-06-01' });
+      assertReadsTheDoctorsStretchOfTime(await genericPlan(trx, search.sql, search.bindings));
+      await trx.rollback();
+    });
+  });
+});
