@@ -18,8 +18,8 @@ export function planNodes(plan: PlanNode): PlanNode[] {
 }
 
 /** The plan PostgreSQL settles on for a statement run again and again: prepared, generic (no parameter values). */
-export async function genericPlan(trx: Knex.Transaction, sql: string, bindings: readonly Knex.Value[]): Promise<PlanNode> {
-  const native = trx.raw(sql, bindings as Knex.Value[]).toSQL().toNative();
+export async function genericPlan(trx: Knex.Transaction, sql: string, bindings: readonly Knex.RawBinding[]): Promise<PlanNode> {
+  const native = trx.raw(sql, [...bindings]).toSQL().toNative();
   // A prepared statement outlives the transaction on its connection: deallocated however the test goes.
   await trx.raw(`PREPARE plan_under_test AS ${native.sql}`);
   let rows: Record<string, unknown>[];
