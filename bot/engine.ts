@@ -75,6 +75,12 @@ export function parseDialogueState(raw: unknown): DialogueState | null {
   };
 }
 
+/** Whether a stored state that is not a dialogue yet (a new conversation's) carries an open phone ask. */
+function carriedAsk(raw: unknown): boolean {
+  const data = raw && typeof raw === 'object' ? (raw as { data?: unknown }).data : undefined;
+  return !!data && typeof data === 'object' && (data as Record<string, unknown>)[OPEN_ASK_KEY] === 'phone';
+}
+
 /** Set by the reminder job: the next message of the conversation answers that appointment's reminder. */
 const REMINDER_KEY = 'reminderAppointmentId';
 /** A name given off a phone channel, kept until the phone number arrives (see identify.ts). */
@@ -266,7 +272,8 @@ export class ConversationEngine {
     let state: DialogueState = loaded ? structuredClone(loaded) : initialState(language);
     const earlierName = typeof state.data[PENDING_NAME_KEY] === 'string' ? (state.data[PENDING_NAME_KEY] as string) : undefined;
     const reminderId = typeof state.data[REMINDER_KEY] === 'string' ? (state.data[REMINDER_KEY] as string) : undefined;
-    const askOpen = state.data[OPEN_ASK_KEY] === 'phone';
+    // A new conversation may carry only the ask its address's last one left open (findOrCreateOpenConversation).
+    const askOpen = state.data[OPEN_ASK_KEY] === 'phone' || (!loaded && carriedAsk(row.dialogue_state));
     delete state.data[REMINDER_KEY];
     delete state.data[OPEN_ASK_KEY];
 

@@ -75,12 +75,21 @@ export async function findOrCreateOpenConversation(db: Db, scope: OrgScope, inpu
       return open.$query(db).patchAndFetch({ ...patch, updated_at: input.now });
     }
     const id = newId('conversation');
+    // A share-my-number control the address's last conversation left showing (it closed while the bot waited for the
+    // number: idle, or staff closed it) is still on the patient's screen: the new conversation carries the ask, so
+    // its first reply without buttons removes it (bot/runtime/asks.ts). Deleted conversations count too: the control
+    // outlives them.
     const result = (await (db as Knex).raw(
-      `INSERT INTO conversations (id, organization_id, patient_id, channel, channel_address, status, language, last_message_at, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 'bot', ?, ?, ?, ?)
+      `INSERT INTO conversations (id, organization_id, patient_id, channel, channel_address, status, language, dialogue_state, last_message_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, 'bot', ?, (
+         SELECT CASE WHEN p.dialogue_state #>> '{data,${OPEN_ASK_KEY}}' = 'phone' THEN '{"data": {"${OPEN_ASK_KEY}": "phone"}}'::jsonb END
+         FROM conversations p WHERE p.organization_id = ? AND p.channel = ? AND p.channel_address = ? AND p.status = 'closed'
+         ORDER BY p.created_at DESC LIMIT 1
+       ), ?, ?, ?)
        ON CONFLICT (organization_id, channel, channel_address) WHERE status <> 'closed' AND deleted_at IS NULL DO NOTHING
        RETURNING id`,
-      [id, orgId, input.patientId ?? null, input.channel, input.address, input.language ?? null, input.now, input.now, input.now],
+      [id, orgId, input.patientId ?? null, input.channel, input.address, input.language ?? null,
+        orgId, input.channel, input.address, input.now, input.now, input.now],
     )) as { rows: { id: string }[] };
     if (result.rows.length > 0) {
       await recordEvent(db, orgId, 'conversation.created', id, { conversation_id: id, patient_id: input.patientId ?? null, channel: input.channel }, newId('event'));

@@ -18,6 +18,7 @@ import * as outboxLease from './015_outbox_lease.js';
 import * as webhookAutoDisable from './016_webhook_auto_disable.js';
 import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
 import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor.js';
+import * as conversationsByAddress from './019_conversations_by_address.js';
 
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
 
@@ -37,6 +38,7 @@ const migrations: Record<string, Migration> = {
   '016_webhook_auto_disable': webhookAutoDisable,
   '017_outbox_recipient_queued': outboxRecipientQueued,
   '018_active_appointments_by_doctor': activeAppointmentsByDoctor,
+  '019_conversations_by_address': conversationsByAddress,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

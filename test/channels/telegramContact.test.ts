@@ -9,6 +9,7 @@ import { NOW } from '../bot/engineSupport.js';
 import { FAKE_TELEGRAM_SECRET, callbackUpdate, contactUpdate, newBotToken, newTelegramUser, type FakeSentMessage, type TelegramUser } from '../support/fakeTelegram.js';
 import { telegramHarness, TELEGRAM_PUBLIC_URL } from '../support/telegramHarness.js';
 import { clientOn } from '../support/smsService.js';
+import { closeIdleConversations } from '../../models/conversations.js';
 
 /** The share-contact keyboard as the fake Bot API recorded it. */
 const shareKeyboard = (label: string): FakeSentMessage['replyKeyboard'] => ({ buttons: [{ text: label, requestContact: true }], oneTime: true, resize: true });
@@ -75,6 +76,65 @@ describe('Telegram: the share-my-phone-number button', function () {
       assert.equal((await staff.post(`/api/v1/conversations/${conv.id}/messages`, { content: 'How can I help?' })).status, 201);
       const [second] = (await telegram.fake.waitFor(user.id, before + 2)).slice(before + 1);
       assert.equal(second!.removesKeyboard, false, 'removed once');
+    });
+
+    describe('a conversation that closes while the bot waits for the number', () => {
+      const DAY_MS = 24 * 60 * 60_000;
+      /** The idle job, run two days after the fixed clock's now (the day's idle time is long past). */
+      const closeIdle = (svc: RunningService, orgId: string) =>
+        closeIdleConversations(svc.deps.db.knex, { now: new Date(NOW.getTime() + 2 * DAY_MS), idleMinutes: 24 * 60, limit: 100, organizationIds: [orgId] });
+      /** The patient comes back: /start, then "1" (book); what the bot sent them since. */
+      const comeBack = async (svc: RunningService, user: TelegramUser) => {
+        const since = telegram.fake.to(user.id).length;
+        await say(svc, user, '/start');
+        await say(svc, user, '1');
+        return telegram.fake.to(user.id).slice(since);
+      };
+      const conversationsOf = (svc: RunningService, orgId: string, user: TelegramUser) =>
+        svc.deps.db.knex('conversations').where({ organization_id: orgId, channel: 'telegram', channel_address: String(user.id) });
+
+      it('closed by the idle job: the next conversation\'s first reply without buttons removes the keyboard, once', async () => {
+        const { svc, clinic } = await startTelegram();
+        const user = newTelegramUser();
+        const [, askPhone] = await upToThePhoneQuestion(svc, user);
+        assert.deepEqual(askPhone!.replyKeyboard, shareKeyboard('Share my phone number'));
+        assert.equal(await closeIdle(svc, clinic.org.id), 1);
+
+        const after = await comeBack(svc, user);
+        const firstPlain = after.find((m) => m.buttons.length === 0);
+        assert.ok(firstPlain, 'a reply without inline buttons');
+        assert.equal(firstPlain.removesKeyboard, true, `"${firstPlain.text}" removes the keyboard`);
+        assert.equal(after.filter((m) => m.removesKeyboard).length, 1, 'removed once');
+        const conversations = await conversationsOf(svc, clinic.org.id, user);
+        assert.deepEqual(conversations.map((c) => c.status).sort(), ['bot', 'closed']);
+        const open = conversations.find((c) => c.status === 'bot');
+        assert.equal(open.dialogue_state?.data?.openAsk, undefined, 'the new conversation no longer holds the ask');
+      });
+
+      it('found idle when the patient writes again: the same', async () => {
+        const { svc, clinic } = await startTelegram();
+        const user = newTelegramUser();
+        await upToThePhoneQuestion(svc, user);
+        const [conv] = await conversationsOf(svc, clinic.org.id, user);
+        await svc.deps.db.knex('conversations').where({ id: conv.id }).update({ last_message_at: new Date(NOW.getTime() - 2 * DAY_MS) });
+
+        const after = await comeBack(svc, user);
+        assert.equal(after.find((m) => m.buttons.length === 0)?.removesKeyboard, true);
+        assert.equal(after.filter((m) => m.removesKeyboard).length, 1);
+        assert.deepEqual((await conversationsOf(svc, clinic.org.id, user)).map((c) => c.status).sort(), ['bot', 'closed']);
+      });
+
+      it('nothing to remove when the last conversation closed without asking for the number', async () => {
+        const { svc, clinic } = await startTelegram();
+        const user = newTelegramUser();
+        await say(svc, user, '/start');
+        const [askName] = await say(svc, user, '1');
+        assert.equal(askName!.replyKeyboard, null);
+        assert.equal(await closeIdle(svc, clinic.org.id), 1);
+        const after = await comeBack(svc, user);
+        assert.ok(after.length >= 2);
+        assert.equal(after.filter((m) => m.removesKeyboard).length, 0);
+      });
     });
 
     it('sharing the contact answers it, and the next reply removes the keyboard once', async () => {
