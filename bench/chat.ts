@@ -33,7 +33,7 @@ import { createOrganization } from '../models/organizations.js';
 import { createDoctor } from '../models/doctors.js';
 import { startService } from '../main.js';
 import { runChatLoad, type ChatLoadConfig, type ChatLoadReport } from './chatClient.js';
-import { benchDatabaseUrl, cpuSeconds, resetDatabase, ROOT, startServerProcess, type ServerProcess } from './lib.js';
+import { benchDatabaseUrl, cpuSample, cpuUsed, resetDatabase, ROOT, startServerProcess, type ServerProcess } from './lib.js';
 import { seedChatHistory } from './seed.js';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -166,19 +166,20 @@ async function runLoadProcess(cfg: ChatLoadConfig, server: ServerProcess, databa
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  const samples: Record<string, ReturnType<typeof cpuSeconds>> = {};
+  const samples: Record<string, ReturnType<typeof cpuSample>> = {};
   child.stdout!.on('data', (c: Buffer) => {
     out += c.toString();
     for (const edge of ['start', 'end']) {
-      if (!(edge in samples) && out.includes(`WINDOW ${edge}\n`)) samples[edge] = cpuSeconds(server.child.pid!, database);
+      if (!(edge in samples) && out.includes(`WINDOW ${edge}\n`)) samples[edge] = cpuSample(server.child.pid!, database);
     }
   });
   const [code] = await once(child, 'exit');
   if (code !== 0) throw new Error(`the chat load generator exited with ${code}`);
   const report = JSON.parse(out.trim().split('\n').pop()!) as ChatLoadReport;
   const [a, b] = [samples.start, samples.end];
-  const perTurn = (x: number, y: number) => (report.turns ? ((y - x) * 1000) / report.turns : NaN);
-  return { ...report, cpuPerTurn: a && b ? { server: perTurn(a.server, b.server), postgres: perTurn(a.postgres, b.postgres) } : null };
+  const used = a && b ? cpuUsed(a, b) : null;
+  const perTurn = (seconds: number) => (report.turns ? (seconds * 1000) / report.turns : NaN);
+  return { ...report, cpuPerTurn: used ? { server: perTurn(used.server), postgres: perTurn(used.postgres) } : null };
 }
 
 /**

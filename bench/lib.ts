@@ -38,25 +38,43 @@ function procCpuSeconds(pid: string | number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime, stime
 }
 
+/** CPU seconds used so far by a process and by each PostgreSQL backend of a database (by pid). */
+export interface CpuSample { server: number; postgres: Map<string, number> }
+
 /**
- * CPU seconds used so far by a process (`pid`) and by the PostgreSQL backends
+ * CPU seconds used so far by a process (`pid`) and by each PostgreSQL backend
  * serving `database` on this machine, from /proc; null where there is no /proc.
- * Sampled at the start and end of a measured window, they give the CPU one
- * unit of work costs on each side, which moves less from run to run than rates do.
+ * Two samples, at the start and end of a measured window, give the CPU one
+ * unit of work costs on each side (cpuUsed), which moves less from run to run than rates do.
  */
-export function cpuSeconds(pid: number, database: string): { server: number; postgres: number } | null {
+export function cpuSample(pid: number, database: string): CpuSample | null {
   if (!fs.existsSync('/proc/self/stat')) return null;
-  let postgres = 0;
+  const postgres = new Map<string, number>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmd.startsWith('postgres: ') && cmd.includes(` ${database} `)) postgres += procCpuSeconds(entry);
+      if (cmd.startsWith('postgres: ') && cmd.includes(` ${database} `)) postgres.set(entry, procCpuSeconds(entry));
     } catch {
       // The process ended while we looked.
     }
   }
   return { server: procCpuSeconds(pid), postgres };
+}
+
+/**
+ * The CPU used between two samples, by the process and by the backends, each
+ * backend on its own. Summing the backends' totals instead lost, at the second
+ * sample, the whole past of a backend that had ended in between: the other
+ * server's idle connections, closed by its pool while this one was measured,
+ * took their earlier passes' CPU with them and left a pass with almost none.
+ * A backend that started in between counts from zero; one that ended loses
+ * only its time inside the window (an idle connection's: next to nothing).
+ */
+export function cpuUsed(start: CpuSample, end: CpuSample): { server: number; postgres: number } {
+  let postgres = 0;
+  for (const [pid, seconds] of end.postgres) postgres += seconds - (start.postgres.get(pid) ?? 0);
+  return { server: end.server - start.server, postgres };
 }
 
 export interface ServerProcess { url: string; child: ChildProcess; stop(): Promise<void> }
