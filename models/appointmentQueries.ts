@@ -179,8 +179,8 @@ export async function listUpcomingAppointments(db: Db, scope: OrgScope, patientI
 export const MAX_DURATION_MINUTES = Math.max(...DURATIONS);
 
 /**
- * An active appointment overlapping [start, end) (SQL expressions, each used
- * once per row: column references, not placeholders), as the exclusion
+ * An active appointment overlapping [start, end) (SQL expressions such as
+ * column references; not placeholders, since start appears twice), as the exclusion
  * constraint appointments_no_overlap states it, put so that the btree index
  * appointments_active_by_doctor (migration 018) reads only the appointments of
  * that stretch of time: one overlapping [start, end) starts before end and,

@@ -12,8 +12,6 @@ import { Doctor, doctorsQuery } from './doctors.js';
 import { activeOverlapSql, ACTIVE_STATUSES, MAX_DURATION_MINUTES, type AppointmentStatus } from './appointmentQueries.js';
 import { addDays, dayWindows, isValidZone, localHour, localTime, rangesOn, type Window, type WorkingHours } from './workingHours.js';
 
-/** No appointment is longer: durations are checked (appointments_duration_check) and the end is the start plus the duration. */
-
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 
 export interface AvailableSlot { doctorId: string; doctorName: string; startTime: Date; endTime: Date; localTime: string }
