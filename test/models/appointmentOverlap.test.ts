@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { buildAppointment, buildDoctor, buildPatient, createTestOrg } from '../support/factories.js';
 import { findOverlapping, OVERLAPPING_SQL, overlappingBindings } from '../../models/appointmentQueries.js';
 import { availableSlotsByDoctor, slotSearchStatement } from '../../models/slots.js';
-import { genericPlan, planNodes, type PlanNode } from '../support/plans.js';
+import { genericPlan, planNodes, planProbeTable, type PlanNode } from '../support/plans.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -61,13 +61,7 @@ describe('appointment overlap checks (models/appointmentQueries, models/slots)',
     await knex.transaction(async (trx) => {
       // A table of the same shape and indexes in a schema of its own (the rollback drops it), holding only this
       // clinic's history: the statistics, and so the plan, do not depend on what other tests left in the database.
-      await trx.raw('CREATE SCHEMA appointment_plan_probe');
-      await trx.raw('CREATE TABLE appointment_plan_probe.appointments (LIKE public.appointments INCLUDING DEFAULTS INCLUDING CONSTRAINTS)');
-      const { rows: indexes } = (await trx.raw(
-        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'appointments'`)) as { rows: { indexdef: string }[] };
-      // Under their own names (LIKE would name them anew); the exclusion constraint's GiST index as a plain index.
-      for (const { indexdef } of indexes) await trx.raw(indexdef.replace(' ON public.appointments ', ' ON appointment_plan_probe.appointments '));
-      await trx.raw('SET LOCAL search_path = appointment_plan_probe, public');
+      await planProbeTable(trx, 'appointments', 'appointment_plan_probe');
       // Two years of appointments every six hours for each of eight doctors, a third of them active: a clinic with a history.
       await trx.raw(
         `INSERT INTO appointments (id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, status)

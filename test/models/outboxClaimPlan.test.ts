@@ -3,7 +3,7 @@ import { createTestOrg } from '../support/factories.js';
 import { queueOutboundMessage } from '../../models/messages.js';
 import { claimStatement } from '../../models/outbox.js';
 import { testDatabase } from '../support/service.js';
-import { genericPlan, planNodes as nodes, type PlanNode } from '../support/plans.js';
+import { genericPlan, planNodes as nodes, planProbeTable, type PlanNode } from '../support/plans.js';
 
 /** Every read of the messages table inside the per-recipient order check (the NOT EXISTS probe). */
 function probeScans(plan: PlanNode): PlanNode[] {
@@ -43,13 +43,7 @@ describe('the outbox claim (models/outbox)', () => {
     let plan: PlanNode | undefined;
     await knex.transaction(async (trx) => {
       // A table of the same shape in a schema of its own (the rollback drops it), without the recipient index.
-      await trx.raw('CREATE SCHEMA outbox_plan_probe');
-      await trx.raw('CREATE TABLE outbox_plan_probe.messages (LIKE public.messages INCLUDING DEFAULTS INCLUDING CONSTRAINTS)');
-      const { rows: indexes } = (await trx.raw(
-        `SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'messages' AND indexname <> 'messages_outbox_recipient'`)) as { rows: { indexdef: string }[] };
-      // Under their own names (LIKE would name them anew).
-      for (const { indexdef } of indexes) await trx.raw(indexdef.replace(' ON public.messages ', ' ON outbox_plan_probe.messages '));
-      await trx.raw('SET LOCAL search_path = outbox_plan_probe, public');
+      await planProbeTable(trx, 'messages', 'outbox_plan_probe', ['messages_outbox_recipient']);
       await trx.raw(
         `INSERT INTO messages (id, organization_id, channel, direction, sender, status, to_address, created_at)
          SELECT 'msg_' || g, 'org_plan', 'telegram', CASE WHEN g % 2 = 1 THEN 'outbound' ELSE 'inbound' END, 'assistant',

@@ -32,3 +32,19 @@ export async function genericPlan(trx: Knex.Transaction, sql: string, bindings: 
   const doc = rows[0]!['QUERY PLAN'];
   return ((typeof doc === 'string' ? JSON.parse(doc) : doc) as [{ Plan: PlanNode }])[0].Plan;
 }
+
+/**
+ * A copy of a public table in a schema of its own, first on the search path, for
+ * plans that must not depend on what other tests left in the real one: its
+ * defaults, CHECKs and indexes (under their own names; LIKE would name them
+ * anew), but for `withoutIndexes`. The caller's transaction, rolled back, drops it.
+ */
+export async function planProbeTable(trx: Knex.Transaction, table: string, schema: string, withoutIndexes: readonly string[] = []): Promise<void> {
+  await trx.raw(`CREATE SCHEMA ${schema}`);
+  await trx.raw(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
+  const { rows } = (await trx.raw(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ?`, [table])) as { rows: { indexname: string; indexdef: string }[] };
+  for (const { indexname, indexdef } of rows) {
+    if (!withoutIndexes.includes(indexname)) await trx.raw(indexdef.replace(` ON public.${table} `, ` ON ${schema}.${table} `));
+  }
+  await trx.raw(`SET LOCAL search_path = ${schema}, public`);
+}
