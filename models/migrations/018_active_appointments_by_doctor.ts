@@ -12,12 +12,16 @@
  * (activeOverlapSql).
  */
 import type { Knex } from 'knex';
+import { createIndexConcurrently, dropIndexConcurrently } from './concurrentIndex.js';
+
+/** Built without blocking bookings (concurrentIndex.ts): no transaction. */
+export const config = { transaction: false };
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`CREATE INDEX IF NOT EXISTS appointments_active_by_doctor ON appointments (organization_id, doctor_id, start_time)
-    INCLUDE (end_time) WHERE status IN ('scheduled', 'confirmed')`);
+  await createIndexConcurrently(knex, 'appointments_active_by_doctor',
+    `appointments (organization_id, doctor_id, start_time) INCLUDE (end_time) WHERE status IN ('scheduled', 'confirmed')`);
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP INDEX IF EXISTS appointments_active_by_doctor');
+  await dropIndexConcurrently(knex, 'appointments_active_by_doctor');
 }

@@ -6,11 +6,15 @@
  * engine's updates of a conversation stay heap-only.
  */
 import type { Knex } from 'knex';
+import { createIndexConcurrently, dropIndexConcurrently } from './concurrentIndex.js';
+
+/** Built without blocking the conversations' writes (concurrentIndex.ts): no transaction. */
+export const config = { transaction: false };
 
 export async function up(knex: Knex): Promise<void> {
-  await knex.raw('CREATE INDEX IF NOT EXISTS conversations_by_address ON conversations (organization_id, channel, channel_address, created_at)');
+  await createIndexConcurrently(knex, 'conversations_by_address', 'conversations (organization_id, channel, channel_address, created_at)');
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP INDEX IF EXISTS conversations_by_address');
+  await dropIndexConcurrently(knex, 'conversations_by_address');
 }

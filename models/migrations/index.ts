@@ -20,7 +20,8 @@ import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
 import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor.js';
 import * as conversationsByAddress from './019_conversations_by_address.js';
 
-interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> }
+/** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
+interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
 
 const migrations: Record<string, Migration> = {
   '001_core': core,
