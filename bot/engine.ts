@@ -22,7 +22,7 @@ import { CLINIC_CHANGED_CHANNEL } from '../models/clinicChanges.js';
 import type { Db, OrgScope } from '../models/base.js';
 import { Conversation, findOrCreateOpenConversation, updateDialogueState } from '../models/conversations.js';
 import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type InboundInOpenConversation } from '../models/turns.js';
-import { OPEN_ASK_KEY, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
+import { OPEN_ASK_KEY, phoneAskOpen, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 import { render } from './catalog/index.js';
@@ -73,12 +73,6 @@ export function parseDialogueState(raw: unknown): DialogueState | null {
     misunderstood: typeof r.misunderstood === 'number' ? r.misunderstood : 0,
     data: r.data && typeof r.data === 'object' ? (r.data as Record<string, unknown>) : {},
   };
-}
-
-/** Whether a stored state that is not a dialogue yet (a new conversation's) carries an open phone ask. */
-function carriedAsk(raw: unknown): boolean {
-  const data = raw && typeof raw === 'object' ? (raw as { data?: unknown }).data : undefined;
-  return !!data && typeof data === 'object' && (data as Record<string, unknown>)[OPEN_ASK_KEY] === 'phone';
 }
 
 /** Set by the reminder job: the next message of the conversation answers that appointment's reminder. */
@@ -272,8 +266,9 @@ export class ConversationEngine {
     let state: DialogueState = loaded ? structuredClone(loaded) : initialState(language);
     const earlierName = typeof state.data[PENDING_NAME_KEY] === 'string' ? (state.data[PENDING_NAME_KEY] as string) : undefined;
     const reminderId = typeof state.data[REMINDER_KEY] === 'string' ? (state.data[REMINDER_KEY] as string) : undefined;
-    // A new conversation may carry only the ask its address's last one left open (findOrCreateOpenConversation).
-    const askOpen = state.data[OPEN_ASK_KEY] === 'phone' || (!loaded && carriedAsk(row.dialogue_state));
+    // Read from the stored state: a new conversation's may hold only the ask its address's last one left open
+    // (findOrCreateOpenConversation), which is not a dialogue yet.
+    const askOpen = phoneAskOpen(row.dialogue_state);
     delete state.data[REMINDER_KEY];
     delete state.data[OPEN_ASK_KEY];
 

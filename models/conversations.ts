@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { BaseModel, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, unprocessable } from '../lib/errors.js';
-import { cancelQueuedMessages, OPEN_ASK_KEY, queueOutboundMessage, type Message } from './messages.js';
+import { cancelQueuedMessages, OPEN_ASK_KEY, phoneAskOpen, queueOutboundMessage, type Message } from './messages.js';
 
 export type ConversationStatus = 'bot' | 'handoff' | 'closed';
 
@@ -367,7 +367,7 @@ export async function queueStaffReply(db: Db, scope: OrgScope, id: string, input
     current = await conv.$query(db).patchAndFetch({ assignee_user_id: input.userId, updated_at: now });
   }
   // A share-my-number control the bot left showing (the patient asked for a person instead) goes with this reply.
-  const askOpen = (conv.dialogue_state as { data?: Record<string, unknown> } | null)?.data?.[OPEN_ASK_KEY] === 'phone';
+  const askOpen = phoneAskOpen(conv.dialogue_state);
   const message = await queueOutboundMessage(db, scope, {
     conversationId: id, patientId: conv.patient_id, channel: conv.channel, to: conv.channel_address,
     text: input.text, sender: 'staff', senderUserId: input.userId, now, ...(askOpen ? { metadata: { ask_closed: 'phone' } } : {}),

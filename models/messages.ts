@@ -29,6 +29,12 @@ export interface MessageAsk { kind: 'phone'; label: string }
  */
 export const OPEN_ASK_KEY = 'openAsk';
 
+/** Whether a stored dialogue state (a whole dialogue, or a new conversation's carried ask alone) has the phone ask open. */
+export function phoneAskOpen(dialogueState: unknown): boolean {
+  const data = dialogueState && typeof dialogueState === 'object' ? (dialogueState as { data?: unknown }).data : undefined;
+  return !!data && typeof data === 'object' && (data as Record<string, unknown>)[OPEN_ASK_KEY] === 'phone';
+}
+
 /** The ask and ask_closed of a message's metadata, when well formed. */
 export function messageAsks(metadata: Record<string, unknown> | null | undefined): { ask: MessageAsk | null; askClosed: 'phone' | null } {
   const a = metadata?.ask as Partial<MessageAsk> | undefined;
