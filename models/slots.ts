@@ -99,11 +99,50 @@ export async function availableSlotsByDoctor(db: Db, scope: OrgScope, input: Fin
   return found.map(({ doctor, booked }) => {
     const zone = doctor.effective_time_zone;
     const windows = doctor.active ? dayWindows(doctor.working_hours, input.date, zone) : [];
-    const slots = computeSlots({ windows, booked, durationMinutes: input.durationMinutes, now: input.now })
-      .filter((s) => !input.partOfDay || partOfDayOf(s.start, zone) === input.partOfDay)
-      .map((s) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: new Date(s.start), endTime: new Date(s.end), localTime: localTime(s.start, zone) }));
-    return { doctor, slots };
+    return { doctor, slots: freeSlotsIn({ id: doctor.id, name: doctor.name, timeZone: zone }, windows, booked, input) };
   });
+}
+
+/** A bookable doctor as a caller already holds it (the engine's clinic cache): all a slot search needs but its appointments. */
+export interface SlotDoctor { id: string; name: string; workingHours: WorkingHours; timeZone: string }
+
+/**
+ * The free slots on a local date of doctors the caller already holds (the
+ * engine's clinic cache: active, not deleted), without reading them again: one
+ * statement reads the active appointments of all of them that overlap their
+ * working windows of the day.
+ */
+export async function freeSlotsOfDoctors(db: Db, scope: OrgScope, doctors: readonly SlotDoctor[], input: Omit<FindAvailableSlotsInput, 'doctorId' | 'specialization'>): Promise<AvailableSlot[]> {
+  const working = doctors
+    .map((doctor) => ({ doctor, windows: dayWindows(doctor.workingHours, input.date, doctor.timeZone) }))
+    .filter((d) => d.windows.length > 0);
+  if (working.length === 0) return [];
+  const from = Math.min(...working.flatMap((d) => d.windows.map((w) => w.start)));
+  const to = Math.max(...working.flatMap((d) => d.windows.map((w) => w.end)));
+  const statement = bookedOfDoctorsStatement(scope.organizationId, working.map((d) => d.doctor.id), new Date(from), new Date(to));
+  const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: Array<{ doctor_id: string; booked: Array<[number, number]> }> };
+  const booked = new Map(result.rows.map((r) => [r.doctor_id, r.booked.map(([start, end]) => ({ start, end }))]));
+  return working.flatMap(({ doctor, windows }) => freeSlotsIn(doctor, windows, booked.get(doctor.id) ?? [], input));
+}
+
+/** The active appointments of the doctors that overlap [from, to), as epoch milliseconds per doctor, in one statement. */
+export function bookedOfDoctorsStatement(orgId: string, doctorIds: readonly string[], from: Date, to: Date): { sql: string; bindings: Knex.Value[] } {
+  return {
+    // Epoch milliseconds as JSON, as in slotSearchStatement; the bounds as columns (activeOverlapSql: not placeholders).
+    sql: `SELECT a.doctor_id, json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
+     FROM appointments a, (SELECT ?::timestamptz AS s, ?::timestamptz AS e) r
+     WHERE a.organization_id = ? AND a.doctor_id = ANY(?::text[]) AND ${activeOverlapSql('r.s', 'r.e', 'a')}
+     GROUP BY a.doctor_id`,
+    bindings: [from, to, orgId, [...doctorIds]],
+  };
+}
+
+/** One doctor's free slots in its working windows of the day, as offered (the part of the day asked for, local times). */
+function freeSlotsIn(doctor: { id: string; name: string; timeZone: string }, windows: Window[], booked: Window[], input: Pick<FindAvailableSlotsInput, 'durationMinutes' | 'partOfDay' | 'now'>): AvailableSlot[] {
+  const zone = doctor.timeZone;
+  return computeSlots({ windows, booked, durationMinutes: input.durationMinutes, now: input.now })
+    .filter((s) => !input.partOfDay || partOfDayOf(s.start, zone) === input.partOfDay)
+    .map((s) => ({ doctorId: doctor.id, doctorName: doctor.name, startTime: new Date(s.start), endTime: new Date(s.end), localTime: localTime(s.start, zone) }));
 }
 
 /**

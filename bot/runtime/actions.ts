@@ -13,7 +13,7 @@ import {
   bookAppointment, cancelAppointment, confirmAppointment, getAppointment, listUpcomingAppointments, rescheduleAppointment,
   type Appointment,
 } from '../../models/appointments.js';
-import { availableSlotsByDoctor, distinctTimes } from '../../models/slots.js';
+import { availableSlotsByDoctor, distinctTimes, freeSlotsOfDoctors } from '../../models/slots.js';
 import { findOverlapping } from '../../models/appointmentQueries.js';
 import { createTicket, type TicketCategory } from '../../models/tickets.js';
 import { handoffConversation } from '../../models/conversations.js';
@@ -133,12 +133,17 @@ async function findSlots(rt: TurnRuntime, state: DialogueState, a: Extract<Dialo
     ? await ownAppointment(rt, (state.data.appointment as { id: string }).id) : undefined;
   const duration = moving?.duration_minutes ?? DEFAULT_DURATION;
   try {
+    const query = { date: a.date, durationMinutes: duration, partOfDay: a.partOfDay, now: rt.now };
+    // The clinic's bookable doctors are cached with their working hours and zones: only their appointments are read.
+    const spec = a.specialization?.toLowerCase();
+    const cached = rt.clinic.doctors.filter((d) => (a.doctorId ? d.id === a.doctorId : d.specialization.toLowerCase() === spec));
+    // A doctor asked for that the cache does not hold (deactivated or deleted since) goes the long way, which refuses it.
+    const found = a.doctorId && cached.length === 0
+      ? (await availableSlotsByDoctor(rt.db.reader, rt.scope, { ...query, doctorId: a.doctorId })).flatMap((d) => d.slots)
+      : await freeSlotsOfDoctors(rt.db.reader, rt.scope, cached, query);
     // Every free time of the day, one doctor each (the dialogue offers the soonest, or those nearest a time asked for).
     // distinctTimes orders by time itself: the doctors' slots go in unsorted.
-    const slots = distinctTimes((await availableSlotsByDoctor(rt.db.reader, rt.scope, {
-      doctorId: a.doctorId, specialization: a.doctorId ? undefined : a.specialization, date: a.date, durationMinutes: duration,
-      partOfDay: a.partOfDay, now: rt.now,
-    })).flatMap((d) => d.slots), seedOf(rt.conversation.id));
+    const slots = distinctTimes(found, seedOf(rt.conversation.id));
     const offers: SlotOffer[] = slots.map((s) => ({ doctorId: s.doctorId, doctorName: s.doctorName, startTime: s.startTime.toISOString(), durationMinutes: duration }));
     return { type: 'slots', slots: offers };
   } catch (err) {

@@ -1,14 +1,17 @@
 /**
  * What the engine needs to know about a clinic on every turn (time zone,
- * emergency number, bookable doctors and specializations), cached per
- * organization for a short while so a turn costs no extra queries.
+ * emergency number, bookable doctors with their working hours and zones, and
+ * specializations), cached per organization for a short while so a turn costs
+ * no extra queries, and a slot search reads only appointments.
  */
 import type { Db } from '../../models/base.js';
 import { doctorsQuery } from '../../models/doctors.js';
+import type { SlotDoctor } from '../../models/slots.js';
 import { loadOrganization, orgSettings } from '../../models/settings.js';
 import { LANGS, type Lang } from '../understanding/types.js';
 
-export interface ClinicDoctor { id: string; name: string; specialization: string }
+/** A bookable doctor (active), with what the slot search needs of it (models/slots.ts freeSlotsOfDoctors). */
+export interface ClinicDoctor extends SlotDoctor { specialization: string }
 
 export interface ClinicContext {
   organizationId: string;
@@ -33,7 +36,7 @@ async function loadClinic(db: Db, organizationId: string, fallbackEmergency: str
   const stored = (org.settings ?? {}) as Record<string, unknown>;
   const settings = orgSettings(org);
   const rows = await doctorsQuery(db, organizationId).where('doctors.active', true).orderBy('doctors.name');
-  const doctors = rows.map((d) => ({ id: d.id, name: d.name, specialization: d.specialization }));
+  const doctors = rows.map((d) => ({ id: d.id, name: d.name, specialization: d.specialization, workingHours: d.working_hours, timeZone: d.effective_time_zone }));
   const specializations = [...new Set(doctors.map((d) => d.specialization))].sort((a, b) => a.localeCompare(b));
   const emergency = typeof stored.emergency_number === 'string' && stored.emergency_number ? stored.emergency_number : fallbackEmergency;
   return {

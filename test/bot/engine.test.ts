@@ -11,6 +11,17 @@ import { updateDoctor } from '../../models/doctors.js';
 import { buildAppointment, buildDoctor, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
 import { buildClinic, Chat, keys, NOW, startEngineService, TZ } from './engineSupport.js';
 import { VisitorClient } from '../support/webchat.js';
+
+/** Runs `change` and returns once the clinic-changed notification it causes has been heard (and so acted on by every engine). */
+async function clinicChanged(svc: RunningService, orgId: string, change: () => Promise<unknown>): Promise<void> {
+  // Handlers run in the order they subscribed: when this one hears the notification, the instances' engines have.
+  let hear = () => {};
+  const heard = new Promise<void>((resolve) => { hear = resolve; });
+  const unlisten = await svc.deps.db.listen(CLINIC_CHANGED_CHANNEL, (org) => { if (org === orgId) hear(); });
+  await change();
+  await heard;
+  await unlisten();
+}
 import { ApiClient } from '../support/client.js';
 
 const local = (iso: Date | string) => DateTime.fromJSDate(new Date(iso), { zone: TZ }).toFormat('yyyy-MM-dd HH:mm');
@@ -306,19 +317,29 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     };
     // The other instance has read the clinic (and caches it for 30 s).
     assert.deepEqual(await specialties(), ['Cardiology', 'Dermatology']);
-    const changed = async (change: () => Promise<unknown>) => {
-      // Handlers run in the order they subscribed: when this one hears the notification, the instance's engine has.
-      let hear = () => {};
-      const heard = new Promise<void>((resolve) => { hear = resolve; });
-      const unlisten = await svc.deps.db.listen(CLINIC_CHANGED_CHANNEL, (org) => { if (org === t.org.id) hear(); });
-      await change();
-      await heard;
-      await unlisten();
-    };
+    const changed = (change: () => Promise<unknown>) => clinicChanged(svc, t.org.id, change);
     await changed(() => buildDoctor(t, { name: 'Dr. Nadia Rahman', specialization: 'Neurology' }));
     assert.deepEqual(await specialties(), ['Cardiology', 'Dermatology', 'Neurology']);
     await changed(() => updateDoctor(svc.deps.db.knex, { organizationId: t.org.id }, t.cardiology.id, { active: false }));
     assert.deepEqual(await specialties(), ['Dermatology', 'Neurology']);
+  });
+
+  it('offers the times of a doctor\'s new working hours at the next turn on another instance (the cached hours go with the clinic)', async () => {
+    const t = await buildClinic(svc);
+    const other = await startEngineService();
+    const firstOffer = async () => {
+      const patient = await buildPatient(t, { preferred_language: 'en' });
+      const chat = new Chat(svc, t.org.id, 'whatsapp', patient.phone!, other.engine);
+      assert.deepEqual(keys(await chat.say('I want to book an appointment')), ['ask_specialty']);
+      assert.deepEqual(keys(await chat.say('1')), ['ask_day']);
+      const [offer] = await chat.say('tomorrow');
+      assert.equal(keys([offer!])[0], 'offer_slots');
+      return offer!.options![0]!.label;
+    };
+    assert.match(await firstOffer(), /08:00/);
+    const afternoons = Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, ['15:00-17:00']]));
+    await clinicChanged(svc, t.org.id, () => updateDoctor(svc.deps.db.knex, { organizationId: t.org.id }, t.cardiology.id, { working_hours: afternoons }));
+    assert.match(await firstOffer(), /15:00/);
   });
 
   it('continues a booking after a restart: a new service on the same database picks up the dialogue', async () => {

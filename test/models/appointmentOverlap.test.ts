@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { buildAppointment, buildDoctor, buildPatient, createTestOrg } from '../support/factories.js';
 import { findOverlapping, OVERLAPPING_SQL, overlappingBindings } from '../../models/appointmentQueries.js';
-import { availableSlotsByDoctor, slotSearchStatement } from '../../models/slots.js';
+import { availableSlotsByDoctor, bookedOfDoctorsStatement, freeSlotsOfDoctors, slotSearchStatement, type AvailableSlot, type SlotDoctor } from '../../models/slots.js';
+import { doctorsQuery } from '../../models/doctors.js';
 import { genericPlan, planNodes, planProbeTable, type PlanNode } from '../support/plans.js';
 
 const at = (iso: string) => new Date(iso);
@@ -51,6 +52,40 @@ describe('appointment overlap checks (models/appointmentQueries, models/slots)',
     assert.deepEqual(await slots(), ['09:00', '09:30', '10:00', '10:30', '11:00', '11:30']);
   });
 
+  it('the search over doctors held in memory offers what the search that reads them does: own zones, appointments that began earlier, cancelled ones, part of the day', async () => {
+    const t = await createTestOrg({ timeZone: 'Europe/Madrid' });
+    const tuesday = (ranges: string[]) => ({ monday: [], tuesday: ranges, wednesday: [], thursday: [], friday: [], saturday: [], sunday: [] });
+    const madrid = await buildDoctor(t, { specialization: 'Cardiology', working_hours: tuesday(['08:00-14:00', '16:00-19:00']) });
+    const canary = await buildDoctor(t, { specialization: 'Cardiology', working_hours: tuesday(['09:00-13:00']), time_zone: 'Atlantic/Canary' });
+    await buildDoctor(t, { specialization: 'Cardiology', working_hours: tuesday([]) });
+    const patient = await buildPatient(t);
+    const knex = t.svc.deps.db.knex;
+    const scope = { organizationId: t.org.id };
+    const now = at('2031-03-01T00:00:00Z');
+    // An hour from 08:30 Madrid (07:30Z), one of the Canary doctor from 09:00 local (09:00Z), one cancelled at 17:00 Madrid.
+    await buildAppointment(t, { patientId: patient.id, doctorId: madrid.id, startTime: at('2031-03-04T07:30:00Z'), durationMinutes: 60, now });
+    await buildAppointment(t, { patientId: patient.id, doctorId: canary.id, startTime: at('2031-03-04T09:00:00Z'), durationMinutes: 45, now });
+    const cancelled = await buildAppointment(t, { patientId: patient.id, doctorId: madrid.id, startTime: at('2031-03-04T16:00:00Z'), now });
+    await knex('appointments').where({ id: cancelled.id }).update({ status: 'cancelled' });
+
+    const held: SlotDoctor[] = (await doctorsQuery(knex, t.org.id).where('doctors.specialization', 'Cardiology'))
+      .map((d) => ({ id: d.id, name: d.name, workingHours: d.working_hours, timeZone: d.effective_time_zone }));
+    const key = (s: AvailableSlot) => `${s.doctorId} ${s.startTime.toISOString()} ${s.endTime.toISOString()} ${s.localTime}`;
+    for (const partOfDay of [undefined, 'morning', 'afternoon', 'evening'] as const) {
+      const input = { date: '2031-03-04', durationMinutes: 30, partOfDay, now };
+      const read = (await availableSlotsByDoctor(knex, scope, { ...input, specialization: 'Cardiology' })).flatMap((d) => d.slots).map(key).sort();
+      const fromMemory = (await freeSlotsOfDoctors(knex, scope, held, input)).map(key).sort();
+      assert.deepEqual(fromMemory, read, `part of day ${partOfDay ?? 'any'}`);
+    }
+    const morning = (await freeSlotsOfDoctors(knex, scope, held, { date: '2031-03-04', durationMinutes: 30, partOfDay: 'morning', now }))
+      .filter((s) => s.doctorId === madrid.id).map((s) => s.localTime);
+    assert.deepEqual(morning.slice(0, 3), ['08:00', '09:30', '10:00'], 'the hour from 08:30 takes 08:30 and 09:00');
+    const canaryTimes = (await freeSlotsOfDoctors(knex, scope, held, { date: '2031-03-04', durationMinutes: 30, now }))
+      .filter((s) => s.doctorId === canary.id).map((s) => s.localTime);
+    assert.deepEqual(canaryTimes, ['10:00', '10:30', '11:00', '11:30', '12:00', '12:30'], 'local to the Canaries; 09:00-09:45 taken');
+    assert.deepEqual(await freeSlotsOfDoctors(knex, scope, held, { date: '2031-03-05', durationMinutes: 30, now }), [], 'nobody works on Wednesday');
+  });
+
   it('the booking check and the slot search read only the doctor\'s appointments of the time asked about, through the btree index, in the generic plan', async () => {
     const t = await createTestOrg();
     const doctors = await Promise.all(Array.from({ length: 8 }, () => buildDoctor(t)));
@@ -73,9 +108,11 @@ describe('appointment overlap checks (models/appointmentQueries, models/slots)',
       plans.push(await genericPlan(trx, OVERLAPPING_SQL, overlappingBindings(t.org.id, doctor.id, at('2030-06-01T10:00:00Z'), at('2030-06-01T10:30:00Z'))));
       const search = slotSearchStatement(t.org.id, { doctorId: doctor.id, date: '2030-06-01' });
       plans.push(await genericPlan(trx, search.sql, search.bindings));
+      const booked = bookedOfDoctorsStatement(t.org.id, doctors.slice(0, 4).map((d) => d.id), at('2030-06-01T08:00:00Z'), at('2030-06-01T20:00:00Z'));
+      plans.push(await genericPlan(trx, booked.sql, booked.bindings));
       await trx.rollback();
     });
-    assert.equal(plans.length, 2);
+    assert.equal(plans.length, 3);
     for (const plan of plans) assertReadsTheDoctorsStretchOfTime(plan);
   });
 });
