@@ -48,6 +48,15 @@ export function partOfDayOf(instant: number, zone: string): PartOfDay {
   return hour < 12 ? 'morning' : hour < 17 ? 'afternoon' : 'evening';
 }
 
+/**
+ * The booked intervals of the appointments `a` a slot search reads, as one JSON
+ * array of [start, end] in epoch milliseconds (parsed natively, unlike arrays
+ * or timestamps); bookedWindows reads it back.
+ */
+const BOOKED_AS_JSON = `json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000))`;
+
+const bookedWindows = (booked: Array<[number, number]> | null | undefined): Window[] => (booked ?? []).map(([start, end]) => ({ start, end }));
+
 /** A doctor as the slot search reads it, with its booked intervals of the local day. */
 type DoctorWithBooked = Record<string, unknown> & { booked: Array<[number, number]> | null };
 
@@ -69,8 +78,7 @@ export function slotSearchStatement(orgId: string, input: Pick<FindAvailableSlot
          AND ${byDoctor ? 'doctors.id = ?' : "doctors.specialization ILIKE ? AND doctors.active"}
      )
      SELECT d.*, b.booked FROM d LEFT JOIN LATERAL (
-       -- Epoch milliseconds as JSON: parsed natively, unlike arrays or timestamps.
-       SELECT json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
+       SELECT ${BOOKED_AS_JSON} AS booked
        FROM appointments a
        WHERE d.active AND a.organization_id = d.organization_id AND a.doctor_id = d.id
          AND ${activeOverlapSql('d.day_start', 'd.day_end', 'a')}
@@ -85,7 +93,7 @@ async function doctorsWithBookedDay(db: Db, orgId: string, input: FindAvailableS
   const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: DoctorWithBooked[] };
   return result.rows.map(({ booked, day_start: _start, day_end: _end, ...row }) => ({
     doctor: Doctor.fromDatabaseJson(row),
-    booked: (booked ?? []).map(([start, end]) => ({ start, end })),
+    booked: bookedWindows(booked),
   }));
 }
 
@@ -121,15 +129,15 @@ export async function freeSlotsOfDoctors(db: Db, scope: OrgScope, doctors: reado
   const to = Math.max(...working.flatMap((d) => d.windows.map((w) => w.end)));
   const statement = bookedOfDoctorsStatement(scope.organizationId, working.map((d) => d.doctor.id), new Date(from), new Date(to));
   const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: Array<{ doctor_id: string; booked: Array<[number, number]> }> };
-  const booked = new Map(result.rows.map((r) => [r.doctor_id, r.booked.map(([start, end]) => ({ start, end }))]));
+  const booked = new Map(result.rows.map((r) => [r.doctor_id, bookedWindows(r.booked)]));
   return working.flatMap(({ doctor, windows }) => freeSlotsIn(doctor, windows, booked.get(doctor.id) ?? [], input));
 }
 
 /** The active appointments of the doctors that overlap [from, to), as epoch milliseconds per doctor, in one statement. */
 export function bookedOfDoctorsStatement(orgId: string, doctorIds: readonly string[], from: Date, to: Date): { sql: string; bindings: Knex.Value[] } {
   return {
-    // Epoch milliseconds as JSON, as in slotSearchStatement; the bounds as columns (activeOverlapSql: not placeholders).
-    sql: `SELECT a.doctor_id, json_agg(json_build_array(extract(epoch FROM a.start_time) * 1000, extract(epoch FROM a.end_time) * 1000)) AS booked
+    // The bounds as columns (activeOverlapSql: not placeholders).
+    sql: `SELECT a.doctor_id, ${BOOKED_AS_JSON} AS booked
      FROM appointments a, (SELECT ?::timestamptz AS s, ?::timestamptz AS e) r
      WHERE a.organization_id = ? AND a.doctor_id = ANY(?::text[]) AND ${activeOverlapSql('r.s', 'r.e', 'a')}
      GROUP BY a.doctor_id`,
