@@ -3,6 +3,7 @@
  * default that runs on a fresh machine (embedded database, no accounts).
  */
 import { z } from 'zod';
+import { KeyRingError, parseKeyRing } from './encryption.js';
 
 const bool = z
   .union([z.boolean(), z.string()])
@@ -30,7 +31,18 @@ const schema = z.object({
   PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().positive().default(60),
   RATE_LIMITS_ENABLED: bool.default(true),
   PUBLIC_URL: z.string().url().optional(),
-  ENCRYPTION_KEYS: z.string().optional(),
+  /** "<id>:<base64 of 32 bytes>", comma-separated, the primary first (lib/encryption.ts). */
+  ENCRYPTION_KEYS: z.string().optional().superRefine((spec, ctx) => {
+    if (spec === undefined) return;
+    try {
+      parseKeyRing(spec);
+    } catch (err) {
+      if (!(err instanceof KeyRingError)) throw err;
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message });
+    }
+  }),
+  /** How often a new primary key is due (GET /system/encryption/status: next_rotation). */
+  ENCRYPTION_KEY_ROTATION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: z.string().url().optional(),
   OPENAI_MODEL: z.string().default('gpt-4o-mini'),
@@ -81,6 +93,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const c = parsed.data;
   if (!isValidTimeZone(c.ORG_TIMEZONE)) throw new ConfigError(`Invalid configuration:\n  ORG_TIMEZONE: unknown IANA time zone "${c.ORG_TIMEZONE}"`);
+  if (c.NODE_ENV === 'production' && !c.ENCRYPTION_KEYS) {
+    throw new ConfigError('Invalid configuration:\n  ENCRYPTION_KEYS: required in production (message content is health data); e.g. ENCRYPTION_KEYS=k1:$(openssl rand -base64 32)');
+  }
   const embedded = !c.DATABASE_URL;
   return { ...c, embedded, seedDemo: c.SEED_DEMO ?? embedded };
 }
