@@ -11,6 +11,8 @@ import { loadConfig, type Config } from './lib/config.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { openDatabase, type Database } from './models/db.js';
+import { keyRingOf, recordPrimaryKeyInUse, useKeyRing } from './models/encryption.js';
+import { parseKeyRing } from './lib/encryption.js';
 import { whatsappTemplateLookup } from './models/settings.js';
 import { CLINIC_CHANGED_CHANNEL } from './models/clinicChanges.js';
 import { bootstrap } from './models/bootstrap.js';
@@ -79,8 +81,13 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   const clock = opts.clock ?? systemClock;
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, preparedStatements: config.DB_PREPARED_STATEMENTS }));
+  const keyRing = config.ENCRYPTION_KEYS ? parseKeyRing(config.ENCRYPTION_KEYS) : null;
+  const db = opts.db ?? (await openDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, preparedStatements: config.DB_PREPARED_STATEMENTS, keyRing }));
+  // A database handed in keeps the key ring it was opened with unless this configuration names one.
+  if (opts.db && keyRing) useKeyRing(db.knex, keyRing);
   logger.info({ backend: db.kind }, 'database ready, migrations applied');
+  if (keyRingOf(db.knex)) await recordPrimaryKeyInUse(db.knex, clock.now());
+  else logger.warn('ENCRYPTION_KEYS is not set: message content is stored unencrypted (required in production)');
 
   if (!opts.skipBootstrap) {
     const result = await bootstrap(db.knex, {

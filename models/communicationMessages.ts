@@ -12,6 +12,7 @@ import { queueOutboundMessage } from './messages.js';
 import { findTemplateByIdOrName } from './templates.js';
 import { loadOrganization, orgSettings } from './settings.js';
 import { dateBounds } from './dateRange.js';
+import { openText } from './encryption.js';
 import { unprocessable, validationError, notFound } from '../lib/errors.js';
 import {
   APPOINTMENT_VARIABLES, DATE_FORMAT, TIME_FORMAT, checkBody, extractVariables, firstNameOf, isTemplateVariable,
@@ -212,11 +213,11 @@ export async function listCommunications(db: Db, scope: OrgScope, input: ListCom
   const [field, dir] = input.sort;
   const rows = (await selectRow(q, k).orderBy(`m.${field}`, dir).orderBy('m.id', dir)
     .limit(input.limit).offset((input.page - 1) * input.limit)) as CommunicationRow[];
-  return { rows, total: Number(count) };
+  return { rows: rows.map((r) => ({ ...r, content: openText(db, r.content) })), total: Number(count) };
 }
 
 export async function getCommunication(db: Db, scope: OrgScope, id: string): Promise<CommunicationRow> {
   const row = (await selectRow(joined(db, scope.organizationId).where('m.id', id), db as Knex).first()) as CommunicationRow | undefined;
   if (!row) throw notFound('Communication');
-  return row;
+  return { ...row, content: openText(db, row.content) };
 }

@@ -15,6 +15,7 @@ import { DATE_FORMAT, TEMPLATE_LANGUAGES, TIME_FORMAT, pickBody, renderTemplate,
 import { loadOrganization, nextSendTime, orgSettings } from './settings.js';
 import { PHONE_CHANNELS, constantValues, missingAppointmentValues, resolveContent, type ContentInput, type SendChannel } from './communicationMessages.js';
 import { whereUnclaimed } from './messages.js';
+import { sealText } from './encryption.js';
 
 export { sendToPatient, listCommunications, getCommunication, SEND_CHANNELS, type SendChannel, type CommunicationRow } from './communicationMessages.js';
 
@@ -136,10 +137,11 @@ function messageIdPrefix(now: Date): string {
 }
 
 /**
- * Queues one message per recipient in a single statement and records the
- * batch. Opted-out patients and patients without an address on the channel
- * are stored as skipped (last_error opted_out / no_address) and never sent.
- * Must run in a transaction (the caller's).
+ * Queues one message per recipient and records the batch: one statement
+ * reads the recipients with their rendered bodies, a second stores the
+ * messages, sealed. Opted-out patients and patients without an address on
+ * the channel are stored as skipped (last_error opted_out / no_address) and
+ * never sent. Must run in a transaction (the caller's).
  */
 export async function createBulkSend(db: Db, scope: OrgScope, input: BulkSendInput): Promise<BatchView> {
   const k = db as Knex;
@@ -215,9 +217,8 @@ export async function createBulkSend(db: Db, scope: OrgScope, input: BulkSendInp
     contentArgs.push(...args);
   }
 
-  const sendAfter = nextSendTime(settings.quiet_hours, org.time_zone, input.now);
-  const batchId = newId('batch', input.now.getTime());
-  const sql = `
+  // The bodies are rendered in SQL (above) and sealed here (models/encryption.ts): no message text is stored as written.
+  const recipients = (await k.raw(`
     WITH r AS (
       SELECT p.id AS patient_id, p.name, p.preferred_language, p.opted_out_at,
              ${address} AS to_address, ${conversation} AS conversation_id
@@ -226,18 +227,29 @@ export async function createBulkSend(db: Db, scope: OrgScope, input: BulkSendInp
       ${apptJoin}
       ${convJoin}
       WHERE p.organization_id = ? AND p.deleted_at IS NULL ${where.join(' ')}
-    ),
-    ins AS (
+    )
+    SELECT r.patient_id, r.conversation_id, r.to_address, r.opted_out_at IS NOT NULL AS opted_out, ${contentSql} AS content
+    FROM r ORDER BY r.patient_id`,
+  [...apptArgs, input.channel, orgId, ...whereArgs, ...contentArgs] as Knex.RawBinding[])) as {
+    rows: { patient_id: string; conversation_id: string | null; to_address: string | null; opted_out: boolean; content: string }[];
+  };
+
+  const sendAfter = nextSendTime(settings.quiet_hours, org.time_zone, input.now);
+  const batchId = newId('batch', input.now.getTime());
+  const idPrefix = messageIdPrefix(input.now);
+  const rows = recipients.rows;
+  const sql = `
+    WITH ins AS (
       INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, sender_user_id,
         content, to_address, status, last_error, batch_id, metadata, next_attempt_at, created_at, updated_at)
-      SELECT ? || lpad((row_number() OVER (ORDER BY r.patient_id))::text, 10, '0'), ?, r.conversation_id, r.patient_id, ?, 'outbound', ?, ?,
-        ${contentSql}, r.to_address,
-        CASE WHEN r.opted_out_at IS NOT NULL OR r.to_address IS NULL THEN 'skipped' ELSE 'queued' END,
-        CASE WHEN r.opted_out_at IS NOT NULL THEN 'opted_out' WHEN r.to_address IS NULL THEN 'no_address' END,
+      SELECT v.id, ?, v.conversation_id, v.patient_id, ?, 'outbound', ?, ?,
+        v.content, v.to_address,
+        CASE WHEN v.opted_out OR v.to_address IS NULL THEN 'skipped' ELSE 'queued' END,
+        CASE WHEN v.opted_out THEN 'opted_out' WHEN v.to_address IS NULL THEN 'no_address' END,
         ?, ?::jsonb,
-        CASE WHEN r.opted_out_at IS NULL AND r.to_address IS NOT NULL THEN ?::timestamptz END,
+        CASE WHEN NOT v.opted_out AND v.to_address IS NOT NULL THEN ?::timestamptz END,
         ?, ?
-      FROM r
+      FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::boolean[]) AS v(id, conversation_id, patient_id, content, to_address, opted_out)
       RETURNING status, conversation_id
     ),
     bump AS (
@@ -247,12 +259,13 @@ export async function createBulkSend(db: Db, scope: OrgScope, input: BulkSendInp
     )
     SELECT status, count(*)::int AS n FROM ins GROUP BY status`;
   const args = [
-    ...apptArgs, input.channel, orgId, ...whereArgs,
-    messageIdPrefix(input.now), orgId, input.channel, input.sender, input.createdBy,
-    ...contentArgs,
+    orgId, input.channel, input.sender, input.createdBy,
     batchId, JSON.stringify(content.templateId ? { template_id: content.templateId } : {}),
     sendAfter.getTime() > input.now.getTime() ? sendAfter : null,
     input.now, input.now,
+    // Ids sort in the recipients' order (the row number is their last 10 characters).
+    rows.map((_, i) => idPrefix + String(i + 1).padStart(10, '0')), rows.map((r) => r.conversation_id), rows.map((r) => r.patient_id),
+    rows.map((r) => sealText(db, r.content)), rows.map((r) => r.to_address), rows.map((r) => r.opted_out),
     input.now,
   ];
   const result = (await k.raw(sql, args as Knex.RawBinding[])) as { rows: { status: string; n: number }[] };

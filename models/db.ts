@@ -14,6 +14,8 @@ import { btree_gist } from '@electric-sql/pglite/contrib/btree_gist';
 import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { migrationSource } from './migrations/index.js';
 import { nameRepeatedStatements } from './preparedStatements.js';
+import { useKeyRing } from './encryption.js';
+import type { KeyRing } from '../lib/encryption.js';
 
 // int8 (count(*), sums) as JS numbers: our counts stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
@@ -39,12 +41,15 @@ export interface OpenDatabaseOptions {
   poolMax?: number;
   /** Name repeated statements so the server prepares them once per connection (default true). */
   preparedStatements?: boolean;
+  /** Seals message content written through this database and opens what it reads (models/encryption.ts); none: plaintext. */
+  keyRing?: KeyRing | null;
 }
 
 /** Opens the database, binds Objection to it and runs pending migrations. */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Database> {
   const db = opts.url ? openPostgres(opts.url, opts.poolMax ?? 10) : await openPglite(opts.dataDir ?? './data');
   if (opts.preparedStatements !== false) nameRepeatedStatements(db.knex);
+  useKeyRing(db.knex, opts.keyRing ?? null);
   Model.knex(db.knex);
   await db.knex.migrate.latest({ migrationSource, tableName: 'knex_migrations' });
   return db;

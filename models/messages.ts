@@ -4,9 +4,11 @@
  * transaction; the dispatcher (channels/dispatcher.ts) sends it after commit.
  */
 import type { Knex } from 'knex';
+import type { QueryContext } from 'objection';
 import { BaseModel, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { ACTIVITY_RESOLUTION } from './patients.js';
+import { openText, sealText } from './encryption.js';
 
 export type MessageDirection = 'inbound' | 'outbound';
 export type MessageSender = 'patient' | 'assistant' | 'staff' | 'system';
@@ -77,6 +79,18 @@ export class Message extends BaseModel {
   failed_at!: Date | null;
   created_at!: Date;
   updated_at!: Date;
+
+  /** Content is stored sealed (models/encryption.ts): opened with the key ring of the database it was read from. */
+  override $afterFind(context: QueryContext): void {
+    if (typeof this.content === 'string') this.content = openText(context.transaction as Db, this.content);
+  }
+}
+
+/** A Message from a row a raw statement returned, its content opened. */
+export function messageFromRow(db: Db, row: Record<string, unknown>): Message {
+  const message = Message.fromDatabaseJson(row);
+  if (typeof message.content === 'string') message.content = openText(db, message.content);
+  return message;
 }
 
 /** Runs `fn` in the caller's transaction when `db` is one, otherwise in a new one. */
@@ -126,7 +140,7 @@ export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreI
        WHERE id = ? AND organization_id = ? AND EXISTS (SELECT 1 FROM ins) AND last_activity_at < ?::timestamptz - interval '${ACTIVITY_RESOLUTION}'
      )
      SELECT * FROM ins`,
-    [newId('message'), orgId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', input.text,
+    [newId('message'), orgId, input.conversationId, input.patientId, input.channel, input.contentType ?? 'text', sealText(db, input.text),
       input.from, input.providerMessageId, input.clientMessageId ?? null, JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
       input.receivedAt, input.conversationId, orgId,
       input.receivedAt, input.patientId, orgId, input.receivedAt],
@@ -143,7 +157,7 @@ export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreI
     if (!existing) throw new Error('inbound message conflicted but the stored row was not found');
     return { message: existing, duplicate: true };
   }
-  return { message: Message.fromDatabaseJson(inserted.rows[0]!), duplicate: false };
+  return { message: messageFromRow(db, inserted.rows[0]!), duplicate: false };
 }
 
 export interface QueueOutboundInput {
@@ -184,7 +198,7 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
   const now = input.now ?? new Date();
   const k = db as Knex;
   const bump = Boolean(input.conversationId);
-  const insert = outboundInsert(scope, [input]);
+  const insert = outboundInsert(db, scope, [input]);
   // One statement: the row (returned as stored) and the conversation's counters.
   const result = (await k.raw(
     `WITH ins AS (${insert.sql} RETURNING *)${bump ? `, conv AS (
@@ -194,7 +208,7 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
      SELECT * FROM ins`,
     [...insert.bindings, ...(bump ? [now, input.conversationId!, scope.organizationId] : [])],
   )) as { rows: Record<string, unknown>[] };
-  return Message.fromDatabaseJson(result.rows[0]!);
+  return messageFromRow(db, result.rows[0]!);
 }
 
 /**
@@ -202,12 +216,12 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
  * that composes it into a larger statement (models/conversations.ts saveTurn).
  * Ids not given are made in order, so the rows are sent in the order given.
  */
-export function outboundInsert(scope: OrgScope, inputs: readonly QueueOutboundInput[], onlyIf?: string): { sql: string; bindings: Knex.Value[] } {
+export function outboundInsert(db: Db, scope: OrgScope, inputs: readonly QueueOutboundInput[], onlyIf?: string): { sql: string; bindings: Knex.Value[] } {
   const bindings: Knex.Value[] = [];
   const rows = inputs.map((input) => {
     const now = input.now ?? new Date();
     bindings.push(input.id ?? newId('message'), scope.organizationId, input.conversationId ?? null, input.patientId ?? null, input.channel, input.sender,
-      input.senderUserId ?? null, input.contentType ?? 'text', input.text,
+      input.senderUserId ?? null, input.contentType ?? 'text', sealText(db, input.text),
       input.options && input.options.length ? JSON.stringify(input.options) : null, input.to, input.batchId ?? null, input.reminderId ?? null,
       JSON.stringify(input.metadata ?? {}), input.maxAttempts ?? 5, input.notBefore ?? null, now, now);
     // Typed so the rows read the same as VALUES rows or as a SELECT's (`onlyIf`), where nothing types them from the columns.

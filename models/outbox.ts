@@ -13,6 +13,7 @@
 import type { Knex } from 'knex';
 import { recordEvent, type Db } from './base.js';
 import { newId } from '../lib/ids.js';
+import { openText } from './encryption.js';
 import { withTransaction, type Message, type MessageOption } from './messages.js';
 
 /** A claimed outbound row, with what the dispatcher needs to decide at send time. */
@@ -123,7 +124,7 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
   if (!statement) return { messages: [], heldBack: 0 };
   const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: (ClaimedMessage & { candidates: number })[] };
   const candidates = result.rows[0]?.candidates ?? 0;
-  const messages: ClaimedMessage[] = result.rows.filter((r) => r.id !== null).map(({ candidates: _, ...m }) => m);
+  const messages: ClaimedMessage[] = result.rows.filter((r) => r.id !== null).map(({ candidates: _, ...m }) => ({ ...m, content: openText(db, m.content) }));
   // RETURNING gives no order; keep the queue's.
   messages.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
   return { messages, heldBack: candidates - messages.length };

@@ -251,7 +251,7 @@ export async function recordRemindersQueued(db: Db, scope: OrgScope, items: read
     const recorded = new Set(won.rows.map((r) => r.id));
     const chosen = items.map((it, i) => ({ it, messageId: messageIds[i]! })).filter(({ it }) => recorded.has(it.claim.id));
     if (chosen.length === 0) return recorded;
-    const insert = outboundInsert(scope, chosen.map(({ it, messageId }) => ({
+    const insert = outboundInsert(trx, scope, chosen.map(({ it, messageId }) => ({
       id: messageId, conversationId: it.conversationId, patientId: it.patientId, channel: it.channel, to: it.to, text: it.text,
       sender: 'system' as const, reminderId: it.claim.id, metadata: { reminder_appointment_id: it.appointmentId }, now,
     })));

@@ -10,6 +10,7 @@ import type { Db, OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { Conversation, type ConversationInsights } from './conversations.js';
 import { outboundInsert, type QueueOutboundInput } from './messages.js';
+import { sealText } from './encryption.js';
 import { ACTIVITY_RESOLUTION, Patient } from './patients.js';
 
 export interface InboundInOpenConversation {
@@ -72,7 +73,7 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
      SELECT conv.*, (SELECT id FROM ins) AS message_id, CASE WHEN p.id IS NULL THEN NULL ELSE to_jsonb(p) END AS turn_patient
      FROM conv LEFT JOIN patients p ON p.id = coalesce(conv.patient_id, ?) AND p.organization_id = ? AND p.deleted_at IS NULL`,
     [orgId, input.channel, input.from, idleBefore, input.senderPatientId, input.senderLanguage,
-      newId('message'), orgId, input.senderPatientId, input.channel, input.text, input.from, input.providerMessageId, input.clientMessageId,
+      newId('message'), orgId, input.senderPatientId, input.channel, sealText(db, input.text), input.from, input.providerMessageId, input.clientMessageId,
       JSON.stringify(input.metadata ?? {}), input.receivedAt, input.receivedAt,
       input.receivedAt, orgId, input.receivedAt, orgId, input.receivedAt, input.senderPatientId, orgId],
   )) as { rows: (InboundInOpenConversation['conversation'] & { message_id: string | null; turn_patient: Record<string, unknown> | null })[] };
@@ -155,7 +156,7 @@ export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveT
   }
   const update = `UPDATE conversations SET ${sets.join(', ')} WHERE id = ? AND organization_id = ? AND state_version = ? RETURNING id`;
   const updateBindings = [...setBindings, id, scope.organizationId, input.expectedVersion];
-  const insert = input.replies.length > 0 ? outboundInsert(scope, input.replies, 'EXISTS (SELECT 1 FROM upd)') : null;
+  const insert = input.replies.length > 0 ? outboundInsert(db, scope, input.replies, 'EXISTS (SELECT 1 FROM upd)') : null;
   const result = (await (db as Knex).raw(
     insert ? `WITH upd AS (${update}), ins AS (${insert.sql}) SELECT id FROM upd` : update,
     insert ? [...updateBindings, ...insert.bindings] : updateBindings,

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './base.js';
 import { newId } from '../lib/ids.js';
+import { openText } from './encryption.js';
 import { findOrCreateOpenConversation } from './conversations.js';
 
 export const WEBCHAT_CHANNEL = 'webchat';
@@ -133,12 +134,14 @@ export async function listOutboundAfter(db: Db, orgId: string, conversationId: s
     .where((w) => w.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now).orWhereNot('status', 'queued'))
     .orderBy('id')
     .limit(limit)
-    .select(OUTBOUND_COLUMNS) as Promise<StoredOutbound[]>;
+    .select(OUTBOUND_COLUMNS)
+    .then((rows: StoredOutbound[]) => rows.map((r) => ({ ...r, content: openText(db, r.content) })));
 }
 
 /** One outbound row, or undefined when it is not an outbound message of that conversation. */
 export async function loadOutboundMessage(db: Db, conversationId: string, messageId: string): Promise<StoredOutbound | undefined> {
   return q(db)('messages')
     .where({ id: messageId, conversation_id: conversationId, direction: 'outbound' })
-    .first(OUTBOUND_COLUMNS) as Promise<StoredOutbound | undefined>;
+    .first(OUTBOUND_COLUMNS)
+    .then((row: StoredOutbound | undefined) => (row ? { ...row, content: openText(db, row.content) } : undefined));
 }

@@ -1,13 +1,29 @@
 /**
  * The housekeeping job (node-cron, HOUSEKEEPING_TICK): deletes what has
  * outlived its use (models/housekeeping.ts) for every organization, in
- * batches. Several instances may run it: each batch deletes what it finds.
+ * batches, then re-seals message content that is not under the primary
+ * encryption key (after a rotation, or rows from before encryption; see
+ * models/encryption.ts), a bounded share per tick. Several instances may run
+ * it: each batch deletes or re-seals what it finds (SKIP LOCKED).
  */
 import { CronJob } from './cronTask.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
 import { purgeExpiredRecords, type PurgeCounts } from '../models/housekeeping.js';
+import { resealMessagesOfAllOrganizations } from '../models/encryption.js';
+
+/** What one tick did: rows deleted per table, and messages re-sealed under the primary key. */
+export type HousekeepingCounts = PurgeCounts & { messages_resealed: number };
+
+/** Messages re-sealed per tick at most, so one tick after a rotation stays short; the next goes on. */
+const RESEAL_PER_TICK = 20_000;
+/**
+ * After a tick found nothing to re-seal, the next look is this much later: this instance seals everything it writes
+ * under its primary key, so only another instance still running an older key ring (a rolling rotation) adds rows
+ * to re-seal, and each look scans the messages table.
+ */
+const RESEAL_IDLE_MS = 24 * 3600_000;
 
 export interface HousekeepingJobOptions {
   db: Database;
@@ -15,17 +31,19 @@ export interface HousekeepingJobOptions {
   clock: Clock;
   /** Cron expression (six fields allow seconds): config HOUSEKEEPING_TICK. */
   schedule: string;
-  /** Rows deleted per statement. */
+  /** Rows deleted (or re-sealed) per statement. */
   batchSize?: number;
 }
 
-export class HousekeepingJob extends CronJob<PurgeCounts> {
+export class HousekeepingJob extends CronJob<HousekeepingCounts> {
+  private nextResealAt = 0;
+
   constructor(private readonly opts: HousekeepingJobOptions) {
     super({ name: 'housekeeping', setting: 'HOUSEKEEPING_TICK', schedule: opts.schedule, logger: opts.logger });
   }
 
-  /** Deletes until nothing expired is left; returns how many of each. */
-  protected async run(): Promise<PurgeCounts> {
+  /** Deletes until nothing expired is left, then re-seals; returns how many of each. */
+  protected async run(): Promise<HousekeepingCounts> {
     const limit = this.opts.batchSize ?? 1_000;
     const total: PurgeCounts = { idempotency_keys: 0, password_resets: 0, webhook_deliveries: 0 };
     for (;;) {
@@ -34,6 +52,13 @@ export class HousekeepingJob extends CronJob<PurgeCounts> {
       if (Object.values(batch).every((n) => n < limit)) break;
     }
     if (Object.values(total).some((n) => n > 0)) this.opts.logger.info(total, 'housekeeping: expired records deleted');
-    return total;
+    let resealed = 0;
+    const now = this.opts.clock.now().getTime();
+    if (now >= this.nextResealAt) {
+      resealed = await resealMessagesOfAllOrganizations(this.opts.db.knex, { maxRows: RESEAL_PER_TICK, batchSize: this.opts.batchSize });
+      this.nextResealAt = resealed > 0 ? 0 : now + RESEAL_IDLE_MS;
+    }
+    if (resealed > 0) this.opts.logger.info({ messages_resealed: resealed }, 'housekeeping: message content re-sealed under the primary key');
+    return { ...total, messages_resealed: resealed };
   }
 }

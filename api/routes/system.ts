@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { route } from '../http/route.js';
 import { buildOpenApiDocument } from '../http/openapi.js';
 import type { AppDeps } from '../deps.js';
+import { encryptionStatus } from '../../models/encryption.js';
+import { encryptionStatusSchema, presentEncryptionStatus } from '../presenters/encryption.js';
 
 async function databaseCheck(deps: AppDeps): Promise<{ status: 'ok' | 'error'; response_time_ms: number; backend: string }> {
   const start = process.hrtime.bigint();
@@ -99,5 +101,14 @@ export const adminHealthRoutes = [
         },
       };
     },
+  }),
+  route({
+    method: 'get', path: '/system/encryption/status', operationId: 'encryptionStatus', tag: 'system',
+    summary: 'Encryption at rest of message content: the key ring in service, its rotation, and how much of the organization is sealed (Mark Assistant)',
+    permission: 'system.view', rateLimit: 'admin',
+    response: encryptionStatusSchema,
+    handler: async ({ deps, orgId }) => ({
+      data: presentEncryptionStatus(await encryptionStatus(deps.db.knex, { organizationId: orgId }), deps.config.ENCRYPTION_KEY_ROTATION_DAYS),
+    }),
   }),
 ];

@@ -19,6 +19,7 @@ import * as webhookAutoDisable from './016_webhook_auto_disable.js';
 import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
 import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor.js';
 import * as conversationsByAddress from './019_conversations_by_address.js';
+import * as encryptionKeys from './020_encryption_keys.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -40,6 +41,7 @@ const migrations: Record<string, Migration> = {
   '017_outbox_recipient_queued': outboxRecipientQueued,
   '018_active_appointments_by_doctor': activeAppointmentsByDoctor,
   '019_conversations_by_address': conversationsByAddress,
+  '020_encryption_keys': encryptionKeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,6 +5,7 @@ import { testService, startExtraService, fixedClock } from '../support/service.j
 import { ApiClient } from '../support/client.js';
 import { newId } from '../../lib/ids.js';
 import { setPatientOptOut } from '../../models/patients.js';
+import { Message } from '../../models/messages.js';
 
 const fields = (res: { body: { error: { details: { fields: { field: string }[] } } } }) =>
   res.body.error.details.fields.map((f) => f.field).sort();
@@ -30,8 +31,8 @@ async function insertAppointment(t: TestOrg, patientId: string, doctorId: string
   });
 }
 
-async function batchMessages(t: TestOrg, batchId: string): Promise<{ id: string; patient_id: string; content: string; status: string; last_error: string | null; next_attempt_at: Date | null }[]> {
-  return t.svc.deps.db.knex('messages').where({ batch_id: batchId }).orderBy('id').select('id', 'patient_id', 'content', 'status', 'last_error', 'next_attempt_at');
+async function batchMessages(t: TestOrg, batchId: string): Promise<{ id: string; patient_id: string | null; content: string; status: string; last_error: string | null; next_attempt_at: Date | null }[]> {
+  return Message.query(t.svc.deps.db.knex).where({ batch_id: batchId }).orderBy('id').select('id', 'patient_id', 'content', 'status', 'last_error', 'next_attempt_at');
 }
 
 describe('/api/v1/communications', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { createOrganization } from '../../models/organizations.js';
-import { queueOutboundMessage } from '../../models/messages.js';
+import { Message, queueOutboundMessage } from '../../models/messages.js';
 import type { RunningService } from '../../main.js';
 import { deliver, startWebchatService, stopWebchatServices } from '../support/webchat.js';
 import { clickOption, launchBrowser, newPage, offeredOptions, openWidget, sendText, waitForBotText, waitForConnection } from '../support/browser.js';
@@ -46,7 +46,7 @@ describe('web chat widget in headless Chromium', function () {
     await clickOption(w, 'Book an appointment');
     await waitForBotText(w, 'You chose: Book an appointment. Anything else?');
     assert.deepEqual(await offeredOptions(w), [], 'answered options are disabled');
-    const inbound = await svc.deps.db.knex('messages').where({ organization_id: org.id, direction: 'inbound' }).orderBy('id').pluck('content');
+    const inbound = (await Message.query(svc.deps.db.knex).where({ organization_id: org.id, direction: 'inbound' }).orderBy('id')).map((m) => m.content);
     assert.deepEqual(inbound, ['Hello, I would like an appointment', '1'], 'the option sent its value');
     await page.screenshot({ path: '/tmp/widget-after-option.png' });
 

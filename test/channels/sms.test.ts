@@ -11,6 +11,7 @@ import {
   FakeTwilio, FAKE_ACCOUNT_SID, FAKE_FROM_NUMBER, FAKE_PUBLIC_URL, closedPortUrl, newInboundSid, sendInboundSms, sendStatusCallback, twilioEnv,
 } from '../support/fakeTwilio.js';
 import { clientOn, smsOrg, startSmsService, stopSmsServices } from '../support/smsService.js';
+import { Message } from '../../models/messages.js';
 
 const outbound = (to: string, text = 'Hola'): OutboundMessage => ({
   id: 'msg_test', organizationId: 'org_test', channel: 'sms', to, text, options: null, conversationId: null, sender: 'staff', createdAt: new Date(),
@@ -33,7 +34,7 @@ describe('SMS channel (Twilio)', () => {
   });
 
   const knexOf = (svc: RunningService) => svc.deps.db.knex;
-  const inboundRows = (svc: RunningService, sid: string) => knexOf(svc)('messages').where({ channel: 'sms', direction: 'inbound', provider_message_id: sid });
+  const inboundRows = (svc: RunningService, sid: string) => Message.query(knexOf(svc)).where({ channel: 'sms', direction: 'inbound', provider_message_id: sid });
 
   describe('sending', () => {
     it('sends through the Twilio REST API with the sender number, the account credentials and the status callback URL', async () => {

@@ -14,6 +14,7 @@ import {
   type FakeSentMessage, type TelegramUser,
 } from '../support/fakeTelegram.js';
 import { telegramHarness, TELEGRAM_PUBLIC_URL } from '../support/telegramHarness.js';
+import { Message } from '../../models/messages.js';
 
 
 describe('Telegram channel (grammY)', function () {
@@ -26,7 +27,7 @@ describe('Telegram channel (grammY)', function () {
   const outboundRows = (svc: RunningService, chatId: number) =>
     knexOf(svc)('messages').where({ channel: 'telegram', direction: 'outbound', to_address: String(chatId) }).orderBy('id');
   const inboundRows = (svc: RunningService, providerMessageId: string) =>
-    knexOf(svc)('messages').where({ channel: 'telegram', direction: 'inbound', provider_message_id: providerMessageId });
+    Message.query(knexOf(svc)).where({ channel: 'telegram', direction: 'inbound', provider_message_id: providerMessageId });
 
   async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
     const end = Date.now() + timeoutMs;
@@ -160,7 +161,7 @@ describe('Telegram channel (grammY)', function () {
         assert.equal(r.status, 'sent');
         assert.match(r.provider_message_id, new RegExp(`^${user.id}:\\d+$`));
       }
-      const taps = await knex('messages').where({ conversation_id: conv.id, direction: 'inbound' }).orderBy('id');
+      const taps = await Message.query(knex).where({ conversation_id: conv.id, direction: 'inbound' }).orderBy('id');
       assert.deepEqual(taps.map((m: { content: string }) => m.content).slice(0, 2), ['/start', '1'], 'a tap reaches the engine as the option value');
     });
 
@@ -332,7 +333,7 @@ describe('Telegram channel (grammY)', function () {
       const [, askName] = await harness.fake.waitFor(user.id, 2);
       assert.match(askName!.text, /what is your full name\?/);
       assert.ok(harness.fake.callsOf('answerCallbackQuery', token).some((c) => c.payload.callback_query_id === tap.callback_query!.id));
-      const stored = await knexOf(svc)('messages').where({ organization_id: clinic.org.id, direction: 'inbound' }).orderBy('id');
+      const stored = await Message.query(knexOf(svc)).where({ organization_id: clinic.org.id, direction: 'inbound' }).orderBy('id');
       assert.deepEqual(stored.map((m: { content: string }) => m.content), ['/start', '1']);
 
       // Redelivered by getUpdates (an offset not confirmed before a restart): stored and answered once.

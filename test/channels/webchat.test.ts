@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { WebSocket } from 'ws';
 import { createOrganization } from '../../models/organizations.js';
 import { closeConversation, queueStaffReply } from '../../models/conversations.js';
-import { queueOutboundMessage } from '../../models/messages.js';
+import { Message, queueOutboundMessage } from '../../models/messages.js';
 import { renderForChannel } from '../../channels/dispatchText.js';
 import type { RunningService } from '../../main.js';
 import {
@@ -77,7 +77,7 @@ describe('web chat channel (WebSocket /chat)', () => {
     assert.deepEqual(reply.options, STAND_IN_OPTIONS);
     assert.ok(!Number.isNaN(Date.parse(String(reply.created_at))));
 
-    const inbound = await svc.deps.db.knex('messages').where({ id: ack.message_id }).first();
+    const inbound = (await Message.query(svc.deps.db.knex).where({ id: ack.message_id }).first())!;
     assert.equal(inbound.direction, 'inbound');
     assert.equal(inbound.conversation_id, session.conversation_id);
     assert.equal(inbound.client_message_id, 'c-1');

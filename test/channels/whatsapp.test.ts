@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunningService } from '../../main.js';
 import { Appointment } from '../../models/appointments.js';
+import { Message } from '../../models/messages.js';
 import { testService } from '../support/service.js';
 import { buildPatient, uniquePhone } from '../support/factories.js';
 import { clientOn, startSmsService } from '../support/smsService.js';
@@ -130,7 +131,7 @@ describe('WhatsApp channel (Cloud API)', function () {
       assert.equal(appointments.length, 1);
       assert.equal(appointments[0]!.doctor_id, t.cardiology.id);
       assert.equal(appointments[0]!.source, 'whatsapp');
-      const inbound = await knexOf(booking)('messages').where({ patient_id: p.id, direction: 'inbound' }).orderBy('id').select('content');
+      const inbound = await Message.query(knexOf(booking)).where({ patient_id: p.id, direction: 'inbound' }).orderBy('id').select('content');
       assert.deepEqual(inbound.map((m: { content: string }) => m.content), ['I want an appointment', '1', '2', '1', yes.id], 'the engine saw the option values');
     });
 

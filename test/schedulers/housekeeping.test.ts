@@ -66,6 +66,35 @@ describe('housekeeping (schedulers/housekeeping)', () => {
     for (const d of oldFinished) assert.ok(!deliveries.includes(d));
     assert.equal((await knex('events').where({ organization_id: t.org.id, event: 'webhook.test' })).length, 4, 'events are kept');
 
-    assert.deepEqual(await job(t, now).tick(), { idempotency_keys: 0, password_resets: 0, webhook_deliveries: 0 });
+    // Other tests' rows may still await re-sealing (test/models/encryption.test.ts covers that part): only the deletions are checked here.
+    const { messages_resealed: _, ...deleted } = await job(t, now).tick();
+    assert.deepEqual(deleted, { idempotency_keys: 0, password_resets: 0, webhook_deliveries: 0 });
+  });
+
+  it('re-seals message content written before encryption under the primary key, then looks again only a day after a tick that found none', async () => {
+    const t = await createTestOrg();
+    const knex = t.svc.deps.db.knex;
+    const plainRow = async (text: string) => {
+      const id = newId('message');
+      await knex('messages').insert({ id, organization_id: t.org.id, channel: 'sms', direction: 'inbound', sender: 'patient', content: text, status: 'received' });
+      return id;
+    };
+    const clock = fixedClock(new Date('2031-03-01T10:00:00Z'));
+    const housekeeping = new HousekeepingJob({ db: t.svc.deps.db, logger: createLogger('silent'), clock, schedule: '0 0 0 1 1 *', batchSize: 2 });
+    const sealedContent = async (id: string) => ((await knex('messages').where({ id }).first()) as { content: string }).content;
+
+    const first = await plainRow('Tengo fiebre desde ayer');
+    assert.ok((await housekeeping.tick()).messages_resealed >= 1);
+    assert.match(await sealedContent(first), /^enc:v1:test2:/);
+
+    // A tick that finds nothing left sets the next look a day later.
+    await housekeeping.tick();
+    const second = await plainRow('Otra línea sin sellar');
+    clock.advance(HOUR);
+    assert.equal((await housekeeping.tick()).messages_resealed, 0);
+    assert.equal(await sealedContent(second), 'Otra línea sin sellar');
+    clock.advance(DAY);
+    assert.ok((await housekeeping.tick()).messages_resealed >= 1);
+    assert.match(await sealedContent(second), /^enc:v1:test2:/);
   });
 });

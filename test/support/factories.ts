@@ -10,6 +10,7 @@ import { hashPassword, User, type UserRole } from '../../models/users.js';
 import { createPatient, type Patient, type PatientInput } from '../../models/patients.js';
 import { findOrCreateOpenConversation, type Conversation } from '../../models/conversations.js';
 import { storeInboundMessage } from '../../models/messages.js';
+import { sealText } from '../../models/encryption.js';
 import { createDoctor } from '../../models/doctors.js';
 import { newId } from '../../lib/ids.js';
 import type { RunningService } from '../../main.js';
@@ -146,7 +147,8 @@ export interface InsertConversationInput {
 
 /**
  * A conversation and its messages inserted as stored rows at a chosen time
- * (no engine, no events): quick enough for hundreds, for exports and lists.
+ * (no engine, no events; content sealed as the service stores it): quick
+ * enough for hundreds, for exports and lists.
  */
 export async function insertConversation(t: TestOrg, input: InsertConversationInput): Promise<{ id: string; patientId: string | null; messageIds: string[] }> {
   const db = t.svc.deps.db.knex;
@@ -167,7 +169,7 @@ export async function insertConversation(t: TestOrg, input: InsertConversationIn
     const inbound = sender === 'patient';
     return {
       id: newId('message'), organization_id: t.org.id, conversation_id: id, patient_id: patient?.id ?? null, channel,
-      direction: inbound ? 'inbound' : 'outbound', sender, content: m.content, status: m.status ?? (inbound ? 'received' : 'delivered'),
+      direction: inbound ? 'inbound' : 'outbound', sender, content: sealText(db, m.content), status: m.status ?? (inbound ? 'received' : 'delivered'),
       created_at: at(i), updated_at: at(i),
     };
   });

@@ -6,6 +6,7 @@
 import { loadConfig, type Config } from '../../lib/config.js';
 import { createLogger } from '../../lib/logger.js';
 import { openDatabase, type Database } from '../../models/db.js';
+import { parseKeyRing } from '../../lib/encryption.js';
 import { startService, type RunningService } from '../../main.js';
 import { fixedClock, type Clock } from '../../lib/clock.js';
 
@@ -39,8 +40,14 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
   });
 }
 
+/**
+ * The test run's key ring (fixed keys, so a failure reproduces): every test stores message content sealed,
+ * as production does, and reads it back opened.
+ */
+export const TEST_ENCRYPTION_KEYS = `test2:${Buffer.alloc(32, 2).toString('base64')},test1:${Buffer.alloc(32, 1).toString('base64')}`;
+
 export function testDatabase(): Promise<Database> {
-  dbPromise ??= openDatabase({ url: process.env.DATABASE_URL, dataDir: 'memory://', poolMax: 20 });
+  dbPromise ??= openDatabase({ url: process.env.DATABASE_URL, dataDir: 'memory://', poolMax: 20, keyRing: parseKeyRing(TEST_ENCRYPTION_KEYS) });
   return dbPromise;
 }
 

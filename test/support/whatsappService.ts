@@ -6,6 +6,7 @@ import { startSmsService, stopSmsServices } from './smsService.js';
 import { testService } from './service.js';
 import { FakeWhatsApp, uniquePhoneNumberId, whatsappEnv } from './fakeWhatsApp.js';
 import type { Clock } from '../../lib/clock.js';
+import { Message } from '../../models/messages.js';
 
 /** An organization with its own WhatsApp phone number id (and `settings`), and a service sending through the fake. */
 export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock, settings: Record<string, unknown> = {}): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
@@ -53,4 +54,4 @@ export function withFakeWhatsApp(): { fake: FakeWhatsApp } {
 
 /** The inbound rows stored for a wamid. */
 export const inboundRows = (svc: RunningService, wamid: string) =>
-  svc.deps.db.knex('messages').where({ channel: 'whatsapp', direction: 'inbound', provider_message_id: wamid });
+  Message.query(svc.deps.db.knex).where({ channel: 'whatsapp', direction: 'inbound', provider_message_id: wamid });
