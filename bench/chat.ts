@@ -33,7 +33,8 @@ import { createOrganization } from '../models/organizations.js';
 import { createDoctor } from '../models/doctors.js';
 import { startService } from '../main.js';
 import { runChatLoad, type ChatLoadConfig, type ChatLoadReport } from './chatClient.js';
-import { benchDatabaseUrl, cpuSample, cpuUsed, resetDatabase, ROOT, startServerProcess, type ServerProcess } from './lib.js';
+import { parseKeyRing } from '../lib/encryption.js';
+import { BENCH_ENCRYPTION_KEYS, benchDatabaseUrl, cpuSample, cpuUsed, resetDatabase, ROOT, startServerProcess, type ServerProcess } from './lib.js';
 import { seedChatHistory } from './seed.js';
 
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
@@ -101,8 +102,8 @@ function rowsOf(response: unknown): number {
  * that wrote, while a few visitors book (an empty dispatcher claim is not a write).
  */
 async function calibrate(url: string, orgId: string): Promise<{ writesPerTurn: number; transactionsPerTurn: number; turns: number }> {
-  const config = loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', JWT_SECRET, SEED_DEMO: 'false' });
-  const db = await openDatabase({ url });
+  const config = loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMITS_ENABLED: 'false', JWT_SECRET, SEED_DEMO: 'false', ENCRYPTION_KEYS: BENCH_ENCRYPTION_KEYS });
+  const db = await openDatabase({ url, keyRing: parseKeyRing(BENCH_ENCRYPTION_KEYS) });
   let writes = 0;
   let transactions = 0;
   const wrote = new Set<string>();
@@ -208,7 +209,7 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   const rounds = Math.max(1, Math.floor(opts.rounds ?? 1) || 1);
   const url = chatDatabaseUrl();
   await resetDatabase(url);
-  const setup = await openDatabase({ url });
+  const setup = await openDatabase({ url, keyRing: parseKeyRing(BENCH_ENCRYPTION_KEYS) });
   const orgId = await seedClinic(setup.knex);
   await seedChatHistory(setup.knex, orgId, HISTORY);
   await setup.close();

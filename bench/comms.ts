@@ -6,7 +6,8 @@
  * - reminders claimed and queued per second (the job's tick) vs the raw claim query.
  */
 import type { Knex } from 'knex';
-import { benchDatabaseUrl, resetDatabase } from './lib.js';
+import { BENCH_ENCRYPTION_KEYS, benchDatabaseUrl, resetDatabase } from './lib.js';
+import { parseKeyRing } from '../lib/encryption.js';
 import { openDatabase, type Database } from '../models/db.js';
 import { createOrganization } from '../models/organizations.js';
 import { createDoctor } from '../models/doctors.js';
@@ -125,8 +126,9 @@ async function seedReminders(k: Knex, orgId: string, doctorId: string, n: number
 export async function runCommsBenchmark(): Promise<CommsBenchResult[]> {
   const url = benchDatabaseUrl().replace(/\/[^/]+$/, '/carechat_bench_comms');
   await resetDatabase(url);
-  const db = await openDatabase({ url, poolMax: 10 });
-  const second = await openDatabase({ url, poolMax: 10 });
+  // Message content sealed, as in production (the floors' raw inserts are not).
+  const db = await openDatabase({ url, poolMax: 10, keyRing: parseKeyRing(BENCH_ENCRYPTION_KEYS) });
+  const second = await openDatabase({ url, poolMax: 10, keyRing: parseKeyRing(BENCH_ENCRYPTION_KEYS) });
   const k = db.knex;
   const results: CommsBenchResult[] = [];
   const report = (r: CommsBenchResult) => {

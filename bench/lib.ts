@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import pg from 'pg';
 
+/** The benchmarks' key ring: CareChat runs as in production, with message content sealed at rest (lib/encryption.ts). */
+export const BENCH_ENCRYPTION_KEYS = `bench1:${Buffer.alloc(32, 7).toString('base64')}`;
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export function benchDatabaseUrl(): string {

@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import { newId } from '../lib/ids.js';
+import { sealText } from '../models/encryption.js';
 
 export interface Seeded { organizationId: string; adminUserId: string; doctorIds: string[]; busiestDoctorId: string; firstDay: string }
 
@@ -63,17 +64,19 @@ export async function seedChatHistory(knex: Knex, organizationId: string, opts: 
     SELECT 'conv_hist' || lpad(g::text, 7, '0'), ?, 'pat_hist' || lpad(((g - 1) % ? + 1)::text, 7, '0'), 'webchat', 'wcs_hist' || g, 'closed', 'en', ?, 1,
            now() - (g % 180) * interval '1 day', now() - (g % 180) * interval '1 day' - interval '10 minutes', now() - (g % 180) * interval '1 day'
     FROM generate_series(1, ?) g`, [organizationId, opts.patients, opts.messagesPerConversation, opts.conversations]);
-  // Odd messages are the assistant's replies, delivered; even ones the patient's.
+  // Odd messages are the assistant's replies, delivered; even ones the patient's. Content is sealed as the service
+  // stores it (one sealed text per position in the conversation, shared by the conversations: seed data).
+  const texts = Array.from({ length: opts.messagesPerConversation }, (_, m) => sealText(knex, `history message ${m}`));
   await knex.raw(`
     INSERT INTO messages (id, organization_id, conversation_id, patient_id, channel, direction, sender, content, to_address, status, attempts,
                           provider_message_id, sent_at, delivered_at, created_at, updated_at)
     SELECT 'msg_hist' || lpad((c * 100 + m)::text, 9, '0'), ?, 'conv_hist' || lpad(c::text, 7, '0'), 'pat_hist' || lpad(((c - 1) % ? + 1)::text, 7, '0'), 'webchat',
            CASE WHEN m % 2 = 0 THEN 'inbound' ELSE 'outbound' END, CASE WHEN m % 2 = 0 THEN 'patient' ELSE 'assistant' END,
-           'history message ' || m, CASE WHEN m % 2 = 1 THEN 'wcs_hist' || c END, CASE WHEN m % 2 = 0 THEN 'received' ELSE 'delivered' END,
+           (?::text[])[m + 1], CASE WHEN m % 2 = 1 THEN 'wcs_hist' || c END, CASE WHEN m % 2 = 0 THEN 'received' ELSE 'delivered' END,
            m % 2, CASE WHEN m % 2 = 1 THEN 'msg_hist' || lpad((c * 100 + m)::text, 9, '0') END,
            CASE WHEN m % 2 = 1 THEN now() - (c % 180) * interval '1 day' END, CASE WHEN m % 2 = 1 THEN now() - (c % 180) * interval '1 day' END,
            now() - (c % 180) * interval '1 day' - (100 - m) * interval '20 seconds', now() - (c % 180) * interval '1 day'
-    FROM generate_series(1, ?) c, generate_series(0, ? - 1) m`, [organizationId, opts.patients, opts.conversations, opts.messagesPerConversation]);
+    FROM generate_series(1, ?) c, generate_series(0, ? - 1) m`, [organizationId, opts.patients, texts, opts.conversations, opts.messagesPerConversation]);
   // Past appointments (completed, so they hold no slot), spread over the clinic's doctors.
   await knex.raw(`
     INSERT INTO appointments (id, organization_id, patient_id, doctor_id, start_time, end_time, duration_minutes, type, status, source, created_at, updated_at)
