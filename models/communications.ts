@@ -59,6 +59,8 @@ export interface BulkSendInput extends ContentInput {
   createdBy: string | null;
   sender: 'staff' | 'system';
   now: Date;
+  /** Recipients stored per statement (default BULK_CHUNK); each chunk is sealed while the one before is stored. */
+  chunkSize?: number;
 }
 
 const BUCKET: Record<string, keyof BatchCounts> = {
@@ -127,6 +129,9 @@ export async function cancelBatch(db: Db, scope: OrgScope, id: string): Promise<
   await k('communication_batches').where({ id }).update({ status: 'cancelled', cancelled_at: k.fn.now(), completed_at: k.fn.now(), updated_at: k.fn.now() });
   return (await refreshBatchStatus(db, id))!;
 }
+
+/** Recipients stored per statement of a bulk send: each chunk is sealed while the one before is stored. */
+const BULK_CHUNK = 10_000;
 
 /** Ids for the batch's messages: `msg_` + time + random (like newId) with the row number as the last 10 chars, so they sort in insert order. */
 function messageIdPrefix(now: Date): string {
@@ -258,17 +263,30 @@ export async function createBulkSend(db: Db, scope: OrgScope, input: BulkSendInp
       WHERE c.id = b.conversation_id
     )
     SELECT status, count(*)::int AS n FROM ins GROUP BY status`;
-  const args = [
+  const fixedArgs = [
     orgId, input.channel, input.sender, input.createdBy,
     batchId, JSON.stringify(content.templateId ? { template_id: content.templateId } : {}),
     sendAfter.getTime() > input.now.getTime() ? sendAfter : null,
     input.now, input.now,
-    // Ids sort in the recipients' order (the row number is their last 10 characters).
-    rows.map((_, i) => idPrefix + String(i + 1).padStart(10, '0')), rows.map((r) => r.conversation_id), rows.map((r) => r.patient_id),
-    rows.map((r) => sealText(db, r.content)), rows.map((r) => r.to_address), rows.map((r) => r.opted_out),
-    input.now,
   ];
-  const result = (await k.raw(sql, args as Knex.RawBinding[])) as { rows: { status: string; n: number }[] };
+  // In chunks, each sealed while PostgreSQL stores the one before (sealing is most of this function's own work).
+  const statusRows: { status: string; n: number }[] = [];
+  let storing: Promise<void> = Promise.resolve();
+  const chunkSize = input.chunkSize ?? BULK_CHUNK;
+  for (let start = 0; start < rows.length; start += chunkSize) {
+    const chunk = rows.slice(start, start + chunkSize);
+    const args = [
+      ...fixedArgs,
+      // Ids sort in the recipients' order (the row number is their last 10 characters).
+      chunk.map((_, i) => idPrefix + String(start + i + 1).padStart(10, '0')), chunk.map((r) => r.conversation_id), chunk.map((r) => r.patient_id),
+      chunk.map((r) => sealText(db, r.content)), chunk.map((r) => r.to_address), chunk.map((r) => r.opted_out),
+      input.now,
+    ];
+    await storing;
+    storing = (k.raw(sql, args as Knex.RawBinding[]) as Promise<{ rows: { status: string; n: number }[] }>).then((r) => { statusRows.push(...r.rows); });
+  }
+  await storing;
+  const result = { rows: statusRows };
   const counts = countsFrom(result.rows);
   if (counts.total === 0) throw unprocessable('No patients match the recipients of this bulk send', { field: input.patientIds ? 'patient_ids' : 'filter' });
 

@@ -6,6 +6,7 @@ import { ApiClient } from '../support/client.js';
 import { newId } from '../../lib/ids.js';
 import { setPatientOptOut } from '../../models/patients.js';
 import { Message } from '../../models/messages.js';
+import { createBulkSend } from '../../models/communications.js';
 
 const fields = (res: { body: { error: { details: { fields: { field: string }[] } } } }) =>
   res.body.error.details.fields.map((f) => f.field).sort();
@@ -129,6 +130,21 @@ describe('/api/v1/communications', () => {
   });
 
   describe('POST /communications/send-bulk', () => {
+    it('stores a large batch in chunks, each sealed while the one before is stored: ids in the recipients\' order, counts over all chunks', async () => {
+      const t = await createTestOrg();
+      const ids = await insertPatients(t, 30);
+      await setPatientOptOut(t.svc.deps.db.knex, { organizationId: t.org.id }, ids[12]!, true);
+      const view = await t.svc.deps.db.knex.transaction((trx) => createBulkSend(trx, { organizationId: t.org.id }, {
+        patientIds: ids, channel: 'sms', message: 'Hello {{name}}', createdBy: null, sender: 'staff', now: new Date(), chunkSize: 7,
+      }));
+      assert.deepEqual([view.counts.total, view.counts.queued, view.counts.skipped], [30, 29, 1]);
+      const rows = await batchMessages(t, view.batch.id);
+      assert.deepEqual(rows.map((r) => r.patient_id), [...ids].sort(), 'one row per recipient, ids sorting in the recipients\' order across chunks');
+      assert.deepEqual(rows.map((r) => r.content), [...ids].sort().map((id) => `Hello Patient ${Number(id.slice(-7))}`));
+      const stored = (await t.svc.deps.db.knex('messages').where({ batch_id: view.batch.id }).pluck('content')) as string[];
+      assert.ok(stored.every((c) => c.startsWith('enc:v1:test2:')), 'sealed');
+    });
+
     it('answers 202 at once for 2,000 patients: total 2000, one opted-out patient counted as skipped', async function () {
       this.timeout(60_000);
       const t = await createTestOrg();
