@@ -7,7 +7,7 @@ import { listConversationMessages, storeInboundMessage } from '../../models/mess
 import { findOrCreateOpenConversation } from '../../models/conversations.js';
 import { createOrganization } from '../../models/organizations.js';
 import { newId } from '../../lib/ids.js';
-import { buildPatient, createTestOrg, createTestUser, insertConversation, type TestOrg } from '../support/factories.js';
+import { buildPatient, createTestOrg, createTestUser, insertConversation, insertRawMessage } from '../support/factories.js';
 import { TEST_ENCRYPTION_KEYS } from '../support/service.js';
 
 const key = (byte: number) => Buffer.alloc(32, byte).toString('base64');
@@ -17,16 +17,6 @@ const olderKeyOnly = parseKeyRing(TEST_ENCRYPTION_KEYS.split(',')[1]!);
 
 async function storedContents(knex: Knex, orgId: string): Promise<string[]> {
   return (await knex('messages').where({ organization_id: orgId }).orderBy('id').pluck('content')) as string[];
-}
-
-/** A message row written as it is (content as given): a row from before encryption, or of another key. */
-async function insertRaw(t: TestOrg, conversationId: string, patientId: string | null, content: string): Promise<string> {
-  const id = newId('message');
-  await t.svc.deps.db.knex('messages').insert({
-    id, organization_id: t.org.id, conversation_id: conversationId, patient_id: patientId, channel: 'sms', direction: 'inbound', sender: 'patient',
-    content, status: 'received',
-  });
-  return id;
 }
 
 describe('encryption at rest of message content (models/encryption.ts)', () => {
@@ -63,11 +53,12 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     const t = await createTestOrg();
     const knex = t.svc.deps.db.knex;
     const conv = await insertConversation(t, { startedAt: new Date('2031-01-01T10:00:00Z'), messages: [] });
-    const plain = await insertRaw(t, conv.id, conv.patientId, 'Escrito antes del cifrado');
-    const older = await insertRaw(t, conv.id, conv.patientId, olderKeyOnly.seal('Sellado con la clave anterior'));
+    const where = { conversationId: conv.id, patientId: conv.patientId };
+    const plain = await insertRawMessage(t, 'Escrito antes del cifrado', where);
+    const older = await insertRawMessage(t, olderKeyOnly.seal('Sellado con la clave anterior'), where);
     const lost = parseKeyRing(`gone:${key(7)}`).seal('Sellado con una clave retirada');
-    const unreadable = await insertRaw(t, conv.id, conv.patientId, lost);
-    const current = await insertRaw(t, conv.id, conv.patientId, testRing.seal('Ya con la clave actual'));
+    const unreadable = await insertRawMessage(t, lost, where);
+    const current = await insertRawMessage(t, testRing.seal('Ya con la clave actual'), where);
 
     let afterId: string | undefined;
     let rewrapped = 0;
@@ -91,7 +82,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     // The housekeeping job's pass over every organization finds another clinic's row from before encryption.
     const other = await createTestOrg();
     const otherConv = await insertConversation(other, { startedAt: new Date('2031-01-01T10:00:00Z'), messages: [] });
-    const otherPlain = await insertRaw(other, otherConv.id, otherConv.patientId, 'Otra clínica');
+    const otherPlain = await insertRawMessage(other, 'Otra clínica', { conversationId: otherConv.id, patientId: otherConv.patientId });
     assert.ok(await resealMessagesOfAllOrganizations(knex, { maxRows: 100_000 }) >= 1);
     const resealed = (await knex('messages').where({ id: otherPlain }).first()) as { content: string };
     assert.equal(testRing.open(resealed.content), 'Otra clínica');
@@ -102,7 +93,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     const t = await createTestOrg();
     const sealedConv = await insertConversation(t, { startedAt: new Date('2031-02-01T10:00:00Z'), messages: ['Hola', { content: '¿En qué puedo ayudarle?', sender: 'assistant' }] });
     const mixedConv = await insertConversation(t, { startedAt: new Date('2031-02-02T10:00:00Z'), messages: ['Sellado'] });
-    await insertRaw(t, mixedConv.id, mixedConv.patientId, 'Escrito antes del cifrado');
+    await insertRawMessage(t, 'Escrito antes del cifrado', { conversationId: mixedConv.id, patientId: mixedConv.patientId });
 
     const before = await t.admin.client.get('/api/v1/system/encryption/status');
     assert.equal(before.status, 200);

@@ -5,7 +5,7 @@ import { createLogger } from '../../lib/logger.js';
 import { newId } from '../../lib/ids.js';
 import { recordEvent } from '../../models/base.js';
 import { HousekeepingJob } from '../../schedulers/housekeeping.js';
-import { createTestOrg, type TestOrg } from '../support/factories.js';
+import { createTestOrg, insertRawMessage, type TestOrg } from '../support/factories.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -74,22 +74,17 @@ describe('housekeeping (schedulers/housekeeping)', () => {
   it('re-seals message content written before encryption under the primary key, then looks again only a day after a tick that found none', async () => {
     const t = await createTestOrg();
     const knex = t.svc.deps.db.knex;
-    const plainRow = async (text: string) => {
-      const id = newId('message');
-      await knex('messages').insert({ id, organization_id: t.org.id, channel: 'sms', direction: 'inbound', sender: 'patient', content: text, status: 'received' });
-      return id;
-    };
     const clock = fixedClock(new Date('2031-03-01T10:00:00Z'));
     const housekeeping = new HousekeepingJob({ db: t.svc.deps.db, logger: createLogger('silent'), clock, schedule: '0 0 0 1 1 *', batchSize: 2 });
     const sealedContent = async (id: string) => ((await knex('messages').where({ id }).first()) as { content: string }).content;
 
-    const first = await plainRow('Tengo fiebre desde ayer');
+    const first = await insertRawMessage(t, 'Tengo fiebre desde ayer');
     assert.ok((await housekeeping.tick()).messages_resealed >= 1);
     assert.match(await sealedContent(first), /^enc:v1:test2:/);
 
     // A tick that finds nothing left sets the next look a day later.
     await housekeeping.tick();
-    const second = await plainRow('Otra línea sin sellar');
+    const second = await insertRawMessage(t, 'Otra línea sin sellar');
     clock.advance(HOUR);
     assert.equal((await housekeeping.tick()).messages_resealed, 0);
     assert.equal(await sealedContent(second), 'Otra línea sin sellar');

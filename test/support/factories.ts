@@ -176,3 +176,16 @@ export async function insertConversation(t: TestOrg, input: InsertConversationIn
   if (rows.length) await db.batchInsert('messages', rows, 500);
   return { id, patientId: patient?.id ?? null, messageIds: rows.map((r) => r.id) };
 }
+
+/**
+ * A message row stored with its content exactly as given (no sealing): a row
+ * from before encryption, or one sealed with another key.
+ */
+export async function insertRawMessage(t: TestOrg, content: string, where: { conversationId?: string | null; patientId?: string | null } = {}): Promise<string> {
+  const id = newId('message');
+  await t.svc.deps.db.knex('messages').insert({
+    id, organization_id: t.org.id, conversation_id: where.conversationId ?? null, patient_id: where.patientId ?? null, channel: 'sms',
+    direction: 'inbound', sender: 'patient', content, status: 'received',
+  });
+  return id;
+}
