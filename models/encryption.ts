@@ -51,20 +51,26 @@ export async function recordPrimaryKeyInUse(db: Db, now: Date): Promise<void> {
 /** Rows re-sealed per statement by rewrapMessages. */
 export const REWRAP_BATCH = 500;
 
+/** The tables whose `content` is sealed: message text, and staff comments on tickets. */
+export const SEALED_TABLES = ['messages', 'ticket_comments'] as const;
+export type SealedTable = (typeof SEALED_TABLES)[number];
+
 /**
- * Re-seals up to `limit` of the organization's messages that are not under the
- * primary key (plaintext from before encryption, or an older key), oldest id
- * first after `afterId`. Returns how many were re-sealed and the last id read
- * (the next batch's `afterId`; null when the batch was the last).
+ * Re-seals up to `limit` of the organization's rows of `table` (default
+ * messages) whose content is not under the primary key (plaintext from before
+ * encryption, or an older key), oldest id first after `afterId`. Returns how
+ * many were re-sealed and the last id read (the next batch's `afterId`; null
+ * when the batch was the last).
  */
-export async function rewrapMessages(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
+export async function rewrapMessages(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; table?: SealedTable } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
   const limit = opts.limit ?? REWRAP_BATCH;
   const prefix = ring.primaryPrefix;
+  const table = opts.table ?? 'messages';
   return (db as Knex).transaction(async (trx) => {
     const rows = (await trx.raw(
-      `SELECT id, content FROM messages
+      `SELECT id, content FROM ${table}
        WHERE organization_id = ? AND id > ? AND left(content, ?) <> ?
        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
       [scope.organizationId, opts.afterId ?? '', prefix.length, prefix, limit],
@@ -76,7 +82,7 @@ export async function rewrapMessages(db: Db, scope: OrgScope, opts: { afterId?: 
       .map((r) => ({ id: r.id, content: ring.seal(r.plain) }));
     if (resealed.length > 0) {
       await trx.raw(
-        `UPDATE messages m SET content = v.content
+        `UPDATE ${table} m SET content = v.content
          FROM jsonb_to_recordset(?::jsonb) AS v(id text, content text)
          WHERE m.id = v.id AND m.organization_id = ?`,
         [JSON.stringify(resealed), scope.organizationId],
@@ -87,19 +93,22 @@ export async function rewrapMessages(db: Db, scope: OrgScope, opts: { afterId?: 
   });
 }
 
+export interface SealedCounts { total: number; encrypted: number; underPrimaryKey: number }
+
 export interface EncryptionStatus {
   enabled: boolean;
   primaryKeyId: string | null;
   keyIds: string[];
   lastRotation: Date | null;
-  messages: { total: number; encrypted: number; underPrimaryKey: number };
+  messages: SealedCounts;
+  ticketComments: SealedCounts;
   /** Conversations with messages, every one of them sealed. */
   encryptedConversations: number;
   /** Patients with messages, every one of them sealed. */
   encryptedPatients: number;
 }
 
-/** The organization's share of sealed message content, and the key ring in service. */
+/** The organization's share of sealed message content and ticket comments, and the key ring in service. */
 export async function encryptionStatus(db: Db, scope: OrgScope): Promise<EncryptionStatus> {
   const ring = keyRingOf(db);
   const k = db as Knex;
@@ -112,15 +121,24 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
        SELECT bool_and(sealed) AS all_sealed FROM m WHERE conversation_id IS NOT NULL GROUP BY conversation_id
      ), pat AS (
        SELECT bool_and(sealed) AS all_sealed FROM m WHERE patient_id IS NOT NULL GROUP BY patient_id
+     ), tc AS (
+       SELECT left(content, 7) = 'enc:v1:' AS sealed, ? <> '' AND left(content, ?) = ? AS primary_key
+       FROM ticket_comments WHERE organization_id = ?
      )
      SELECT (SELECT count(*) FROM m)::int AS total,
             (SELECT count(*) FILTER (WHERE sealed) FROM m)::int AS encrypted,
             (SELECT count(*) FILTER (WHERE primary_key) FROM m)::int AS under_primary,
             (SELECT count(*) FILTER (WHERE all_sealed) FROM conv)::int AS conversations,
             (SELECT count(*) FILTER (WHERE all_sealed) FROM pat)::int AS patients,
+            (SELECT count(*) FROM tc)::int AS tc_total,
+            (SELECT count(*) FILTER (WHERE sealed) FROM tc)::int AS tc_encrypted,
+            (SELECT count(*) FILTER (WHERE primary_key) FROM tc)::int AS tc_under_primary,
             (SELECT first_used_at FROM encryption_keys WHERE id = ?) AS last_rotation`,
-    [prefix, prefix.length, prefix, scope.organizationId, ring?.primaryId ?? ''],
-  )) as { rows: { total: number; encrypted: number; under_primary: number; conversations: number; patients: number; last_rotation: Date | string | null }[] };
+    [prefix, prefix.length, prefix, scope.organizationId, prefix, prefix.length, prefix, scope.organizationId, ring?.primaryId ?? ''],
+  )) as { rows: {
+    total: number; encrypted: number; under_primary: number; conversations: number; patients: number;
+    tc_total: number; tc_encrypted: number; tc_under_primary: number; last_rotation: Date | string | null;
+  }[] };
   const row = result.rows[0]!;
   return {
     enabled: Boolean(ring),
@@ -128,6 +146,7 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
     keyIds: ring?.ids ?? [],
     lastRotation: row.last_rotation ? new Date(row.last_rotation) : null,
     messages: { total: row.total, encrypted: row.encrypted, underPrimaryKey: row.under_primary },
+    ticketComments: { total: row.tc_total, encrypted: row.tc_encrypted, underPrimaryKey: row.tc_under_primary },
     encryptedConversations: row.conversations,
     encryptedPatients: row.patients,
   };
@@ -141,20 +160,21 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
 export async function resealMessagesOfAllOrganizations(db: Db, opts: { maxRows: number; batchSize?: number }): Promise<number> {
   const ring = keyRingOf(db);
   if (!ring) return 0;
-  // The organizations with anything to re-seal (one scan), then each one's rows by its own statements.
-  const found = (await (db as Knex).raw('SELECT DISTINCT organization_id FROM messages WHERE left(content, ?) <> ? ORDER BY organization_id',
-    [ring.primaryPrefix.length, ring.primaryPrefix])) as { rows: { organization_id: string }[] };
-  const orgIds = found.rows.map((r) => r.organization_id);
   let total = 0;
-  for (const organizationId of orgIds) {
-    let afterId: string | undefined;
-    do {
-      const limit = Math.min(opts.batchSize ?? REWRAP_BATCH, opts.maxRows - total);
-      if (limit <= 0) return total;
-      const batch = await rewrapMessages(db, { organizationId }, { afterId, limit });
-      total += batch.rewrapped;
-      afterId = batch.nextAfterId ?? undefined;
-    } while (afterId);
+  for (const table of SEALED_TABLES) {
+    // The organizations with anything to re-seal (one scan), then each one's rows by its own statements.
+    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${table} WHERE left(content, ?) <> ? ORDER BY organization_id`,
+      [ring.primaryPrefix.length, ring.primaryPrefix])) as { rows: { organization_id: string }[] };
+    for (const { organization_id: organizationId } of found.rows) {
+      let afterId: string | undefined;
+      do {
+        const limit = Math.min(opts.batchSize ?? REWRAP_BATCH, opts.maxRows - total);
+        if (limit <= 0) return total;
+        const batch = await rewrapMessages(db, { organizationId }, { afterId, limit, table });
+        total += batch.rewrapped;
+        afterId = batch.nextAfterId ?? undefined;
+      } while (afterId);
+    }
   }
   return total;
 }

@@ -4,10 +4,12 @@
  * and a resolution.
  */
 import type { Knex } from 'knex';
+import type { QueryContext } from 'objection';
 import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, unprocessable } from '../lib/errors.js';
 import { withTransaction } from './messages.js';
+import { openText, sealText } from './encryption.js';
 
 export const TICKET_CATEGORIES = ['billing', 'appointment', 'medical', 'technical', 'general', 'emergency', 'results', 'complaint'] as const;
 export const TICKET_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
@@ -54,6 +56,11 @@ export class TicketComment extends BaseModel {
   created_at!: Date;
   /** Joined by getTicket. */
   author_name?: string | null;
+
+  /** Content is stored sealed (models/encryption.ts): opened with the key ring of the database it was read from. */
+  override $afterFind(context: QueryContext): void {
+    if (typeof this.content === 'string') this.content = openText(context.transaction as Db, this.content);
+  }
 }
 
 export type TicketWithComments = Ticket & { comments: TicketComment[] };
@@ -228,7 +235,7 @@ export async function addTicketComment(db: Db, scope: OrgScope, ticketId: string
     if (n === 0) throw notFound('Ticket');
     const comment = await TicketComment.query(trx).insertAndFetch({
       id: newId('ticketComment'), organization_id: scope.organizationId, ticket_id: ticketId,
-      author_id: input.authorId ?? null, author_type: input.authorType ?? 'user', content: input.content, is_internal: input.isInternal ?? false,
+      author_id: input.authorId ?? null, author_type: input.authorType ?? 'user', content: sealText(trx, input.content), is_internal: input.isInternal ?? false,
     } as Partial<TicketComment>);
     await recordEvent(trx, scope.organizationId, 'ticket.comment_added', ticketId, {
       ticket_id: ticketId, comment_id: comment.id, author_id: comment.author_id, is_internal: comment.is_internal,

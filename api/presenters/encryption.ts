@@ -1,6 +1,10 @@
 /** GET /system/encryption/status (Mark Assistant's fields, and the key ring's progress after a rotation). */
 import { z } from 'zod';
-import type { EncryptionStatus } from '../../models/encryption.js';
+import type { EncryptionStatus, SealedCounts } from '../../models/encryption.js';
+
+const sealedCountsSchema = z.object({ total: z.number().int(), encrypted: z.number().int(), under_primary_key: z.number().int(), plaintext: z.number().int() });
+
+const presentCounts = (c: SealedCounts) => ({ total: c.total, encrypted: c.encrypted, under_primary_key: c.underPrimaryKey, plaintext: c.total - c.encrypted });
 
 export const encryptionStatusSchema = z.object({
   enabled: z.boolean().describe('Message content is sealed at rest (ENCRYPTION_KEYS is set)'),
@@ -10,10 +14,11 @@ export const encryptionStatusSchema = z.object({
   key_rotation_days: z.number().int(),
   last_rotation: z.string().nullable().describe('When the primary key first sealed'),
   next_rotation: z.string().nullable().describe('When a new primary key is due'),
-  rotation_complete: z.boolean().describe('Every message of the organization is sealed under the primary key: older keys may be removed'),
+  rotation_complete: z.boolean().describe('Every message and ticket comment of the organization is sealed under the primary key: older keys may be removed'),
   encrypted_conversations: z.number().int().describe('Conversations with messages, all of them sealed'),
   encrypted_patients: z.number().int().describe('Patients with messages, all of them sealed'),
-  messages: z.object({ total: z.number().int(), encrypted: z.number().int(), under_primary_key: z.number().int(), plaintext: z.number().int() }),
+  messages: sealedCountsSchema,
+  ticket_comments: sealedCountsSchema,
 });
 
 export function presentEncryptionStatus(s: EncryptionStatus, rotationDays: number): z.infer<typeof encryptionStatusSchema> {
@@ -26,12 +31,10 @@ export function presentEncryptionStatus(s: EncryptionStatus, rotationDays: numbe
     key_rotation_days: rotationDays,
     last_rotation: s.lastRotation?.toISOString() ?? null,
     next_rotation: next?.toISOString() ?? null,
-    rotation_complete: s.enabled && s.messages.underPrimaryKey === s.messages.total,
+    rotation_complete: s.enabled && s.messages.underPrimaryKey === s.messages.total && s.ticketComments.underPrimaryKey === s.ticketComments.total,
     encrypted_conversations: s.encryptedConversations,
     encrypted_patients: s.encryptedPatients,
-    messages: {
-      total: s.messages.total, encrypted: s.messages.encrypted, under_primary_key: s.messages.underPrimaryKey,
-      plaintext: s.messages.total - s.messages.encrypted,
-    },
+    messages: presentCounts(s.messages),
+    ticket_comments: presentCounts(s.ticketComments),
   };
 }

@@ -124,6 +124,31 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     assert.equal((await staff.client.get('/api/v1/system/encryption/status')).status, 200);
   });
 
+  it('ticket comments are sealed too: the API reads them, the status counts them, and re-sealing covers them', async () => {
+    const t = await createTestOrg();
+    const ticket = (await t.admin.client.post('/api/v1/tickets', { title: 'Billing question' })).body.data;
+    const text = 'El paciente pide la factura de su ecografía';
+    assert.equal((await t.admin.client.post(`/api/v1/tickets/${ticket.id}/comments`, { content: text })).status, 201);
+    const knex = t.svc.deps.db.knex;
+    const [stored] = (await knex('ticket_comments').where({ ticket_id: ticket.id }).pluck('content')) as string[];
+    assert.match(stored!, /^enc:v1:test2:/);
+    assert.ok(!stored!.includes('factura'));
+    const detail = await t.admin.client.get(`/api/v1/tickets/${ticket.id}`);
+    assert.deepEqual((detail.body.data.comments as { content: string }[]).map((c) => c.content), [text]);
+
+    // A comment from before encryption: counted as plaintext until the job seals it.
+    await knex('ticket_comments').insert({ id: newId('ticketComment'), organization_id: t.org.id, ticket_id: ticket.id, author_type: 'user', content: 'Nota antigua' });
+    const before = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
+    assert.deepEqual(before.ticket_comments, { total: 2, encrypted: 1, under_primary_key: 1, plaintext: 1 });
+    assert.equal(before.rotation_complete, false);
+    assert.equal((await rewrapMessages(knex, { organizationId: t.org.id }, { table: 'ticket_comments' })).rewrapped, 1);
+    const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
+    assert.deepEqual(after.ticket_comments, { total: 2, encrypted: 2, under_primary_key: 2, plaintext: 0 });
+    assert.equal(after.rotation_complete, true);
+    const comments = (await t.admin.client.get(`/api/v1/tickets/${ticket.id}`)).body.data.comments as { content: string }[];
+    assert.deepEqual(comments.map((c) => c.content).sort(), ['Nota antigua', text].sort());
+  });
+
   it('a rotation: with a new key first, new content is sealed with it, older content still reads, and the job moves it; a database without keys shows sealed content as unreadable', async () => {
     const db = await openDatabase({ url: process.env.DATABASE_URL, dataDir: 'memory://', poolMax: 2, keyRing: parseKeyRing(`r1:${key(11)}`) });
     try {
