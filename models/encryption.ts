@@ -1,13 +1,14 @@
 /**
- * Message content at rest (lib/encryption.ts): each database carries the key
- * ring it was opened with (models/db.ts), found again from any connection or
- * transaction of it, so domain operations seal and open with the `db` they
- * already take. Every writer of messages.content seals; every reader opens
- * (the Message model after a find, the raw statements where they read).
+ * Free text at rest (lib/encryption.ts): message content and ticket comments
+ * (SEALED_TABLES). Each database carries the key ring it was opened with
+ * (models/db.ts), found again from any connection or transaction of it, so
+ * domain operations seal and open with the `db` they already take. Every
+ * writer of those columns seals; every reader opens (the Message and
+ * TicketComment models after a find, the raw statements where they read).
  *
  * Rotation: a new key goes first in ENCRYPTION_KEYS, the old ones stay; the
  * housekeeping job then re-seals the organization's rows that are not under
- * the primary key (rewrapMessages), a batch at a time, and
+ * the primary key (rewrapSealedRows), a batch at a time, and
  * GET /system/encryption/status shows when none are left, after which an old
  * key may be removed.
  */
@@ -48,7 +49,7 @@ export async function recordPrimaryKeyInUse(db: Db, now: Date): Promise<void> {
   await (db as Knex).raw('INSERT INTO encryption_keys (id, first_used_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', [ring.primaryId, now]);
 }
 
-/** Rows re-sealed per statement by rewrapMessages. */
+/** Rows re-sealed per statement by rewrapSealedRows. */
 export const REWRAP_BATCH = 500;
 
 /** The tables whose `content` is sealed: message text, and staff comments on tickets. */
@@ -62,7 +63,7 @@ export type SealedTable = (typeof SEALED_TABLES)[number];
  * many were re-sealed and the last id read (the next batch's `afterId`; null
  * when the batch was the last).
  */
-export async function rewrapMessages(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; table?: SealedTable } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
+export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; table?: SealedTable } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
   const limit = opts.limit ?? REWRAP_BATCH;
@@ -153,11 +154,12 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
 }
 
 /**
- * Re-seals, organization by organization, the messages not under the primary
- * key, up to `maxRows` in all (the housekeeping job's share of one tick; the
- * next tick goes on). Returns how many were re-sealed.
+ * Re-seals, table by table (SEALED_TABLES) and organization by organization,
+ * the rows not under the primary key, up to `maxRows` in all (the
+ * housekeeping job's share of one tick; the next tick goes on). Returns how
+ * many were re-sealed.
  */
-export async function resealMessagesOfAllOrganizations(db: Db, opts: { maxRows: number; batchSize?: number }): Promise<number> {
+export async function resealAllOrganizations(db: Db, opts: { maxRows: number; batchSize?: number }): Promise<number> {
   const ring = keyRingOf(db);
   if (!ring) return 0;
   let total = 0;
@@ -170,7 +172,7 @@ export async function resealMessagesOfAllOrganizations(db: Db, opts: { maxRows: 
       do {
         const limit = Math.min(opts.batchSize ?? REWRAP_BATCH, opts.maxRows - total);
         if (limit <= 0) return total;
-        const batch = await rewrapMessages(db, { organizationId }, { afterId, limit, table });
+        const batch = await rewrapSealedRows(db, { organizationId }, { afterId, limit, table });
         total += batch.rewrapped;
         afterId = batch.nextAfterId ?? undefined;
       } while (afterId);

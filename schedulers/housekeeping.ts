@@ -1,8 +1,8 @@
 /**
  * The housekeeping job (node-cron, HOUSEKEEPING_TICK): deletes what has
  * outlived its use (models/housekeeping.ts) for every organization, in
- * batches, then re-seals message content that is not under the primary
- * encryption key (after a rotation, or rows from before encryption; see
+ * batches, then re-seals message content and ticket comments that are not
+ * under the primary encryption key (after a rotation, or rows from before encryption; see
  * models/encryption.ts), a bounded share per tick. Several instances may run
  * it: each batch deletes or re-seals what it finds (SKIP LOCKED).
  */
@@ -11,12 +11,12 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
 import { purgeExpiredRecords, type PurgeCounts } from '../models/housekeeping.js';
-import { resealMessagesOfAllOrganizations } from '../models/encryption.js';
+import { resealAllOrganizations } from '../models/encryption.js';
 
-/** What one tick did: rows deleted per table, and messages re-sealed under the primary key. */
-export type HousekeepingCounts = PurgeCounts & { messages_resealed: number };
+/** What one tick did: rows deleted per table, and sealed rows (messages, ticket comments) re-sealed under the primary key. */
+export type HousekeepingCounts = PurgeCounts & { rows_resealed: number };
 
-/** Messages re-sealed per tick at most, so one tick after a rotation stays short; the next goes on. */
+/** Rows re-sealed per tick at most, so one tick after a rotation stays short; the next goes on. */
 const RESEAL_PER_TICK = 20_000;
 /**
  * After a tick found nothing to re-seal, the next look is this much later: this instance seals everything it writes
@@ -55,10 +55,10 @@ export class HousekeepingJob extends CronJob<HousekeepingCounts> {
     let resealed = 0;
     const now = this.opts.clock.now().getTime();
     if (now >= this.nextResealAt) {
-      resealed = await resealMessagesOfAllOrganizations(this.opts.db.knex, { maxRows: RESEAL_PER_TICK, batchSize: this.opts.batchSize });
+      resealed = await resealAllOrganizations(this.opts.db.knex, { maxRows: RESEAL_PER_TICK, batchSize: this.opts.batchSize });
       this.nextResealAt = resealed > 0 ? 0 : now + RESEAL_IDLE_MS;
     }
-    if (resealed > 0) this.opts.logger.info({ messages_resealed: resealed }, 'housekeeping: message content re-sealed under the primary key');
-    return { ...total, messages_resealed: resealed };
+    if (resealed > 0) this.opts.logger.info({ rows_resealed: resealed }, 'housekeeping: sealed content re-sealed under the primary key');
+    return { ...total, rows_resealed: resealed };
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
 import { parseKeyRing, UNREADABLE } from '../../lib/encryption.js';
 import { openDatabase } from '../../models/db.js';
-import { keyRingOf, openText, resealMessagesOfAllOrganizations, rewrapMessages, useKeyRing } from '../../models/encryption.js';
+import { keyRingOf, openText, resealAllOrganizations, rewrapSealedRows, useKeyRing } from '../../models/encryption.js';
 import { listConversationMessages, storeInboundMessage } from '../../models/messages.js';
 import { findOrCreateOpenConversation } from '../../models/conversations.js';
 import { createOrganization } from '../../models/organizations.js';
@@ -64,7 +64,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     let rewrapped = 0;
     let batches = 0;
     do {
-      const batch = await rewrapMessages(knex, { organizationId: t.org.id }, { afterId, limit: 2 });
+      const batch = await rewrapSealedRows(knex, { organizationId: t.org.id }, { afterId, limit: 2 });
       rewrapped += batch.rewrapped;
       afterId = batch.nextAfterId ?? undefined;
       batches++;
@@ -83,7 +83,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     const other = await createTestOrg();
     const otherConv = await insertConversation(other, { startedAt: new Date('2031-01-01T10:00:00Z'), messages: [] });
     const otherPlain = await insertRawMessage(other, 'Otra clínica', { conversationId: otherConv.id, patientId: otherConv.patientId });
-    assert.ok(await resealMessagesOfAllOrganizations(knex, { maxRows: 100_000 }) >= 1);
+    assert.ok(await resealAllOrganizations(knex, { maxRows: 100_000 }) >= 1);
     const resealed = (await knex('messages').where({ id: otherPlain }).first()) as { content: string };
     assert.equal(testRing.open(resealed.content), 'Otra clínica');
     assert.match(resealed.content, /^enc:v1:test2:/);
@@ -111,7 +111,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     assert.equal(s.encrypted_patients, 1);
     assert.ok(!JSON.stringify(s).includes(key(2)) && !JSON.stringify(s).includes(TEST_ENCRYPTION_KEYS.split(',')[0]!.split(':')[1]!), 'no key material');
 
-    await rewrapMessages(t.svc.deps.db.knex, { organizationId: t.org.id });
+    await rewrapSealedRows(t.svc.deps.db.knex, { organizationId: t.org.id });
     const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
     assert.deepEqual(after.messages, { total: 4, encrypted: 4, under_primary_key: 4, plaintext: 0 });
     assert.equal(after.rotation_complete, true);
@@ -141,7 +141,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     const before = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
     assert.deepEqual(before.ticket_comments, { total: 2, encrypted: 1, under_primary_key: 1, plaintext: 1 });
     assert.equal(before.rotation_complete, false);
-    assert.equal((await rewrapMessages(knex, { organizationId: t.org.id }, { table: 'ticket_comments' })).rewrapped, 1);
+    assert.equal((await rewrapSealedRows(knex, { organizationId: t.org.id }, { table: 'ticket_comments' })).rewrapped, 1);
     const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
     assert.deepEqual(after.ticket_comments, { total: 2, encrypted: 2, under_primary_key: 2, plaintext: 0 });
     assert.equal(after.rotation_complete, true);
@@ -167,7 +167,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
       assert.deepEqual((await storedContents(knex, org.id)).map((c) => c.split(':')[2]), ['r1', 'r2']);
       assert.deepEqual((await listConversationMessages(knex, scope, conv.id)).map((m) => m.content), ['Antes de rotar', 'Después de rotar']);
 
-      assert.equal((await rewrapMessages(knex, scope)).rewrapped, 1);
+      assert.equal((await rewrapSealedRows(knex, scope)).rewrapped, 1);
       assert.deepEqual((await storedContents(knex, org.id)).map((c) => c.split(':')[2]), ['r2', 'r2']);
 
       // The old key can go now; without any key the content is unreadable, never shown as ciphertext.

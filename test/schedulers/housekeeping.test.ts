@@ -67,7 +67,7 @@ describe('housekeeping (schedulers/housekeeping)', () => {
     assert.equal((await knex('events').where({ organization_id: t.org.id, event: 'webhook.test' })).length, 4, 'events are kept');
 
     // Other tests' rows may still await re-sealing (test/models/encryption.test.ts covers that part): only the deletions are checked here.
-    const { messages_resealed: _, ...deleted } = await job(t, now).tick();
+    const { rows_resealed: _, ...deleted } = await job(t, now).tick();
     assert.deepEqual(deleted, { idempotency_keys: 0, password_resets: 0, webhook_deliveries: 0 });
   });
 
@@ -79,17 +79,17 @@ describe('housekeeping (schedulers/housekeeping)', () => {
     const sealedContent = async (id: string) => ((await knex('messages').where({ id }).first()) as { content: string }).content;
 
     const first = await insertRawMessage(t, 'Tengo fiebre desde ayer');
-    assert.ok((await housekeeping.tick()).messages_resealed >= 1);
+    assert.ok((await housekeeping.tick()).rows_resealed >= 1);
     assert.match(await sealedContent(first), /^enc:v1:test2:/);
 
     // A tick that finds nothing left sets the next look a day later.
     await housekeeping.tick();
     const second = await insertRawMessage(t, 'Otra línea sin sellar');
     clock.advance(HOUR);
-    assert.equal((await housekeeping.tick()).messages_resealed, 0);
+    assert.equal((await housekeeping.tick()).rows_resealed, 0);
     assert.equal(await sealedContent(second), 'Otra línea sin sellar');
     clock.advance(DAY);
-    assert.ok((await housekeeping.tick()).messages_resealed >= 1);
+    assert.ok((await housekeeping.tick()).rows_resealed >= 1);
     assert.match(await sealedContent(second), /^enc:v1:test2:/);
   });
 });
