@@ -13,7 +13,8 @@
  */
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 
-const PREFIX = 'enc:v1:';
+/** What every sealed value starts with (its key id follows). */
+export const SEALED_PREFIX = 'enc:v1:';
 const ALGORITHM = 'aes-256-gcm';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
@@ -68,7 +69,7 @@ export class KeyRing {
 
   /** The prefix every value sealed with the primary key starts with (the re-encryption job skips those). */
   get primaryPrefix(): string {
-    return `${PREFIX}${this.primaryId}:`;
+    return `${SEALED_PREFIX}${this.primaryId}:`;
   }
 
   seal(plaintext: string): string {

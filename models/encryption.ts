@@ -13,7 +13,7 @@
  * key may be removed.
  */
 import type { Knex } from 'knex';
-import { KeyRing, sealedKeyId, UNREADABLE } from '../lib/encryption.js';
+import { KeyRing, SEALED_PREFIX, sealedKeyId, UNREADABLE } from '../lib/encryption.js';
 import type { Db, OrgScope } from './base.js';
 
 const rings = new WeakMap<object, KeyRing>();
@@ -49,6 +49,18 @@ export async function recordPrimaryKeyInUse(db: Db, now: Date): Promise<void> {
   await (db as Knex).raw('INSERT INTO encryption_keys (id, first_used_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', [ring.primaryId, now]);
 }
 
+/** SQL on a row's `content`: true when it is not sealed under the primary key (the rows to re-seal). */
+const notUnderPrimary = (ring: KeyRing) => ({ sql: 'left(content, ?) <> ?', bindings: [ring.primaryPrefix.length, ring.primaryPrefix] });
+
+/** SQL columns on a row's `content`: `sealed` (under any key) and `primary_key` (under the primary one; false without a ring). */
+function sealedColumns(ring: KeyRing | undefined): { sql: string; bindings: Knex.Value[] } {
+  const prefix = ring?.primaryPrefix ?? '';
+  return {
+    sql: `left(content, ${SEALED_PREFIX.length}) = '${SEALED_PREFIX}' AS sealed, ? <> '' AND left(content, ?) = ? AS primary_key`,
+    bindings: [prefix, prefix.length, prefix],
+  };
+}
+
 /** Rows re-sealed per statement by rewrapSealedRows. */
 export const REWRAP_BATCH = 500;
 
@@ -67,14 +79,14 @@ export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
   const limit = opts.limit ?? REWRAP_BATCH;
-  const prefix = ring.primaryPrefix;
   const table = opts.table ?? 'messages';
+  const pending = notUnderPrimary(ring);
   return (db as Knex).transaction(async (trx) => {
     const rows = (await trx.raw(
       `SELECT id, content FROM ${table}
-       WHERE organization_id = ? AND id > ? AND left(content, ?) <> ?
+       WHERE organization_id = ? AND id > ? AND ${pending.sql}
        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
-      [scope.organizationId, opts.afterId ?? '', prefix.length, prefix, limit],
+      [scope.organizationId, opts.afterId ?? '', ...pending.bindings, limit],
     )) as { rows: { id: string; content: string }[] };
     // A value no configured key opens stays as it is: re-sealing the placeholder would lose it for good.
     const resealed = rows.rows
@@ -113,17 +125,17 @@ export interface EncryptionStatus {
 export async function encryptionStatus(db: Db, scope: OrgScope): Promise<EncryptionStatus> {
   const ring = keyRingOf(db);
   const k = db as Knex;
-  const prefix = ring?.primaryPrefix ?? '';
+  const columns = sealedColumns(ring);
   const result = (await k.raw(
     `WITH m AS (
-       SELECT conversation_id, patient_id, left(content, 7) = 'enc:v1:' AS sealed, ? <> '' AND left(content, ?) = ? AS primary_key
+       SELECT conversation_id, patient_id, ${columns.sql}
        FROM messages WHERE organization_id = ?
      ), conv AS (
        SELECT bool_and(sealed) AS all_sealed FROM m WHERE conversation_id IS NOT NULL GROUP BY conversation_id
      ), pat AS (
        SELECT bool_and(sealed) AS all_sealed FROM m WHERE patient_id IS NOT NULL GROUP BY patient_id
      ), tc AS (
-       SELECT left(content, 7) = 'enc:v1:' AS sealed, ? <> '' AND left(content, ?) = ? AS primary_key
+       SELECT ${columns.sql}
        FROM ticket_comments WHERE organization_id = ?
      )
      SELECT (SELECT count(*) FROM m)::int AS total,
@@ -135,7 +147,7 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
             (SELECT count(*) FILTER (WHERE sealed) FROM tc)::int AS tc_encrypted,
             (SELECT count(*) FILTER (WHERE primary_key) FROM tc)::int AS tc_under_primary,
             (SELECT first_used_at FROM encryption_keys WHERE id = ?) AS last_rotation`,
-    [prefix, prefix.length, prefix, scope.organizationId, prefix, prefix.length, prefix, scope.organizationId, ring?.primaryId ?? ''],
+    [...columns.bindings, scope.organizationId, ...columns.bindings, scope.organizationId, ring?.primaryId ?? ''],
   )) as { rows: {
     total: number; encrypted: number; under_primary: number; conversations: number; patients: number;
     tc_total: number; tc_encrypted: number; tc_under_primary: number; last_rotation: Date | string | null;
@@ -165,8 +177,9 @@ export async function resealAllOrganizations(db: Db, opts: { maxRows: number; ba
   let total = 0;
   for (const table of SEALED_TABLES) {
     // The organizations with anything to re-seal (one scan), then each one's rows by its own statements.
-    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${table} WHERE left(content, ?) <> ? ORDER BY organization_id`,
-      [ring.primaryPrefix.length, ring.primaryPrefix])) as { rows: { organization_id: string }[] };
+    const pending = notUnderPrimary(ring);
+    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${table} WHERE ${pending.sql} ORDER BY organization_id`,
+      pending.bindings)) as { rows: { organization_id: string }[] };
     for (const { organization_id: organizationId } of found.rows) {
       let afterId: string | undefined;
       do {

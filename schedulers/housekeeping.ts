@@ -21,7 +21,7 @@ const RESEAL_PER_TICK = 20_000;
 /**
  * After a tick found nothing to re-seal, the next look is this much later: this instance seals everything it writes
  * under its primary key, so only another instance still running an older key ring (a rolling rotation) adds rows
- * to re-seal, and each look scans the messages table.
+ * to re-seal, and each look scans the sealed tables.
  */
 const RESEAL_IDLE_MS = 24 * 3600_000;
 
