@@ -9,6 +9,7 @@ import { BaseModel, type Db, type OrgScope } from './base.js';
 import { notFound } from '../lib/errors.js';
 import { addDays } from './workingHours.js';
 import { listAppointmentReminders } from './reminders.js';
+import { openColumns, sealedColumnsOf } from './encryption.js';
 
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'completed', 'cancelled', 'no_show'] as const;
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
@@ -82,6 +83,9 @@ export class Appointment extends BaseModel implements AppointmentRow {
   /** Set by listUpcomingAppointments. */
   doctor_name?: string;
   doctor_specialization?: string;
+
+  /** The free-text reason and notes are stored sealed (models/encryption.ts). */
+  static override sealedColumns = sealedColumnsOf('appointments');
 }
 
 /** A bound of a date filter: a calendar date (read in the organization's zone) or an instant. */
@@ -142,7 +146,10 @@ export async function listAppointments(db: Db, scope: OrgScope, input: ListAppoi
   // Only a page past the end, which has no row to carry it, needs the count on its own.
   const rows = (await pageQ.select(knex.raw('(?) as total_count', [countQ]))) as Array<AppointmentWithNames & { total_count?: number }>;
   const total = rows.length ? Number(rows[0].total_count) : Number(((await countQ) as Array<{ count: number }>)[0].count);
-  for (const r of rows) delete r.total_count;
+  for (const r of rows) {
+    delete r.total_count;
+    openColumns(db, r, Appointment.sealedColumns);
+  }
   return { rows, total };
 }
 
@@ -153,6 +160,7 @@ export async function getAppointmentDetail(db: Db, scope: OrgScope, id: string, 
   if (opts.onlyDoctorId) q.where('a.doctor_id', opts.onlyDoctorId);
   const row = (await q.first()) as AppointmentWithNames | undefined;
   if (!row) throw notFound('Appointment');
+  openColumns(db, row, Appointment.sealedColumns);
   row.reminders = await listAppointmentReminders(db, row.id);
   return row;
 }

@@ -20,6 +20,7 @@ import {
   type AppointmentStatus,
 } from './appointmentQueries.js';
 import { planNewAppointmentReminders, syncRemindersForAppointment } from './reminders.js';
+import { openColumns, sealColumns } from './encryption.js';
 
 export * from './appointmentQueries.js';
 
@@ -188,12 +189,12 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
   assertWithinHours(doctor, start, end);
   const id = newId('appointment');
   const reminders = planNewAppointmentReminders({ organization, appointmentId: id, start, latestChannel, phone: patient.phone, now });
-  const row = {
+  const row = sealColumns(db, {
     id, organization_id: orgId, patient_id: patient.id, doctor_id: doctor.id, start_time: start, end_time: end,
     duration_minutes: input.durationMinutes, type: input.type ?? 'consultation', status: 'scheduled',
     reason: input.reason ?? null, notes: input.notes ?? null, location: input.location ?? doctor.location,
     source: input.source ?? (input.actor === 'patient' ? 'patient' : 'api'), created_by: input.createdBy ?? null,
-  };
+  }, Appointment.sealedColumns);
   const eventData = { appointment_id: id, patient_id: patient.id, doctor_id: doctor.id, start_time: start.toISOString() };
   return underBookingLock(db, orgId, doctor.id, start, end, undefined, async (trx) => {
     // The reminders' foreign key is checked at the end of the statement, when the appointment is there.
@@ -218,7 +219,7 @@ export async function bookAppointment(db: Db, scope: OrgScope, input: BookAppoin
     )) as { rows: Array<Record<string, unknown> & { taken_id: string | null }> };
     const { taken_id: takenId, ...inserted } = rows[0]!;
     if (!inserted.id) throw slotTaken(doctor.id, start, takenId);
-    return Appointment.fromDatabaseJson(inserted);
+    return Appointment.fromRow(trx, inserted);
   });
 }
 
@@ -240,9 +241,11 @@ async function transition(db: Db, scope: OrgScope, id: string, action: string, f
     const [row] = await Appointment.query(trx)
       .where({ id, organization_id: scope.organizationId })
       .whereIn('status', from as AppointmentStatus[])
-      .patch({ ...patch, updated_at: new Date() })
+      .patch(sealColumns(trx, { ...patch, updated_at: new Date() }, Appointment.sealedColumns))
       .returning('*');
     if (!row) throw invalidTransition(action, (await getAppointment(trx, scope, id)).status);
+    // A RETURNING is not a find: its sealed columns are opened here.
+    openColumns(trx, row, Appointment.sealedColumns);
     await recordEvent(trx, scope.organizationId, event, id, { appointment_id: id, doctor_id: row.doctor_id, patient_id: row.patient_id, ...data }, newId('event'));
     // Cancelled, completed or no-show: its pending reminders are cancelled with it.
     await syncRemindersForAppointment(trx, scope, id, { now });
@@ -312,6 +315,7 @@ export async function rescheduleAppointment(db: Db, scope: OrgScope, id: string,
       } as Partial<Appointment>)
       .returning('*');
     if (!row) throw invalidTransition('reschedule', (await getAppointment(trx, scope, id)).status);
+    openColumns(trx, row, Appointment.sealedColumns);
     await recordEvent(trx, orgId, 'appointment.updated', id, {
       appointment_id: id, patient_id: row.patient_id, doctor_id: doctor.id, rescheduled: true, actor: input.actor,
       start_time: start.toISOString(), previous_start_time: new Date(current.start_time).toISOString(), previous_doctor_id: current.doctor_id,

@@ -1,10 +1,24 @@
 /** Shared Objection base: timestamps as Date, JSON columns parsed by pg. */
-import { Model, type Transaction } from 'objection';
+import { Model, type QueryContext, type Transaction } from 'objection';
 import type { Knex } from 'knex';
+import { openColumns } from './encryption.js';
 
 export class BaseModel extends Model {
   static override get modelPaths(): string[] {
     return [];
+  }
+
+  /** Columns stored sealed (models/encryption.ts, SEALED_COLUMNS): opened after every find. */
+  static sealedColumns: readonly string[] = [];
+
+  override $afterFind(context: QueryContext): void {
+    const sealed = (this.constructor as typeof BaseModel).sealedColumns;
+    if (sealed.length > 0) openColumns(context.transaction as Db, this, sealed);
+  }
+
+  /** A model from a row a raw statement (or a RETURNING) read, its sealed columns opened as a find would. */
+  static fromRow<M extends BaseModel>(this: (new () => M) & typeof BaseModel, db: Db, row: object): M {
+    return openColumns(db, this.fromDatabaseJson(row) as M, this.sealedColumns);
   }
 }
 

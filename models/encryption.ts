@@ -1,10 +1,12 @@
 /**
- * Free text at rest (lib/encryption.ts): message content and ticket comments
- * (SEALED_TABLES). Each database carries the key ring it was opened with
- * (models/db.ts), found again from any connection or transaction of it, so
- * domain operations seal and open with the `db` they already take. Every
- * writer of those columns seals; every reader opens (the Message and
- * TicketComment models after a find, the raw statements where they read).
+ * Free text about patients at rest (lib/encryption.ts): message content,
+ * ticket comments and descriptions, patient and appointment notes and the
+ * appointment's reason (SEALED_COLUMNS). Each database carries the key ring it
+ * was opened with (models/db.ts), found again from any connection or
+ * transaction of it, so domain operations seal and open with the `db` they
+ * already take. Every writer of those columns seals (sealText, sealColumns);
+ * every reader opens (the models after a find, through their static
+ * sealedColumns; openColumns where a raw statement or a RETURNING read them).
  *
  * Rotation: a new key goes first in ENCRYPTION_KEYS, the old ones stay; the
  * housekeeping job then re-seals the organization's rows that are not under
@@ -49,14 +51,48 @@ export async function recordPrimaryKeyInUse(db: Db, now: Date): Promise<void> {
   await (db as Knex).raw('INSERT INTO encryption_keys (id, first_used_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING', [ring.primaryId, now]);
 }
 
-/** SQL on a row's `content`: true when it is not sealed under the primary key (the rows to re-seal). */
-const notUnderPrimary = (ring: KeyRing) => ({ sql: 'left(content, ?) <> ?', bindings: [ring.primaryPrefix.length, ring.primaryPrefix] });
+/** Seals, in place, the string values of `columns` in a row about to be written (null and absent stay as they are). */
+export function sealColumns<T extends object>(db: Db, row: T, columns: readonly string[]): T {
+  const ring = keyRingOf(db);
+  if (!ring) return row;
+  const r = row as Record<string, unknown>;
+  for (const c of columns) if (typeof r[c] === 'string') r[c] = ring.seal(r[c] as string);
+  return row;
+}
 
-/** SQL columns on a row's `content`: `sealed` (under any key) and `primary_key` (under the primary one; false without a ring). */
-function sealedColumns(ring: KeyRing | undefined): { sql: string; bindings: Knex.Value[] } {
+/** Opens, in place, the string values of `columns` in a row read from the database. */
+export function openColumns<T extends object>(db: Db, row: T, columns: readonly string[]): T {
+  const r = row as Record<string, unknown>;
+  for (const c of columns) if (typeof r[c] === 'string') r[c] = openText(db, r[c] as string);
+  return row;
+}
+
+/** Every column stored sealed: free text a patient wrote or that is about a patient. */
+export const SEALED_COLUMNS = [
+  { table: 'messages', column: 'content' },
+  { table: 'ticket_comments', column: 'content' },
+  { table: 'tickets', column: 'description' },
+  { table: 'patients', column: 'notes' },
+  { table: 'appointments', column: 'notes' },
+  { table: 'appointments', column: 'reason' },
+] as const;
+export type SealedColumn = (typeof SEALED_COLUMNS)[number];
+
+/** The sealed columns of one table (a model's static sealedColumns). */
+export const sealedColumnsOf = (table: SealedColumn['table']): readonly string[] => SEALED_COLUMNS.filter((c) => c.table === table).map((c) => c.column);
+/** `table.column`, the key of a column's counts in the status. */
+export type SealedColumnName = `${SealedColumn['table']}.${SealedColumn['column']}`;
+const nameOf = (c: SealedColumn): SealedColumnName => `${c.table}.${c.column}` as SealedColumnName;
+
+/** SQL on a row's sealed `column`: true when it holds a value not sealed under the primary key (the rows to re-seal). */
+const notUnderPrimary = (ring: KeyRing, column: string) => ({ sql: `left(${column}, ?) <> ?`, bindings: [ring.primaryPrefix.length, ring.primaryPrefix] });
+
+/** SQL aggregates over a sealed `column`: total (values, not nulls), encrypted (under any key), under_primary (false without a ring). */
+function sealedCounts(ring: KeyRing | undefined, column: string): { sql: string; bindings: Knex.Value[] } {
   const prefix = ring?.primaryPrefix ?? '';
   return {
-    sql: `left(content, ${SEALED_PREFIX.length}) = '${SEALED_PREFIX}' AS sealed, ? <> '' AND left(content, ?) = ? AS primary_key`,
+    sql: `count(${column})::int AS total, (count(*) FILTER (WHERE left(${column}, ${SEALED_PREFIX.length}) = '${SEALED_PREFIX}'))::int AS encrypted,
+      (count(*) FILTER (WHERE ? <> '' AND left(${column}, ?) = ?))::int AS under_primary`,
     bindings: [prefix, prefix.length, prefix],
   };
 }
@@ -64,39 +100,35 @@ function sealedColumns(ring: KeyRing | undefined): { sql: string; bindings: Knex
 /** Rows re-sealed per statement by rewrapSealedRows. */
 export const REWRAP_BATCH = 500;
 
-/** The tables whose `content` is sealed: message text, and staff comments on tickets. */
-export const SEALED_TABLES = ['messages', 'ticket_comments'] as const;
-export type SealedTable = (typeof SEALED_TABLES)[number];
-
 /**
- * Re-seals up to `limit` of the organization's rows of `table` (default
- * messages) whose content is not under the primary key (plaintext from before
- * encryption, or an older key), oldest id first after `afterId`. Returns how
- * many were re-sealed and the last id read (the next batch's `afterId`; null
- * when the batch was the last).
+ * Re-seals up to `limit` of the organization's values of one sealed column
+ * (default message content) that are not under the primary key (plaintext
+ * from before encryption, or an older key), oldest id first after `afterId`.
+ * Returns how many were re-sealed and the last id read (the next batch's
+ * `afterId`; null when the batch was the last).
  */
-export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; table?: SealedTable } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
+export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; column?: SealedColumnName } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
   const limit = opts.limit ?? REWRAP_BATCH;
-  const table = opts.table ?? 'messages';
-  const pending = notUnderPrimary(ring);
+  const { table, column } = SEALED_COLUMNS.find((c) => nameOf(c) === (opts.column ?? 'messages.content'))!;
+  const pending = notUnderPrimary(ring, column);
   return (db as Knex).transaction(async (trx) => {
     const rows = (await trx.raw(
-      `SELECT id, content FROM ${table}
+      `SELECT id, ${column} AS value FROM ${table}
        WHERE organization_id = ? AND id > ? AND ${pending.sql}
        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
       [scope.organizationId, opts.afterId ?? '', ...pending.bindings, limit],
-    )) as { rows: { id: string; content: string }[] };
+    )) as { rows: { id: string; value: string }[] };
     // A value no configured key opens stays as it is: re-sealing the placeholder would lose it for good.
     const resealed = rows.rows
-      .map((r) => ({ id: r.id, plain: ring.open(r.content) }))
+      .map((r) => ({ id: r.id, plain: ring.open(r.value) }))
       .filter((r) => r.plain !== UNREADABLE)
-      .map((r) => ({ id: r.id, content: ring.seal(r.plain) }));
+      .map((r) => ({ id: r.id, value: ring.seal(r.plain) }));
     if (resealed.length > 0) {
       await trx.raw(
-        `UPDATE ${table} m SET content = v.content
-         FROM jsonb_to_recordset(?::jsonb) AS v(id text, content text)
+        `UPDATE ${table} m SET ${column} = v.value
+         FROM jsonb_to_recordset(?::jsonb) AS v(id text, value text)
          WHERE m.id = v.id AND m.organization_id = ?`,
         [JSON.stringify(resealed), scope.organizationId],
       );
@@ -113,79 +145,67 @@ export interface EncryptionStatus {
   primaryKeyId: string | null;
   keyIds: string[];
   lastRotation: Date | null;
-  messages: SealedCounts;
-  ticketComments: SealedCounts;
+  /** The organization's values of each sealed column (nulls not counted). */
+  columns: Record<SealedColumnName, SealedCounts>;
   /** Conversations with messages, every one of them sealed. */
   encryptedConversations: number;
   /** Patients with messages, every one of them sealed. */
   encryptedPatients: number;
 }
 
-/** The organization's share of sealed message content and ticket comments, and the key ring in service. */
+/** The organization's share of sealed free text, column by column, and the key ring in service. */
 export async function encryptionStatus(db: Db, scope: OrgScope): Promise<EncryptionStatus> {
   const ring = keyRingOf(db);
   const k = db as Knex;
-  const columns = sealedColumns(ring);
-  const result = (await k.raw(
+  const orgId = scope.organizationId;
+  const sealed = `left(content, ${SEALED_PREFIX.length}) = '${SEALED_PREFIX}'`;
+  const whole = (await k.raw(
     `WITH m AS (
-       SELECT conversation_id, patient_id, ${columns.sql}
-       FROM messages WHERE organization_id = ?
-     ), conv AS (
-       SELECT bool_and(sealed) AS all_sealed FROM m WHERE conversation_id IS NOT NULL GROUP BY conversation_id
-     ), pat AS (
-       SELECT bool_and(sealed) AS all_sealed FROM m WHERE patient_id IS NOT NULL GROUP BY patient_id
-     ), tc AS (
-       SELECT ${columns.sql}
-       FROM ticket_comments WHERE organization_id = ?
+       SELECT conversation_id, patient_id, ${sealed} AS sealed FROM messages WHERE organization_id = ?
      )
-     SELECT (SELECT count(*) FROM m)::int AS total,
-            (SELECT count(*) FILTER (WHERE sealed) FROM m)::int AS encrypted,
-            (SELECT count(*) FILTER (WHERE primary_key) FROM m)::int AS under_primary,
-            (SELECT count(*) FILTER (WHERE all_sealed) FROM conv)::int AS conversations,
-            (SELECT count(*) FILTER (WHERE all_sealed) FROM pat)::int AS patients,
-            (SELECT count(*) FROM tc)::int AS tc_total,
-            (SELECT count(*) FILTER (WHERE sealed) FROM tc)::int AS tc_encrypted,
-            (SELECT count(*) FILTER (WHERE primary_key) FROM tc)::int AS tc_under_primary,
+     SELECT (SELECT count(*) FROM (SELECT 1 FROM m WHERE conversation_id IS NOT NULL GROUP BY conversation_id HAVING bool_and(sealed)) c)::int AS conversations,
+            (SELECT count(*) FROM (SELECT 1 FROM m WHERE patient_id IS NOT NULL GROUP BY patient_id HAVING bool_and(sealed)) p)::int AS patients,
             (SELECT first_used_at FROM encryption_keys WHERE id = ?) AS last_rotation`,
-    [...columns.bindings, scope.organizationId, ...columns.bindings, scope.organizationId, ring?.primaryId ?? ''],
-  )) as { rows: {
-    total: number; encrypted: number; under_primary: number; conversations: number; patients: number;
-    tc_total: number; tc_encrypted: number; tc_under_primary: number; last_rotation: Date | string | null;
-  }[] };
-  const row = result.rows[0]!;
+    [orgId, ring?.primaryId ?? ''],
+  )) as { rows: { conversations: number; patients: number; last_rotation: Date | string | null }[] };
+  // One statement per column, each reading only its table's rows of the organization.
+  const counted = (await k.raw(
+    SEALED_COLUMNS.map((c) => `(SELECT '${nameOf(c)}' AS name, ${sealedCounts(ring, c.column).sql} FROM ${c.table} WHERE organization_id = ?)`).join(' UNION ALL '),
+    SEALED_COLUMNS.flatMap((c) => [...sealedCounts(ring, c.column).bindings, orgId]),
+  )) as { rows: { name: SealedColumnName; total: number; encrypted: number; under_primary: number }[] };
+  const row = whole.rows[0]!;
   return {
     enabled: Boolean(ring),
     primaryKeyId: ring?.primaryId ?? null,
     keyIds: ring?.ids ?? [],
     lastRotation: row.last_rotation ? new Date(row.last_rotation) : null,
-    messages: { total: row.total, encrypted: row.encrypted, underPrimaryKey: row.under_primary },
-    ticketComments: { total: row.tc_total, encrypted: row.tc_encrypted, underPrimaryKey: row.tc_under_primary },
+    columns: Object.fromEntries(counted.rows.map((r) => [r.name, { total: r.total, encrypted: r.encrypted, underPrimaryKey: r.under_primary }])) as Record<SealedColumnName, SealedCounts>,
     encryptedConversations: row.conversations,
     encryptedPatients: row.patients,
   };
 }
 
 /**
- * Re-seals, table by table (SEALED_TABLES) and organization by organization,
- * the rows not under the primary key, up to `maxRows` in all (the
- * housekeeping job's share of one tick; the next tick goes on). Returns how
- * many were re-sealed.
+ * Re-seals, column by column (SEALED_COLUMNS) and organization by
+ * organization, the values not under the primary key, up to `maxRows` in all
+ * (the housekeeping job's share of one tick; the next tick goes on). Returns
+ * how many were re-sealed.
  */
 export async function resealAllOrganizations(db: Db, opts: { maxRows: number; batchSize?: number }): Promise<number> {
   const ring = keyRingOf(db);
   if (!ring) return 0;
   let total = 0;
-  for (const table of SEALED_TABLES) {
+  for (const column of SEALED_COLUMNS) {
     // The organizations with anything to re-seal (one scan), then each one's rows by its own statements.
-    const pending = notUnderPrimary(ring);
-    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${table} WHERE ${pending.sql} ORDER BY organization_id`,
+    const pending = notUnderPrimary(ring, column.column);
+    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${column.table} WHERE ${pending.sql} ORDER BY organization_id`,
       pending.bindings)) as { rows: { organization_id: string }[] };
     for (const { organization_id: organizationId } of found.rows) {
       let afterId: string | undefined;
       do {
         const limit = Math.min(opts.batchSize ?? REWRAP_BATCH, opts.maxRows - total);
         if (limit <= 0) return total;
-        const batch = await rewrapSealedRows(db, { organizationId }, { afterId, limit, table });
+        const batch = await rewrapSealedRows(db, { organizationId }, { afterId, limit, column: nameOf(column) });
         total += batch.rewrapped;
         afterId = batch.nextAfterId ?? undefined;
       } while (afterId);

@@ -4,11 +4,10 @@
  * transaction; the dispatcher (channels/dispatcher.ts) sends it after commit.
  */
 import type { Knex } from 'knex';
-import type { QueryContext } from 'objection';
 import { BaseModel, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { ACTIVITY_RESOLUTION } from './patients.js';
-import { openText, sealText } from './encryption.js';
+import { sealText, sealedColumnsOf } from './encryption.js';
 
 export type MessageDirection = 'inbound' | 'outbound';
 export type MessageSender = 'patient' | 'assistant' | 'staff' | 'system';
@@ -81,16 +80,7 @@ export class Message extends BaseModel {
   updated_at!: Date;
 
   /** Content is stored sealed (models/encryption.ts): opened with the key ring of the database it was read from. */
-  override $afterFind(context: QueryContext): void {
-    if (typeof this.content === 'string') this.content = openText(context.transaction as Db, this.content);
-  }
-}
-
-/** A Message from a row a raw statement returned, its content opened. */
-export function messageFromRow(db: Db, row: Record<string, unknown>): Message {
-  const message = Message.fromDatabaseJson(row);
-  if (typeof message.content === 'string') message.content = openText(db, message.content);
-  return message;
+  static override sealedColumns = sealedColumnsOf('messages');
 }
 
 /** Runs `fn` in the caller's transaction when `db` is one, otherwise in a new one. */
@@ -157,7 +147,7 @@ export async function storeInboundMessage(db: Db, scope: OrgScope, input: StoreI
     if (!existing) throw new Error('inbound message conflicted but the stored row was not found');
     return { message: existing, duplicate: true };
   }
-  return { message: messageFromRow(db, inserted.rows[0]!), duplicate: false };
+  return { message: Message.fromRow(db, inserted.rows[0]!), duplicate: false };
 }
 
 export interface QueueOutboundInput {
@@ -208,7 +198,7 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
      SELECT * FROM ins`,
     [...insert.bindings, ...(bump ? [now, input.conversationId!, scope.organizationId] : [])],
   )) as { rows: Record<string, unknown>[] };
-  return messageFromRow(db, result.rows[0]!);
+  return Message.fromRow(db, result.rows[0]!);
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound } from '../lib/errors.js';
+import { sealColumns, sealText, sealedColumnsOf } from './encryption.js';
 
 export const PATIENT_LANGUAGES = ['en', 'es', 'ca', 'hi'] as const;
 export type PatientLanguage = (typeof PATIENT_LANGUAGES)[number];
@@ -35,6 +36,9 @@ export class Patient extends BaseModel {
   deleted_at!: Date | null;
   created_at!: Date;
   updated_at!: Date;
+
+  /** Staff notes about the patient are stored sealed (models/encryption.ts). */
+  static override sealedColumns = sealedColumnsOf('patients');
 }
 
 export interface PatientInput {
@@ -117,7 +121,7 @@ export async function createPatient(db: Db, scope: OrgScope, input: PatientInput
     emergency_contact: input.emergency_contact ? JSON.stringify(input.emergency_contact) : null,
     preferred_language: input.preferred_language ?? 'en',
     status: input.status ?? 'active',
-    notes: input.notes ?? null,
+    notes: input.notes == null ? null : sealText(db, input.notes),
     metadata: JSON.stringify(input.metadata ?? {}),
   }).onConflict(k.raw('(organization_id, phone) WHERE deleted_at IS NULL AND phone IS NOT NULL')).ignore().returning('*');
   const [row] = (await k.queryBuilder()
@@ -125,7 +129,7 @@ export async function createPatient(db: Db, scope: OrgScope, input: PatientInput
     .with('e', k.raw(`INSERT INTO events (id, organization_id, event, subject_id, data)
       SELECT ?, organization_id, 'patient.created', id, jsonb_build_object('patient_id', id) FROM p`, [newId('event')]))
     .select('*').from('p')) as Record<string, unknown>[];
-  if (row) return Patient.fromDatabaseJson(row);
+  if (row) return Patient.fromRow(db, row);
   const other = await findPatientByPhone(db, scope, input.phone!);
   throw conflict('A patient with this phone number already exists', { field: 'phone', existing_patient_id: other?.id ?? null });
 }
@@ -135,7 +139,7 @@ export async function updatePatient(db: Db, scope: OrgScope, id: string, input: 
   if (input.phone !== undefined && input.phone !== existing.phone) await assertPhoneFree(db, scope.organizationId, input.phone, id);
   const patch: Partial<Patient> = { updated_at: new Date() };
   for (const [k, v] of Object.entries(input)) if (v !== undefined) (patch as Record<string, unknown>)[k] = v;
-  const updated = await existing.$query(db).patchAndFetch(patch);
+  const updated = await existing.$query(db).patchAndFetch(sealColumns(db, patch, Patient.sealedColumns));
   await recordEvent(db, scope.organizationId, 'patient.updated', id, { patient_id: id, fields: Object.keys(input) }, newId('event'));
   return updated;
 }

@@ -4,12 +4,12 @@
  * and a resolution.
  */
 import type { Knex } from 'knex';
-import type { QueryContext } from 'objection';
+import type { QueryBuilder } from 'objection';
 import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, unprocessable } from '../lib/errors.js';
 import { withTransaction } from './messages.js';
-import { openText, sealText } from './encryption.js';
+import { sealColumns, sealText, sealedColumnsOf } from './encryption.js';
 
 export const TICKET_CATEGORIES = ['billing', 'appointment', 'medical', 'technical', 'general', 'emergency', 'results', 'complaint'] as const;
 export const TICKET_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
@@ -42,6 +42,9 @@ export class Ticket extends BaseModel {
   patient_name?: string | null;
   assigned_to_name?: string | null;
   comments_count?: number;
+
+  /** The description is stored sealed (models/encryption.ts): it may quote what the patient wrote. */
+  static override sealedColumns = sealedColumnsOf('tickets');
 }
 
 export class TicketComment extends BaseModel {
@@ -58,9 +61,7 @@ export class TicketComment extends BaseModel {
   author_name?: string | null;
 
   /** Content is stored sealed (models/encryption.ts): opened with the key ring of the database it was read from. */
-  override $afterFind(context: QueryContext): void {
-    if (typeof this.content === 'string') this.content = openText(context.transaction as Db, this.content);
-  }
+  static override sealedColumns = sealedColumnsOf('ticket_comments');
 }
 
 export type TicketWithComments = Ticket & { comments: TicketComment[] };
@@ -113,7 +114,7 @@ export async function createTicket(db: Db, scope: OrgScope, input: CreateTicketI
       id: newId('ticket'), organization_id: orgId, number: Number(next),
       patient_id: input.patientId ?? null, conversation_id: input.conversationId ?? null,
       category: input.category, priority: input.priority, status: 'open', title: input.title,
-      description: input.description ?? null, assigned_to: input.assignedTo ?? null,
+      description: input.description == null ? null : sealText(trx, input.description), assigned_to: input.assignedTo ?? null,
       created_by: input.createdBy ?? null, source: input.source,
     } as Partial<Ticket>);
     await recordEvent(trx, orgId, 'ticket.created', ticket.id, {
@@ -150,6 +151,18 @@ export interface ListTicketsInput {
   sort: [string, 'asc' | 'desc'];
 }
 
+/**
+ * The ids among `candidates` whose description contains `search`, case
+ * insensitively. Descriptions are sealed, so SQL cannot match them: the
+ * model opens them after the find and they are matched here, one column of
+ * the organization's filtered tickets (a clinic has thousands, not millions).
+ */
+async function ticketsDescribing(candidates: QueryBuilder<Ticket>, search: string): Promise<string[]> {
+  const needle = search.toLowerCase();
+  const rows = await candidates.clearSelect().clearOrder().whereNotNull('t.description').select('t.id', 't.description');
+  return rows.filter((r) => r.description!.toLowerCase().includes(needle)).map((r) => r.id);
+}
+
 export const TICKET_SORTS = ['created_at', 'updated_at', 'number', 'priority', 'status'] as const;
 
 /** Tickets of the organization, filtered (PRM filters + conversation and search) and paginated. */
@@ -163,7 +176,8 @@ export async function listTickets(db: Db, scope: OrgScope, input: ListTicketsInp
   if (input.assignedTo) q.where('t.assigned_to', input.assignedTo);
   if (input.search) {
     const term = `%${escapeLike(input.search)}%`;
-    q.where((w) => w.where('t.title', 'ilike', term).orWhere('t.description', 'ilike', term));
+    const inDescription = await ticketsDescribing(q.clone().whereNot('t.title', 'ilike', term), input.search);
+    q.where((w) => w.where('t.title', 'ilike', term).orWhereIn('t.id', inDescription));
   }
   const [{ count }] = (await q.clone().count('* as count')) as unknown as { count: number }[];
   const [field, dir] = input.sort;
@@ -211,6 +225,7 @@ export async function updateTicket(db: Db, scope: OrgScope, id: string, input: U
         fields.push(column);
       }
     }
+    sealColumns(trx, patch, Ticket.sealedColumns);
     const resolving = input.status === 'resolved' && ticket.status !== 'resolved';
     if (resolving) Object.assign(patch, { resolved_at: now, resolved_by: input.byUserId ?? null });
     if (input.status && (input.status === 'open' || input.status === 'in_progress')) Object.assign(patch, { resolved_at: null, resolved_by: null });

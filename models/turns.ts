@@ -80,16 +80,16 @@ export async function storeInboundInOpenConversation(db: Db, scope: OrgScope, in
   const row = result.rows[0];
   if (!row) return undefined;
   const { message_id: messageId, turn_patient: raw, ...conversation } = row;
-  return { conversation, messageId, patient: patientFromJson(raw) };
+  return { conversation, messageId, patient: patientFromJson(db, raw) };
 }
 
 const PATIENT_DATES = ['opted_out_at', 'last_activity_at', 'deleted_at', 'created_at', 'updated_at'] as const;
 
 /** A patients row read as to_jsonb (timestamps come as strings) as the model a direct read gives. */
-function patientFromJson(raw: Record<string, unknown> | null): Patient | undefined {
+function patientFromJson(db: Db, raw: Record<string, unknown> | null): Patient | undefined {
   if (!raw) return undefined;
   for (const key of PATIENT_DATES) if (typeof raw[key] === 'string') raw[key] = new Date(raw[key] as string);
-  return Patient.fromDatabaseJson(raw);
+  return Patient.fromRow(db, raw);
 }
 
 /**
@@ -109,7 +109,7 @@ export async function lockConversationForTurn(trx: Knex.Transaction, scope: OrgS
   const row = result.rows[0];
   if (!row) return undefined;
   const { turn_patient: raw, ...conversation } = row;
-  return { conversation: Conversation.fromDatabaseJson(conversation), patient: patientFromJson(raw) };
+  return { conversation: Conversation.fromDatabaseJson(conversation), patient: patientFromJson(trx, raw) };
 }
 
 /**

@@ -141,7 +141,7 @@ describe('encryption at rest of message content (models/encryption.ts)', () => {
     const before = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
     assert.deepEqual(before.ticket_comments, { total: 2, encrypted: 1, under_primary_key: 1, plaintext: 1 });
     assert.equal(before.rotation_complete, false);
-    assert.equal((await rewrapSealedRows(knex, { organizationId: t.org.id }, { table: 'ticket_comments' })).rewrapped, 1);
+    assert.equal((await rewrapSealedRows(knex, { organizationId: t.org.id }, { column: 'ticket_comments.content' })).rewrapped, 1);
     const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
     assert.deepEqual(after.ticket_comments, { total: 2, encrypted: 2, under_primary_key: 2, plaintext: 0 });
     assert.equal(after.rotation_complete, true);
