@@ -9,7 +9,7 @@ import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './ba
 import { newId } from '../lib/ids.js';
 import { conflict, notFound, unprocessable } from '../lib/errors.js';
 import { withTransaction } from './messages.js';
-import { sealColumns, sealText, sealedColumnsOf } from './encryption.js';
+import { openText, sealColumns, sealText, sealedColumnsOf } from './encryption.js';
 
 export const TICKET_CATEGORIES = ['billing', 'appointment', 'medical', 'technical', 'general', 'emergency', 'results', 'complaint'] as const;
 export const TICKET_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
@@ -157,10 +157,11 @@ export interface ListTicketsInput {
  * model opens them after the find and they are matched here, one column of
  * the organization's filtered tickets (a clinic has thousands, not millions).
  */
-async function ticketsDescribing(candidates: QueryBuilder<Ticket>, search: string): Promise<string[]> {
+async function ticketsDescribing(db: Db, candidates: QueryBuilder<Ticket>, search: string): Promise<string[]> {
   const needle = search.toLowerCase();
-  const rows = await candidates.clearSelect().clearOrder().whereNotNull('t.description').select('t.id', 't.description');
-  return rows.filter((r) => r.description!.toLowerCase().includes(needle)).map((r) => r.id);
+  // Plain rows, not models: thousands of them are read only to be matched.
+  const rows = (await candidates.clearSelect().clearOrder().whereNotNull('t.description').select('t.id', 't.description').toKnexQuery()) as { id: string; description: string }[];
+  return rows.filter((r) => openText(db, r.description).toLowerCase().includes(needle)).map((r) => r.id);
 }
 
 export const TICKET_SORTS = ['created_at', 'updated_at', 'number', 'priority', 'status'] as const;
@@ -176,7 +177,7 @@ export async function listTickets(db: Db, scope: OrgScope, input: ListTicketsInp
   if (input.assignedTo) q.where('t.assigned_to', input.assignedTo);
   if (input.search) {
     const term = `%${escapeLike(input.search)}%`;
-    const inDescription = await ticketsDescribing(q.clone().whereNot('t.title', 'ilike', term), input.search);
+    const inDescription = await ticketsDescribing(db, q.clone().whereNot('t.title', 'ilike', term), input.search);
     q.where((w) => w.where('t.title', 'ilike', term).orWhereIn('t.id', inDescription));
   }
   const [{ count }] = (await q.clone().count('* as count')) as unknown as { count: number }[];
