@@ -8,9 +8,9 @@
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import twilio from 'twilio';
 import { organizationForChannelAccount } from '../../models/organizations.js';
 import { answerWithin } from '../webhookDeadline.js';
+import { isSignedByTwilio, twilioParams } from '../twilioRequest.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -78,16 +78,6 @@ function twiml(ctx: Context, status = 200): void {
   ctx.body = EMPTY_TWIML;
 }
 
-type Params = Record<string, string>;
-
-function formParams(ctx: Context): Params {
-  const body = (ctx.request as unknown as { body?: unknown }).body;
-  if (!body || typeof body !== 'object') return {};
-  const out: Params = {};
-  for (const [k, v] of Object.entries(body as Record<string, unknown>)) out[k] = Array.isArray(v) ? String(v[0]) : String(v ?? '');
-  return out;
-}
-
 const asLanguage = (v: string | null | undefined): PatientLanguage | null => (PATIENT_LANGUAGES as readonly string[]).includes(v ?? '') ? (v as PatientLanguage) : null;
 
 export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
@@ -95,22 +85,13 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
   const { config, logger } = opts;
   const knex = () => opts.db.knex;
 
-  /** True when the request is Twilio's: the signature over PUBLIC_URL (or the URL we were reached at) and the form parameters. */
-  function verified(ctx: Context, params: Params): boolean {
-    const token = config.TWILIO_AUTH_TOKEN;
-    const signature = ctx.get('x-twilio-signature');
-    if (!token || !signature) return false;
-    const base = config.PUBLIC_URL ? config.PUBLIC_URL.replace(/\/+$/, '') : ctx.origin;
-    return twilio.validateRequest(token, signature, `${base}${ctx.originalUrl}`, params);
-  }
-
   router.post(SMS_INBOUND_PATH, async (ctx) => {
     if (!config.TWILIO_AUTH_TOKEN) {
       logger.warn('sms: inbound webhook refused: TWILIO_AUTH_TOKEN is not set, so signatures cannot be checked');
       return twiml(ctx, 503);
     }
-    const params = formParams(ctx);
-    if (!verified(ctx, params)) {
+    const params = twilioParams(ctx);
+    if (!isSignedByTwilio(config, ctx, params)) {
       logger.warn({ path: ctx.path }, 'sms: inbound webhook with a missing or wrong signature refused');
       return twiml(ctx, 403);
     }
@@ -166,9 +147,9 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
   }
 
   router.post(SMS_STATUS_PATH, async (ctx) => {
-    const params = formParams(ctx);
+    const params = twilioParams(ctx);
     if (!config.TWILIO_AUTH_TOKEN) return twiml(ctx, 503);
-    if (!verified(ctx, params)) {
+    if (!isSignedByTwilio(config, ctx, params)) {
       logger.warn({ path: ctx.path }, 'sms: status callback with a missing or wrong signature refused');
       return twiml(ctx, 403);
     }

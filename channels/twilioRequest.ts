@@ -1,0 +1,31 @@
+/**
+ * What every Twilio webhook (SMS, voice) checks first: the form parameters,
+ * and X-Twilio-Signature over the public URL and those parameters.
+ */
+import type { Context } from 'koa';
+import twilio from 'twilio';
+import type { Config } from '../lib/config.js';
+
+export type TwilioParams = Record<string, string>;
+
+/** The posted form as strings (a repeated key keeps its first value). */
+export function twilioParams(ctx: Context): TwilioParams {
+  const body = (ctx.request as unknown as { body?: unknown }).body;
+  if (!body || typeof body !== 'object') return {};
+  const out: TwilioParams = {};
+  for (const [k, v] of Object.entries(body as Record<string, unknown>)) out[k] = Array.isArray(v) ? String(v[0]) : String(v ?? '');
+  return out;
+}
+
+/** True when the request is Twilio's: the signature over PUBLIC_URL (or the URL we were reached at) and the form parameters. */
+export function isSignedByTwilio(config: Config, ctx: Context, params: TwilioParams): boolean {
+  const token = config.TWILIO_AUTH_TOKEN;
+  const signature = ctx.get('x-twilio-signature');
+  if (!token || !signature) return false;
+  return twilio.validateRequest(token, signature, `${publicBase(config, ctx)}${ctx.originalUrl}`, params);
+}
+
+/** The base URL Twilio reaches us at (what it signs, and where TwiML's actions point). */
+export function publicBase(config: Config, ctx: Context): string {
+  return config.PUBLIC_URL ? config.PUBLIC_URL.replace(/\/+$/, '') : ctx.origin;
+}
