@@ -31,6 +31,8 @@ import { setReminderContext, type ConversationEngine } from './bot/engine.js';
 import { render } from './bot/catalog/index.js';
 import { TwilioSmsAdapter } from './channels/sms/adapter.js';
 import { createSmsWebhooks } from './channels/sms/webhooks.js';
+import { TwilioVoiceAdapter } from './channels/voice/adapter.js';
+import { createVoiceWebhooks } from './channels/voice/webhooks.js';
 import { WhatsAppCloudAdapter } from './channels/whatsapp/adapter.js';
 import { createWhatsAppWebhooks } from './channels/whatsapp/webhooks.js';
 import { TelegramAdapter } from './channels/telegram/adapter.js';
@@ -118,6 +120,12 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     config, db, logger, clock, onInbound: (msg) => onInbound(msg), onQueued: () => dispatcher.kick(),
     keywordReply: (lang, kind) => render(lang, kind),
   })];
+  // Calls: Twilio's speech recognition hears the caller, the engine answers, and the replies are spoken in TwiML.
+  const voice = new TwilioVoiceAdapter({ config });
+  deps.extraRouters.push(createVoiceWebhooks({
+    config, db, logger, clock, onInbound: (msg) => onInbound(msg), welcome: (input) => engine.welcome(input),
+    say: (lang, key, params) => render(lang, key, params),
+  }));
   // Outside WhatsApp's 24-hour window a message goes out as the organization's template (settings.whatsapp_template).
   const whatsappTemplates = whatsappTemplateLookup(db.knex);
   const whatsapp = new WhatsAppCloudAdapter({ config, logger, templateFor: whatsappTemplates });
@@ -138,12 +146,12 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const stopListeningForTemplateChanges = await db.listen(CLINIC_CHANGED_CHANNEL, (organizationId) => whatsappTemplates.invalidate(organizationId || undefined));
   const onInbound = opts.onInbound ?? engine.handleInbound;
   const webchat = new WebchatAdapter({ db, logger, clock, onInbound, idleMinutes: config.CONVERSATION_IDLE_MINUTES });
-  const channels = new ChannelRegistry([webchat, sms, whatsapp, telegram]);
+  const channels = new ChannelRegistry([webchat, sms, whatsapp, telegram, voice]);
   const leaseSeconds = opts.leaseSeconds ?? 60;
   const dispatcher = new OutboundDispatcher(db, channels, logger, {
     pollMs: config.DISPATCH_POLL_MS, batchSize: 50, leaseSeconds, maxAttempts: 5, backoff: DEFAULT_BACKOFF_MS,
     // Only channels this instance can send on: another instance with credentials sends the rest.
-    channels: channels.list().filter((a) => a.enabled).map((a) => a.name), organizationIds: opts.organizationIds,
+    channels: channels.list().filter((a) => a.enabled && a.dispatched !== false).map((a) => a.name), organizationIds: opts.organizationIds,
   });
   const schedulers = createSchedulers({
     reminders: {

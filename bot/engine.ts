@@ -122,6 +122,32 @@ export class ConversationEngine {
   readonly handleInbound: OnInbound = (msg) => this.handle(msg);
 
   /**
+   * The bot speaks first (a phone call): opens or finds the open conversation
+   * of the address and plays a greeting turn on it, as if the sender had said
+   * hello, without storing an inbound message. The welcome and the menu are
+   * queued (the question still open, asked again, in a conversation that was
+   * under way); staff's conversation is left as it is.
+   */
+  async welcome(input: { organizationId: string; channel: InboundMessage['channel']; from: string; receivedAt: Date }): Promise<{ conversationId: string }> {
+    const scope: OrgScope = { organizationId: input.organizationId };
+    const sender = await resolveSender(this.knex, scope, input.channel, input.from);
+    const conversation = await this.knex.transaction((trx) => findOrCreateOpenConversation(trx, scope, {
+      channel: input.channel, address: input.from, patientId: sender?.id ?? null, language: sender?.preferred_language ?? null,
+      idleMinutes: this.opts.idleMinutes, now: input.receivedAt,
+    }));
+    if (conversation.status !== 'bot') return { conversationId: conversation.id };
+    const msg: InboundMessage = { organizationId: input.organizationId, channel: input.channel, from: input.from, providerMessageId: null, text: '', receivedAt: input.receivedAt };
+    const stored: StoredTurn = {
+      conversationId: conversation.id, messageId: '', duplicate: false, patientId: conversation.patient_id ?? sender?.id ?? null, status: conversation.status,
+      hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient: sender,
+    };
+    const clinic = await this.clinics.get(this.knex, input.organizationId);
+    const queued = await this.turn(scope, msg, stored, { intent: 'greet', language: null }, clinic, this.opts.clock.now());
+    if (queued > 0) this.opts.onQueued?.();
+    return { conversationId: conversation.id };
+  }
+
+  /**
    * Drops a clinic's cached data when any instance changes its doctors or
    * settings (models/clinicChanges.ts), so the next turn sees the change; the
    * cache's time to live still bounds a notification lost with the listening

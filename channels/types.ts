@@ -83,6 +83,8 @@ export interface ChannelAdapter {
   readonly capabilities: ChannelCapabilities;
   /** False when credentials are missing: the channel is off and says so. */
   readonly enabled: boolean;
+  /** False: the channel's replies go out another way (voice: spoken in the call's TwiML) and the dispatcher never claims them. */
+  readonly dispatched?: boolean;
   /** Sends per second this channel may make (the dispatcher paces to it); undefined = unpaced. */
   readonly ratePerSecond?: number;
   start(): Promise<void>;

@@ -34,7 +34,7 @@ export async function getOrganization(db: Db, orgId: string): Promise<Organizati
 }
 
 /** The settings key that names an organization's account on a channel (its number, its bot). */
-export type ChannelAccountSetting = 'sms_number' | 'whatsapp_phone_number_id' | 'telegram_bot_id';
+export type ChannelAccountSetting = 'sms_number' | 'voice_number' | 'whatsapp_phone_number_id' | 'telegram_bot_id';
 
 /**
  * The organization an inbound provider account (a Twilio number, a WhatsApp

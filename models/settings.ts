@@ -25,6 +25,8 @@ export interface ClinicSettings {
   quiet_hours: QuietHours | null;
   default_language: PatientLanguage;
   emergency_number: string;
+  /** Voice: where a call the bot hands to staff is put through (E.164); null: the caller is told the clinic will call back. */
+  voice_transfer_number: string | null;
   sms_rate_per_second: number | null;
   /** The template a WhatsApp message goes out as when the 24-hour window is closed; null: such messages fail. */
   whatsapp_template: WhatsAppTemplate | null;
@@ -49,6 +51,7 @@ export const DEFAULT_CLINIC_SETTINGS: ClinicSettings = {
   quiet_hours: { start: '21:00', end: '08:00' },
   default_language: 'en',
   emergency_number: '112',
+  voice_transfer_number: null,
   sms_rate_per_second: null,
   whatsapp_template: null,
 };

@@ -11,6 +11,7 @@ import { conversationExportRoutes } from './conversationExports.js';
 import { conversationRoutes } from './conversations.js';
 import { messageRoutes } from './messages.js';
 import { ticketRoutes } from './tickets.js';
+import { callLogRoutes } from './callLogs.js';
 import { communicationRoutes } from './communications.js';
 import { templateRoutes } from './templates.js';
 import { settingsRoutes } from './settings.js';
@@ -33,6 +34,7 @@ export const apiRoutes: MountableRoute[] = [
   ...conversationRoutes,
   ...messageRoutes,
   ...ticketRoutes,
+  ...callLogRoutes,
   ...communicationRoutes,
   ...templateRoutes,
   ...settingsRoutes,

@@ -22,6 +22,8 @@ const clinicSettingsSchema = z.object({
     .describe('Local times when bulk messages wait (default 21:00-08:00); null disables'),
   default_language: languageInput,
   emergency_number: z.string().trim().regex(/^\+?[0-9]{2,15}$/, 'must be a phone number of 2 to 15 digits').describe('default 112'),
+  voice_transfer_number: z.string().trim().regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 phone number, e.g. +34931234567').nullable()
+    .describe('Voice: the number a call the bot hands to staff is put through to; null (default): the caller is told the clinic will call back'),
   sms_rate_per_second: z.number().positive().max(1000).nullable().describe('null: the service default'),
   whatsapp_template: z.object({
     name: z.string().max(512).regex(/^[a-z0-9_]+$/, 'must be the approved template name: one or more lowercase letters, digits and _'),

@@ -62,4 +62,11 @@ export const en: Catalog = {
   opt_confirm: 'Confirm',
   /** The label of a share-my-number button where the channel has one (Telegram's contact keyboard). */
   share_phone_button: 'Share my phone number',
+  /** Voice: spoken in a call (channels/voice), never written. */
+  voice_greeting: 'Thank you for calling {clinic}.',
+  voice_option: 'For {label}, say it or press {number}.',
+  voice_no_input: "Sorry, I didn't hear anything.",
+  voice_goodbye: 'Thank you for calling. Goodbye.',
+  voice_transfer: 'Please hold while I put you through to our team.',
+  voice_callback: 'Someone from the clinic will call you back at this number. Goodbye.',
 };

@@ -61,4 +61,11 @@ export const hi: Catalog = {
   opt_keep: 'रहने दें',
   opt_confirm: 'कन्फ़र्म करें',
   share_phone_button: 'मेरा नंबर साझा करें',
+  /** आवाज़: कॉल में बोला जाता है (channels/voice), लिखा नहीं जाता। */
+  voice_greeting: '{clinic} को कॉल करने के लिए धन्यवाद।',
+  voice_option: '{label} के लिए, बोलें या {number} दबाएँ।',
+  voice_no_input: 'माफ़ कीजिए, मुझे कुछ सुनाई नहीं दिया।',
+  voice_goodbye: 'कॉल करने के लिए धन्यवाद। नमस्ते।',
+  voice_transfer: 'कृपया रुकें, मैं आपको हमारी टीम से जोड़ रहा हूँ।',
+  voice_callback: 'क्लिनिक से कोई आपको इसी नंबर पर वापस कॉल करेगा। नमस्ते।',
 };

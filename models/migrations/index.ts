@@ -20,6 +20,7 @@ import * as outboxRecipientQueued from './017_outbox_recipient_queued.js';
 import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor.js';
 import * as conversationsByAddress from './019_conversations_by_address.js';
 import * as encryptionKeys from './020_encryption_keys.js';
+import * as calls from './021_calls.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -42,6 +43,7 @@ const migrations: Record<string, Migration> = {
   '018_active_appointments_by_doctor': activeAppointmentsByDoctor,
   '019_conversations_by_address': conversationsByAddress,
   '020_encryption_keys': encryptionKeys,
+  '021_calls': calls,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

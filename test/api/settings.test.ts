@@ -16,8 +16,8 @@ describe('/api/v1/settings', () => {
     assert.equal(res.body.data.time_zone, 'Europe/Madrid');
     assert.deepEqual(res.body.data.settings, {
       cancellation_window_hours: 24, reschedule_window_hours: 2, reminder_offsets_minutes: [1440, 120],
-      quiet_hours: { start: '21:00', end: '08:00' }, default_language: 'en', emergency_number: '112', sms_rate_per_second: null,
-      whatsapp_template: null,
+      quiet_hours: { start: '21:00', end: '08:00' }, default_language: 'en', emergency_number: '112', voice_transfer_number: null,
+      sms_rate_per_second: null, whatsapp_template: null,
     });
   });
 
@@ -54,6 +54,9 @@ describe('/api/v1/settings', () => {
     const tooMany = await admin.client.patch('/api/v1/settings/organization', { settings: { reminder_offsets_minutes: [1, 2, 3, 4, 5, 6] } });
     assert.equal(tooMany.status, 400);
     assert.deepEqual(fields(tooMany), ['settings.reminder_offsets_minutes']);
+    const transfer = await admin.client.patch('/api/v1/settings/organization', { settings: { voice_transfer_number: '93 123 45 67' } });
+    assert.equal(transfer.status, 400);
+    assert.deepEqual(fields(transfer), ['settings.voice_transfer_number']);
     const unknown = await admin.client.patch('/api/v1/settings/organization', { settings: { ai: { enabled: true } } });
     assert.equal(unknown.status, 400, 'AI settings go through /settings/ai');
     const unchanged = await admin.client.get('/api/v1/settings/organization');
