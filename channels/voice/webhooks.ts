@@ -136,8 +136,9 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     if (!params) return;
     const from = toE164(params.From ?? '');
     const now = opts.clock.now();
-    const account = (await organizationForChannelAccount(knex(), 'voice_number', params.To))!;
-    const org = account.own ? account : (await organizationForChannelAccount(knex(), 'sms_number', params.To)) ?? account;
+    // The number's own clinic (settings.voice_number, else the same number's sms_number), else the first one.
+    const account = await organizationForChannelAccount(knex(), 'voice_number', params.To);
+    const org = account?.own ? account : (await organizationForChannelAccount(knex(), 'sms_number', params.To)) ?? account;
     if (!org || !from) {
       // A withheld number or no clinic: the bot cannot keep a conversation; say so and end the call.
       logger.warn({ anonymous: !from }, 'voice: call without a caller number or for no organization; ended');

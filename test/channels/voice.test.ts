@@ -167,6 +167,33 @@ describe('voice channel (Twilio calls)', () => {
     assert.equal(ticket!.category, 'emergency');
   });
 
+  it("a call to a clinic's SMS number reaches that clinic; a staff reply during the call is spoken at the caller's next answer, one after it fails", async () => {
+    const smsNumber = uniqueTwilioNumber();
+    const t = await createTestOrg({ settings: { sms_number: smsNumber } });
+    const svc = await startSmsService(null, [t.org.id], { env: VOICE_ENV });
+    const api = await clientOn(svc, t);
+    const call = new TwilioCall(svc.url, uniquePhone(), smsNumber);
+    await call.dial();
+    const [log] = (await api.get('/api/v1/call-logs')).body.data as { conversation_id: string; status: string }[];
+    assert.ok(log, "the call is the SMS number's clinic's");
+    assert.equal(log.status, 'in-progress');
+    const reply = await api.post(`/api/v1/conversations/${log.conversation_id}/messages`, { content: 'Hola, soy Marta de recepción' });
+    assert.equal(reply.status, 201);
+    const heard = await call.speak('hello?');
+    assert.ok(heard.says.includes('Hola, soy Marta de recepción'), spoken(heard));
+    assert.match(spoken(heard), /will call you back/, 'staff hold the conversation now');
+    const stored = await Message.query(svc.deps.db.knex).findById(reply.body.data.id);
+    assert.equal(stored!.status, 'delivered');
+    assert.equal(stored!.provider_message_id, call.callSid);
+
+    // Typed after the caller hung up: nobody can hear it, so it fails visibly when the call ends.
+    const late = await api.post(`/api/v1/conversations/${log.conversation_id}/messages`, { content: '¿Sigue ahí?' });
+    await call.status('completed', 30);
+    const unsaid = await Message.query(svc.deps.db.knex).findById(late.body.data.id);
+    assert.equal(unsaid!.status, 'failed');
+    assert.equal(unsaid!.last_error, 'call_ended');
+  });
+
   it('a Spanish-speaking patient is greeted and heard in Spanish', async () => {
     const c = await voiceClinic();
     const patient = await buildPatient(c.t, { preferred_language: 'es' });
