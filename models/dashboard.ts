@@ -23,6 +23,8 @@ export interface Dashboard {
     messages: MessageCounts;
     newConversations: number;
     newPatients: number;
+    /** Phone calls started today: answered and ended, and ended unanswered or failed (busy, no-answer, failed, canceled). */
+    calls: { total: number; completed: number; failed: number };
   };
   /** Scheduled or confirmed appointments starting from now to UPCOMING_DAYS days ahead. */
   upcomingAppointments: number;
@@ -39,7 +41,7 @@ export async function dashboard(db: Db, scope: OrgScope, now: Date): Promise<Das
   const timeZone = await organizationTimeZone(db, scope);
   const today = localToday(timeZone, now);
   const weekAhead = new Date(now.getTime() + UPCOMING_DAYS * 86_400_000);
-  const [appointments, upcoming, booked, messages, conversations, newConversations, newPatients, tickets] = await Promise.all([
+  const [appointments, upcoming, booked, messages, conversations, newConversations, newPatients, tickets, calls] = await Promise.all([
     knex('appointments').where('organization_id', orgId).where('start_time', '>=', today.start).where('start_time', '<', today.end)
       .first(knex.raw(`count(*)::int AS total, ${STATUS_MEASURES}`)),
     knex('appointments').where('organization_id', orgId).where('start_time', '>=', now).where('start_time', '<', weekAhead)
@@ -61,7 +63,10 @@ export async function dashboard(db: Db, scope: OrgScope, now: Date): Promise<Das
     knex('tickets').where('organization_id', orgId).whereIn('status', ['open', 'in_progress'])
       .first(knex.raw(`count(*)::int AS total, (count(*) FILTER (WHERE status = 'in_progress'))::int AS in_progress,
         ${TICKET_PRIORITIES.map((p) => `(count(*) FILTER (WHERE priority = '${p}'))::int AS ${p}`).join(', ')}`)),
-  ]) as [Counts, Counts, Counts, MessageCounts, Counts, Counts, Counts, Counts];
+    knex('calls').where('organization_id', orgId).where('started_at', '>=', today.start).where('started_at', '<', today.end)
+      .first(knex.raw(`count(*)::int AS total, (count(*) FILTER (WHERE status = 'completed'))::int AS completed,
+        (count(*) FILTER (WHERE status IN ('busy', 'failed', 'no-answer', 'canceled')))::int AS failed`)),
+  ]) as [Counts, Counts, Counts, MessageCounts, Counts, Counts, Counts, Counts, Counts];
   const byPriority = Object.fromEntries(TICKET_PRIORITIES.map((p) => [p, int(tickets[p])])) as Dashboard['tickets']['byPriority'];
   return {
     date: today.date,
@@ -72,6 +77,7 @@ export async function dashboard(db: Db, scope: OrgScope, now: Date): Promise<Das
       messages,
       newConversations: int(newConversations.count),
       newPatients: int(newPatients.count),
+      calls: { total: int(calls.total), completed: int(calls.completed), failed: int(calls.failed) },
     },
     upcomingAppointments: int(upcoming.count),
     conversations: { open: int(conversations.open), withBot: int(conversations.bot), waitingForStaff: int(conversations.handoff), unassignedHandoffs: int(conversations.unassigned) },

@@ -95,6 +95,7 @@ export const dashboardSchema = z.object({
     messages: messageCountsSchema.describe('Messages of today'),
     new_conversations: int,
     new_patients: int,
+    calls: z.object({ total: int, completed: int, failed: int.describe('Busy, unanswered, failed or cancelled') }).describe('Phone calls started today (VAANI: total_calls, completed_calls, failed_calls)'),
   }),
   upcoming_appointments: z.object({ days: int, count: int.describe('Scheduled or confirmed appointments from now to `days` days ahead') }),
   conversations: z.object({
@@ -203,6 +204,7 @@ export function presentDashboard(d: Dashboard, now: Date): z.infer<typeof dashbo
       messages: presentMessages(d.today.messages),
       new_conversations: d.today.newConversations,
       new_patients: d.today.newPatients,
+      calls: { ...d.today.calls },
     },
     upcoming_appointments: { days: UPCOMING_DAYS, count: d.upcomingAppointments },
     conversations: {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createTestOrg, buildPatient, buildDoctor, insertConversation } from '../support/factories.js';
 import { startExtraService, fixedClock } from '../support/service.js';
 import { createTicket } from '../../models/tickets.js';
+import { newId } from '../../lib/ids.js';
 import { NOW, OCTOBER, insertAppointments, get } from '../support/analyticsData.js';
 import type { RunningService } from '../../main.js';
 
@@ -51,6 +52,14 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
     await knex('tickets').where({ id: (await ticket('low')).id }).update({ status: 'resolved' });
     await knex('tickets').where({ id: (await ticket('urgent')).id }).update({ status: 'closed' });
     assert.ok(today.id);
+    const call = (sid: string, status: string, startedAt: string) => knex('calls').insert({
+      id: newId('call'), organization_id: t.org.id, call_sid: `${sid}${t.org.id}`, from_number: '+34600000000', status, started_at: new Date(startedAt),
+    });
+    await call('CAyesterday', 'completed', '2025-10-25T21:50:00Z'); // 23:50 yesterday (local, CEST)
+    await call('CAdone', 'completed', '2025-10-25T22:10:00Z'); // 00:10 today
+    await call('CAbusy', 'busy', '2025-10-26T09:00:00Z');
+    await call('CAmissed', 'no-answer', '2025-10-26T10:00:00Z');
+    await call('CAlive', 'in-progress', '2025-10-26T11:00:00Z');
 
     const res = await t.admin.client.get('/api/v1/admin/dashboard');
     assert.equal(res.status, 200);
@@ -62,6 +71,7 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
         messages: { received: 3, sent: 3, failed: 1, pending: 0 },
         new_conversations: 2,
         new_patients: 2,
+        calls: { total: 4, completed: 1, failed: 2 },
       },
       upcoming_appointments: { days: 7, count: 3 },
       conversations: { open: 3, with_bot: 1, waiting_for_staff: 2, unassigned_handoffs: 1 },
