@@ -63,9 +63,9 @@ export const ca: Catalog = {
   share_phone_button: 'Compartir el meu número',
   /** Veu: es diu en una trucada (channels/voice), mai no s'escriu. */
   voice_greeting: 'Gràcies per trucar a {clinic}.',
-  voice_option: 'Per a {label}, digueu-ho o premeu el {number}.',
-  voice_no_input: 'Perdoneu, no us he sentit.',
+  voice_option: 'Per a {label}, digues-ho o prem el {number}.',
+  voice_no_input: "Perdona, no t'he sentit.",
   voice_goodbye: 'Gràcies per trucar. Adéu.',
-  voice_transfer: "Espereu un moment, us passo amb el nostre equip.",
-  voice_callback: 'Algú de la clínica us trucarà a aquest número. Adéu.',
+  voice_transfer: 'Espera un moment, et passo amb el nostre equip.',
+  voice_callback: 'Algú de la clínica et trucarà a aquest número. Adéu.',
 };

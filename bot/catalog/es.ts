@@ -63,9 +63,9 @@ export const es: Catalog = {
   share_phone_button: 'Compartir mi número',
   /** Voz: se dice en una llamada (channels/voice), nunca se escribe. */
   voice_greeting: 'Gracias por llamar a {clinic}.',
-  voice_option: 'Para {label}, dígalo o pulse {number}.',
-  voice_no_input: 'Perdone, no le he oído.',
+  voice_option: 'Para {label}, dilo o pulsa {number}.',
+  voice_no_input: 'Perdona, no te he oído.',
   voice_goodbye: 'Gracias por llamar. Adiós.',
-  voice_transfer: 'Espere un momento, le paso con nuestro equipo.',
-  voice_callback: 'Alguien de la clínica le llamará a este número. Adiós.',
+  voice_transfer: 'Espera un momento, te paso con nuestro equipo.',
+  voice_callback: 'Alguien de la clínica te llamará a este número. Adiós.',
 };

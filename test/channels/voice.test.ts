@@ -201,7 +201,7 @@ describe('voice channel (Twilio calls)', () => {
     const answered = await call.dial();
     assert.equal(answered.twiml.language, 'es-ES');
     assert.match(answered.twiml.says[0]!, /^Gracias por llamar a /);
-    assert.match(spoken(answered.twiml), /dígalo o pulse 1/);
+    assert.match(spoken(answered.twiml), /dilo o pulsa 1/);
     assert.ok(answered.twiml.raw.includes('language="es-ES"'));
   });
 
