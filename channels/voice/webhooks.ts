@@ -94,9 +94,10 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
 
   /** What the call hears next: the replies inside a <Gather> for the caller's answer, or the replies and the call's end. */
   async function answer(ctx: Context, scope: OrgScope, call: Call, conversationId: string, replies: SpokenReply[], next: { n: number; silent: number; opening?: string }): Promise<void> {
-    const [conversation, organization] = await Promise.all([
+    const [conversation, organization, hints] = await Promise.all([
       Conversation.query(knex()).findOne({ id: conversationId, organization_id: scope.organizationId }),
       getOrganization(knex(), scope.organizationId),
+      speechHints(scope, replies),
     ]);
     const lang = asVoiceLang(conversation?.language ?? orgSettings(organization).default_language);
     const language = LOCALES[lang] as never;
@@ -115,12 +116,25 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       }
     } else {
       const gather = response.gather({
-        input: ['speech', 'dtmf'], language, speechTimeout: 'auto', timeout: 6, actionOnEmptyResult: true, method: 'POST',
+        input: ['speech', 'dtmf'], language, speechTimeout: 'auto', timeout: 6, actionOnEmptyResult: true, method: 'POST', hints,
         action: `${publicBase(config, ctx)}${VOICE_GATHER_PATH}?n=${next.n}${next.silent ? `&silent=${next.silent}` : ''}`,
       });
       for (const line of lines) gather.say({ language }, line);
     }
     xml(ctx, response.toString());
+  }
+
+  /**
+   * Words the recognizer should expect (Twilio's `hints`): the clinic's
+   * doctors and specialties, and the options just read out, so "Doctor Vives"
+   * or "cardiología" are heard as written. At most 100, as Twilio takes.
+   */
+  async function speechHints(scope: OrgScope, replies: SpokenReply[]): Promise<string> {
+    const doctors = (await knex()('doctors').where({ organization_id: scope.organizationId, active: true }).whereNull('deleted_at')
+      .select('name', 'specialization')) as { name: string; specialization: string }[];
+    const words = [...replies.flatMap((r) => (r.options ?? []).map((o) => o.label)), ...doctors.flatMap((d) => [d.name, d.specialization])]
+      .map((w) => w.replace(/,/g, ' ').trim().slice(0, 100)).filter(Boolean);
+    return [...new Set(words)].slice(0, 100).join(', ');
   }
 
   /** A reply as speech: its text, then each option with its key ("For Cardiology, say it or press 2."). */

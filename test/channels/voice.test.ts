@@ -55,6 +55,7 @@ describe('voice channel (Twilio calls)', () => {
     assert.equal(answered.twiml.language, 'en-GB');
     assert.equal(answered.twiml.gatherAction, '/api/v1/voice/gather?n=1');
     assert.ok(answered.twiml.raw.includes('input="speech dtmf"'), answered.twiml.raw);
+    assert.match(answered.twiml.raw, /hints="Book an appointment, My appointments, [^"]*Dr. Joan Vives, Cardiology"/, 'the recognizer expects the options and the doctors');
 
     const asked = await call.speak('I would like to book an appointment');
     assert.equal(call.last!.gatherAction, '/api/v1/voice/gather?n=2');
