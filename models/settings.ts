@@ -9,7 +9,7 @@ import { DateTime } from 'luxon';
 import { type Db, type OrgScope } from './base.js';
 import { Organization } from './organizations.js';
 import type { PatientLanguage } from './patients.js';
-import { notFound } from '../lib/errors.js';
+import { conflict, notFound } from '../lib/errors.js';
 import { notifyClinicChanged } from './clinicChanges.js';
 
 export interface QuietHours { start: string; end: string }
@@ -30,7 +30,20 @@ export interface ClinicSettings {
   sms_rate_per_second: number | null;
   /** The template a WhatsApp message goes out as when the 24-hour window is closed; null: such messages fail. */
   whatsapp_template: WhatsAppTemplate | null;
+  /**
+   * The clinic's own accounts on the channels (CHANNEL_ACCOUNT_KEYS): inbound
+   * messages and calls to them reach this organization
+   * (organizationForChannelAccount); null: it gets only what no other
+   * organization claims, and only when it is the first one.
+   */
+  sms_number: string | null;
+  voice_number: string | null;
+  whatsapp_phone_number_id: string | null;
+  telegram_bot_id: string | null;
 }
+
+/** Settings that name a channel account: one organization each. */
+export const CHANNEL_ACCOUNT_KEYS = ['sms_number', 'voice_number', 'whatsapp_phone_number_id', 'telegram_bot_id'] as const;
 
 export interface AiSettings {
   enabled: boolean;
@@ -54,6 +67,10 @@ export const DEFAULT_CLINIC_SETTINGS: ClinicSettings = {
   voice_transfer_number: null,
   sms_rate_per_second: null,
   whatsapp_template: null,
+  sms_number: null,
+  voice_number: null,
+  whatsapp_phone_number_id: null,
+  telegram_bot_id: null,
 };
 
 export const DEFAULT_AI_SETTINGS: AiSettings = {
@@ -133,9 +150,21 @@ export interface OrganizationPatch {
   settings?: Partial<ClinicSettings>;
 }
 
-/** Applies a validated patch; settings keys are merged, a null quiet_hours is stored as null (disabled). */
+/**
+ * Applies a validated patch; settings keys are merged, a null quiet_hours is
+ * stored as null (disabled). A channel account another organization already
+ * has is 409 naming the setting (run it in a transaction: the check holds a
+ * lock on the account until the commit, so two clinics cannot both take it).
+ */
 export async function updateOrganizationSettings(db: Db, scope: OrgScope, patch: OrganizationPatch): Promise<Organization> {
   const k = db as Knex;
+  for (const key of CHANNEL_ACCOUNT_KEYS) {
+    const account = patch.settings?.[key];
+    if (!account) continue;
+    await k.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [`channel_account:${key}:${account}`]);
+    const other = await k('organizations').whereRaw('settings->>? = ?', [key, account]).whereNot('id', scope.organizationId).first('id');
+    if (other) throw conflict(`settings.${key}: another organization already has ${account}`, { field: `settings.${key}` });
+  }
   const update: Record<string, unknown> = { updated_at: k.fn.now() };
   if (patch.name !== undefined) update.name = patch.name;
   if (patch.time_zone !== undefined) update.time_zone = patch.time_zone;

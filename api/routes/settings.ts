@@ -12,6 +12,8 @@ import type { Config } from '../../lib/config.js';
 
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time HH:MM (24-hour)');
 
+const e164 = z.string().trim().regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 phone number, e.g. +34931234567');
+
 const clinicSettingsSchema = z.object({
   cancellation_window_hours: z.number().int().min(0).max(720).describe('Patients may cancel up to this many hours before (default 24)'),
   reschedule_window_hours: z.number().int().min(0).max(720).describe('Patients may reschedule up to this many hours before (default 2)'),
@@ -22,7 +24,7 @@ const clinicSettingsSchema = z.object({
     .describe('Local times when bulk messages wait (default 21:00-08:00); null disables'),
   default_language: languageInput,
   emergency_number: z.string().trim().regex(/^\+?[0-9]{2,15}$/, 'must be a phone number of 2 to 15 digits').describe('default 112'),
-  voice_transfer_number: z.string().trim().regex(/^\+[1-9][0-9]{6,14}$/, 'must be an E.164 phone number, e.g. +34931234567').nullable()
+  voice_transfer_number: e164.nullable()
     .describe('Voice: the number a call the bot hands to staff is put through to; null (default): the caller is told the clinic will call back'),
   sms_rate_per_second: z.number().positive().max(1000).nullable().describe('null: the service default'),
   whatsapp_template: z.object({
@@ -30,6 +32,12 @@ const clinicSettingsSchema = z.object({
     language: z.string().regex(/^[a-z]{2,3}(_[A-Z]{2})?$/, 'must be a template language code, e.g. es or en_US'),
   }).strict().nullable()
     .describe("An approved WhatsApp utility template whose body is one variable {{1}}: a message outside WhatsApp's 24-hour window goes out as it, its text as the variable; null (default): such messages fail"),
+  sms_number: e164.nullable().describe("The clinic's Twilio number for SMS: messages to it reach this organization (409 when another has it)"),
+  voice_number: e164.nullable().describe("The clinic's Twilio number for calls (default: sms_number): calls to it reach this organization"),
+  whatsapp_phone_number_id: z.string().trim().regex(/^\d{5,20}$/, 'must be the WhatsApp phone number id (digits)').nullable()
+    .describe('The WhatsApp Cloud API phone number id whose messages reach this organization'),
+  telegram_bot_id: z.string().trim().regex(/^\d{3,15}$/, "must be the bot's numeric id (the token's part before the colon)").nullable()
+    .describe('The Telegram bot (its numeric id) whose chats reach this organization'),
 });
 
 const organizationSchema = z.object({
@@ -93,7 +101,7 @@ export const settingsRoutes = [
   }),
   route({
     method: 'patch', path: '/settings/organization', operationId: 'updateOrganizationSettings', summary: 'Update organization settings', tag: 'settings',
-    permission: 'settings.manage', rateLimit: 'admin', aliases: { timezone: 'time_zone' }, body: organizationPatch, response: organizationSchema, errors: [400],
+    permission: 'settings.manage', rateLimit: 'admin', aliases: { timezone: 'time_zone' }, body: organizationPatch, response: organizationSchema, errors: [400, 409],
     handler: async ({ deps, orgId, body }) => {
       const settings = body.settings?.reminder_offsets_minutes
         ? { ...body.settings, reminder_offsets_minutes: [...body.settings.reminder_offsets_minutes].sort((a, b) => b - a) }

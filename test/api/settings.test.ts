@@ -3,6 +3,8 @@ import { createTestOrg, createTestUser } from '../support/factories.js';
 import { testService } from '../support/service.js';
 import { ApiClient } from '../support/client.js';
 import { nextSendTime } from '../../models/settings.js';
+import { organizationForChannelAccount } from '../../models/organizations.js';
+import { uniqueTwilioNumber } from '../support/smsService.js';
 
 const fields = (res: { body: { error: { details: { fields: { field: string }[] } } } }) =>
   res.body.error.details.fields.map((f) => f.field).sort();
@@ -17,7 +19,7 @@ describe('/api/v1/settings', () => {
     assert.deepEqual(res.body.data.settings, {
       cancellation_window_hours: 24, reschedule_window_hours: 2, reminder_offsets_minutes: [1440, 120],
       quiet_hours: { start: '21:00', end: '08:00' }, default_language: 'en', emergency_number: '112', voice_transfer_number: null,
-      sms_rate_per_second: null, whatsapp_template: null,
+      sms_rate_per_second: null, whatsapp_template: null, sms_number: null, voice_number: null, whatsapp_phone_number_id: null, telegram_bot_id: null,
     });
   });
 
@@ -38,6 +40,27 @@ describe('/api/v1/settings', () => {
     assert.equal(again.body.data.settings.cancellation_window_hours, 48);
     assert.equal(again.body.data.settings.emergency_number, '911');
     assert.equal(again.body.data.settings.quiet_hours, null);
+  });
+
+  it("PATCH /settings/organization sets the clinic's channel accounts, each one organization's only (409 naming the setting)", async () => {
+    const a = await createTestOrg();
+    const b = await createTestOrg();
+    const number = uniqueTwilioNumber();
+    const set = await a.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number, telegram_bot_id: '7012345678' } });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.data.settings.sms_number, number);
+    assert.equal((await organizationForChannelAccount(a.svc.deps.db.knex, 'sms_number', number))?.id, a.org.id, 'messages to the number reach it');
+    const taken = await b.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number } });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.error.details.field, 'settings.sms_number');
+    assert.equal((await b.admin.client.get('/api/v1/settings/organization')).body.data.settings.sms_number, null, 'nothing changed');
+    assert.equal((await a.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number, voice_number: number } })).status, 200, 'its own again');
+    // Released by its owner, it is free for another clinic.
+    await a.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: null } });
+    assert.equal((await b.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number } })).status, 200);
+    const bad = await b.admin.client.patch('/api/v1/settings/organization', { settings: { voice_number: '600 123 456', whatsapp_phone_number_id: 'abc', telegram_bot_id: '12:AA' } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(fields(bad), ['settings.telegram_bot_id', 'settings.voice_number', 'settings.whatsapp_phone_number_id']);
   });
 
   it('PATCH /settings/organization returns 400 naming each bad field', async () => {
