@@ -243,3 +243,15 @@ export async function messageCounts(db: Db, scope: OrgScope, range: { start: Dat
       (count(*) FILTER (WHERE direction = 'outbound' AND status IN ('queued', 'sending')))::int AS pending`))) as Record<string, unknown> | undefined;
   return { received: num(row?.received), sent: num(row?.sent), failed: num(row?.failed), pending: num(row?.pending) };
 }
+
+export interface CallCounts { total: number; completed: number; failed: number; averageDurationSeconds: number | null }
+
+/** Phone calls started in [start, end): completed, failed (busy, no-answer, failed, canceled), and the mean length of the completed ones. */
+export async function callCounts(db: Db, scope: OrgScope, range: { start: Date; end: Date }): Promise<CallCounts> {
+  const row = (await (db as Knex)('calls').where('organization_id', scope.organizationId)
+    .where('started_at', '>=', range.start).where('started_at', '<', range.end)
+    .first((db as Knex).raw(`count(*)::int AS total, (count(*) FILTER (WHERE status = 'completed'))::int AS completed,
+      (count(*) FILTER (WHERE status IN ('busy', 'failed', 'no-answer', 'canceled')))::int AS failed,
+      round(avg(duration_seconds) FILTER (WHERE status = 'completed'))::int AS average`))) as { total: number; completed: number; failed: number; average: number | null };
+  return { total: row.total, completed: row.completed, failed: row.failed, averageDurationSeconds: row.average };
+}

@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import type { Db, OrgScope } from './base.js';
 import { localToday, organizationTimeZone } from './analyticsPeriod.js';
-import { STATUS_MEASURES, messageCounts, statusCounts, type MessageCounts, type StatusCounts } from './analytics.js';
+import { STATUS_MEASURES, callCounts, messageCounts, statusCounts, type CallCounts, type MessageCounts, type StatusCounts } from './analytics.js';
 import { TICKET_PRIORITIES } from './tickets.js';
 
 export const UPCOMING_DAYS = 7;
@@ -23,8 +23,8 @@ export interface Dashboard {
     messages: MessageCounts;
     newConversations: number;
     newPatients: number;
-    /** Phone calls started today: answered and ended, and ended unanswered or failed (busy, no-answer, failed, canceled). */
-    calls: { total: number; completed: number; failed: number };
+    /** Phone calls started today. */
+    calls: CallCounts;
   };
   /** Scheduled or confirmed appointments starting from now to UPCOMING_DAYS days ahead. */
   upcomingAppointments: number;
@@ -63,10 +63,8 @@ export async function dashboard(db: Db, scope: OrgScope, now: Date): Promise<Das
     knex('tickets').where('organization_id', orgId).whereIn('status', ['open', 'in_progress'])
       .first(knex.raw(`count(*)::int AS total, (count(*) FILTER (WHERE status = 'in_progress'))::int AS in_progress,
         ${TICKET_PRIORITIES.map((p) => `(count(*) FILTER (WHERE priority = '${p}'))::int AS ${p}`).join(', ')}`)),
-    knex('calls').where('organization_id', orgId).where('started_at', '>=', today.start).where('started_at', '<', today.end)
-      .first(knex.raw(`count(*)::int AS total, (count(*) FILTER (WHERE status = 'completed'))::int AS completed,
-        (count(*) FILTER (WHERE status IN ('busy', 'failed', 'no-answer', 'canceled')))::int AS failed`)),
-  ]) as [Counts, Counts, Counts, MessageCounts, Counts, Counts, Counts, Counts, Counts];
+    callCounts(db, scope, today),
+  ]) as [Counts, Counts, Counts, MessageCounts, Counts, Counts, Counts, Counts, CallCounts];
   const byPriority = Object.fromEntries(TICKET_PRIORITIES.map((p) => [p, int(tickets[p])])) as Dashboard['tickets']['byPriority'];
   return {
     date: today.date,
@@ -77,7 +75,7 @@ export async function dashboard(db: Db, scope: OrgScope, now: Date): Promise<Das
       messages,
       newConversations: int(newConversations.count),
       newPatients: int(newPatients.count),
-      calls: { total: int(calls.total), completed: int(calls.completed), failed: int(calls.failed) },
+      calls,
     },
     upcomingAppointments: int(upcoming.count),
     conversations: { open: int(conversations.open), withBot: int(conversations.bot), waitingForStaff: int(conversations.handoff), unassignedHandoffs: int(conversations.unassigned) },

@@ -4,7 +4,7 @@
  * envelope. Percentages and rates are 0-100 with one decimal.
  */
 import { z } from 'zod';
-import type { AppointmentStats, ConversationStats, MessageCounts, PatientStats, Share, StatusCounts } from '../../models/analytics.js';
+import type { AppointmentStats, CallCounts, ConversationStats, MessageCounts, PatientStats, Share, StatusCounts } from '../../models/analytics.js';
 import { INTERVALS, percent, type Period } from '../../models/analyticsPeriod.js';
 import type { Dashboard } from '../../models/dashboard.js';
 import { UPCOMING_DAYS } from '../../models/dashboard.js';
@@ -85,6 +85,17 @@ const messageCountsSchema = z.object({
   pending: int.describe('Outbound still queued or being sent'),
 });
 
+const callsSchema = z.object({
+  total: int,
+  completed: int,
+  failed: int.describe('Busy, unanswered, failed or cancelled'),
+  average_duration_seconds: int.nullable().describe('Of the completed calls; null when there is none'),
+});
+
+const presentCalls = (c: CallCounts): z.infer<typeof callsSchema> => ({
+  total: c.total, completed: c.completed, failed: c.failed, average_duration_seconds: c.averageDurationSeconds,
+});
+
 export const dashboardSchema = z.object({
   date: z.iso.date().describe('Today in the organization\'s time zone'),
   time_zone: z.string(),
@@ -95,7 +106,7 @@ export const dashboardSchema = z.object({
     messages: messageCountsSchema.describe('Messages of today'),
     new_conversations: int,
     new_patients: int,
-    calls: z.object({ total: int, completed: int, failed: int.describe('Busy, unanswered, failed or cancelled') }).describe('Phone calls started today (VAANI: total_calls, completed_calls, failed_calls)'),
+    calls: callsSchema.describe('Phone calls started today (VAANI: total_calls, completed_calls, failed_calls, average_call_duration)'),
   }),
   upcoming_appointments: z.object({ days: int, count: int.describe('Scheduled or confirmed appointments from now to `days` days ahead') }),
   conversations: z.object({
@@ -110,9 +121,9 @@ export const dashboardSchema = z.object({
     urgent: int.describe('Open or in progress with priority urgent'),
     by_priority: z.object({ low: int, medium: int, high: int, urgent: int }).describe('Of the open or in progress'),
   }),
-}).describe('Call metrics of the VAANI document are left out until calls are logged');
+});
 
-export const ADMIN_METRICS = ['appointments', 'conversations', 'patients', 'messages'] as const;
+export const ADMIN_METRICS = ['appointments', 'conversations', 'patients', 'messages', 'calls'] as const;
 export type AdminMetric = (typeof ADMIN_METRICS)[number];
 
 export const adminAnalyticsSchema = z.object({
@@ -130,7 +141,8 @@ export const adminAnalyticsSchema = z.object({
   languages: z.record(z.string(), int).optional().describe('Conversations by language ("unknown" when not detected); with metric conversations'),
   patients: z.object({ total: int, new: int, active: int, opted_out: int }).optional(),
   messages: messageCountsSchema.optional(),
-}).describe('Every section unless `metric` names one; call and latency metrics of the VAANI document are left out until calls are logged');
+  calls: callsSchema.optional().describe('Phone calls started in the period'),
+}).describe("Every section unless `metric` names one; the VAANI document's latency metrics are left out (speech is recognized by Twilio, not timed here)");
 
 const renameShares = <K extends string>(key: K, list: Share[]) =>
   list.map((s) => ({ [key]: s.key, count: s.count, percentage: s.percentage }) as { [P in K]: string } & { count: number; percentage: number });
@@ -204,7 +216,7 @@ export function presentDashboard(d: Dashboard, now: Date): z.infer<typeof dashbo
       messages: presentMessages(d.today.messages),
       new_conversations: d.today.newConversations,
       new_patients: d.today.newPatients,
-      calls: { ...d.today.calls },
+      calls: presentCalls(d.today.calls),
     },
     upcoming_appointments: { days: UPCOMING_DAYS, count: d.upcomingAppointments },
     conversations: {
@@ -220,10 +232,11 @@ export interface AdminAnalyticsParts {
   conversations?: ConversationStats;
   patients?: PatientStats;
   messages?: MessageCounts;
+  calls?: CallCounts;
 }
 
 export function presentAdminAnalytics(p: Period, parts: AdminAnalyticsParts): z.infer<typeof adminAnalyticsSchema> {
-  const { appointments: a, conversations: c, patients: pt, messages: m } = parts;
+  const { appointments: a, conversations: c, patients: pt, messages: m, calls } = parts;
   return {
     period: presentPeriod(p),
     ...(a ? {
@@ -238,5 +251,6 @@ export function presentAdminAnalytics(p: Period, parts: AdminAnalyticsParts): z.
     } : {}),
     ...(pt ? { patients: { total: pt.total, new: pt.new, active: pt.active, opted_out: pt.optedOut } } : {}),
     ...(m ? { messages: presentMessages(m) } : {}),
+    ...(calls ? { calls: presentCalls(calls) } : {}),
   };
 }

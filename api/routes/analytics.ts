@@ -12,7 +12,7 @@ import {
   ADMIN_METRICS, adminAnalyticsSchema, appointmentAnalyticsSchema, conversationAnalyticsSchema, dashboardSchema, patientAnalyticsSchema,
   presentAdminAnalytics, presentAppointmentAnalytics, presentConversationAnalytics, presentDashboard, presentPatientAnalytics,
 } from '../presenters/analytics.js';
-import { appointmentStats, conversationStats, messageCounts, patientStats } from '../../models/analytics.js';
+import { appointmentStats, callCounts, conversationStats, messageCounts, patientStats } from '../../models/analytics.js';
 import { DEFAULT_RANGE_DAYS, INTERVALS, MAX_RANGE_DAYS, loadPeriod, type Period } from '../../models/analyticsPeriod.js';
 import type { OrgScope } from '../../models/base.js';
 import { dashboard } from '../../models/dashboard.js';
@@ -81,20 +81,21 @@ export const analyticsRoutes = [
   route({
     method: 'get', path: '/admin/analytics', operationId: 'getAdminAnalytics', tag: 'analytics',
     permission: 'analytics.view', rateLimit: 'admin', errors: [400],
-    summary: 'Period analytics: appointments, conversations and languages, patients, messages',
+    summary: 'Period analytics: appointments, conversations and languages, patients, messages, phone calls',
     query: z.object({ ...range, metric: z.enum(ADMIN_METRICS).optional().describe('Only this section (and the period)') }),
     response: adminAnalyticsSchema,
     handler: async ({ deps, orgId, query }) => {
       const db = deps.db.knex;
       const { scope, period } = await scopedPeriod(deps, orgId, query);
       const wants = (m: (typeof ADMIN_METRICS)[number]) => !query.metric || query.metric === m;
-      const [appointments, conversations, patients, messages] = await Promise.all([
+      const [appointments, conversations, patients, messages, calls] = await Promise.all([
         wants('appointments') ? appointmentStats(db, scope, period) : undefined,
         wants('conversations') ? conversationStats(db, scope, period) : undefined,
         wants('patients') ? patientStats(db, scope, period) : undefined,
         wants('messages') ? messageCounts(db, scope, period) : undefined,
+        wants('calls') ? callCounts(db, scope, period) : undefined,
       ]);
-      return { data: presentAdminAnalytics(period, { appointments, conversations, patients, messages }) };
+      return { data: presentAdminAnalytics(period, { appointments, conversations, patients, messages, calls }) };
     },
   }),
 ];

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { createTestOrg, buildPatient, buildDoctor, insertConversation } from '../support/factories.js';
+import { createTestOrg, buildPatient, buildDoctor, insertCall, insertConversation } from '../support/factories.js';
 import { startExtraService, fixedClock } from '../support/service.js';
 import { createTicket } from '../../models/tickets.js';
-import { newId } from '../../lib/ids.js';
 import { NOW, OCTOBER, insertAppointments, get } from '../support/analyticsData.js';
 import type { RunningService } from '../../main.js';
 
@@ -52,14 +51,11 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
     await knex('tickets').where({ id: (await ticket('low')).id }).update({ status: 'resolved' });
     await knex('tickets').where({ id: (await ticket('urgent')).id }).update({ status: 'closed' });
     assert.ok(today.id);
-    const call = (sid: string, status: string, startedAt: string) => knex('calls').insert({
-      id: newId('call'), organization_id: t.org.id, call_sid: `${sid}${t.org.id}`, from_number: '+34600000000', status, started_at: new Date(startedAt),
-    });
-    await call('CAyesterday', 'completed', '2025-10-25T21:50:00Z'); // 23:50 yesterday (local, CEST)
-    await call('CAdone', 'completed', '2025-10-25T22:10:00Z'); // 00:10 today
-    await call('CAbusy', 'busy', '2025-10-26T09:00:00Z');
-    await call('CAmissed', 'no-answer', '2025-10-26T10:00:00Z');
-    await call('CAlive', 'in-progress', '2025-10-26T11:00:00Z');
+    await insertCall(t, { status: 'completed', startedAt: '2025-10-25T21:50:00Z', durationSeconds: 300 }); // 23:50 yesterday (local, CEST)
+    await insertCall(t, { status: 'completed', startedAt: '2025-10-25T22:10:00Z', durationSeconds: 120 }); // 00:10 today
+    await insertCall(t, { status: 'busy', startedAt: '2025-10-26T09:00:00Z' });
+    await insertCall(t, { status: 'no-answer', startedAt: '2025-10-26T10:00:00Z' });
+    await insertCall(t, { status: 'in-progress', startedAt: '2025-10-26T11:00:00Z' });
 
     const res = await t.admin.client.get('/api/v1/admin/dashboard');
     assert.equal(res.status, 200);
@@ -71,7 +67,7 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
         messages: { received: 3, sent: 3, failed: 1, pending: 0 },
         new_conversations: 2,
         new_patients: 2,
-        calls: { total: 4, completed: 1, failed: 2 },
+        calls: { total: 4, completed: 1, failed: 2, average_duration_seconds: 120 },
       },
       upcoming_appointments: { days: 7, count: 3 },
       conversations: { open: 3, with_bot: 1, waiting_for_staff: 2, unassigned_handoffs: 1 },
@@ -91,6 +87,10 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
     ]);
     await insertConversation(t, { startedAt: new Date('2025-10-04T10:00:00Z'), patient, language: 'hi', messages: ['a', { content: 'b', sender: 'assistant', status: 'failed' }] });
     await insertConversation(t, { startedAt: new Date('2025-10-05T10:00:00Z'), patient: null, language: 'en', status: 'closed', messages: ['a', 'b', 'c', 'd'] });
+    await insertCall(t, { status: 'completed', startedAt: '2025-10-02T10:00:00Z', durationSeconds: 100 });
+    await insertCall(t, { status: 'completed', startedAt: '2025-10-30T10:00:00Z', durationSeconds: 150 });
+    await insertCall(t, { status: 'busy', startedAt: '2025-10-12T10:00:00Z' });
+    await insertCall(t, { status: 'completed', startedAt: '2025-11-02T10:00:00Z', durationSeconds: 999 }); // after the period
 
     const res = await get(t, `/admin/analytics?${OCTOBER}`);
     assert.equal(res.status, 200);
@@ -103,12 +103,15 @@ describe('/api/v1/admin/dashboard and /api/v1/admin/analytics', () => {
       languages: { en: 1, hi: 1 },
       patients: { total: 1, new: 1, active: 1, opted_out: 0 },
       messages: { received: 5, sent: 0, failed: 1, pending: 0 },
+      calls: { total: 3, completed: 2, failed: 1, average_duration_seconds: 125 },
     });
     const only = await get(t, `/admin/analytics?${OCTOBER}&metric=appointments`);
     assert.deepEqual(Object.keys(only.body.data).sort(), ['appointments', 'period']);
     assert.equal(only.body.data.appointments.total_booked, 5);
-    const calls = await get(t, '/admin/analytics?metric=calls');
-    assert.equal(calls.status, 400);
-    assert.deepEqual(calls.body.error.details.fields.map((f: { field: string }) => f.field), ['metric']);
+    const calls = await get(t, `/admin/analytics?${OCTOBER}&metric=calls`);
+    assert.deepEqual(Object.keys(calls.body.data).sort(), ['calls', 'period']);
+    const latency = await get(t, '/admin/analytics?metric=latency');
+    assert.equal(latency.status, 400);
+    assert.deepEqual(latency.body.error.details.fields.map((f: { field: string }) => f.field), ['metric']);
   });
 });

@@ -189,3 +189,13 @@ export async function insertRawMessage(t: TestOrg, content: string, where: { con
   });
   return id;
 }
+
+/** A phone call row as the voice webhooks leave it (analytics and dashboard tests). */
+export async function insertCall(t: TestOrg, input: { status: string; startedAt: string; durationSeconds?: number }): Promise<string> {
+  const id = newId('call');
+  await t.svc.deps.db.knex('calls').insert({
+    id, organization_id: t.org.id, call_sid: `CA${randomBytes(16).toString('hex')}`, from_number: uniquePhone(), status: input.status,
+    started_at: new Date(input.startedAt), duration_seconds: input.durationSeconds ?? null,
+  });
+  return id;
+}
