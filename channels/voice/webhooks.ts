@@ -54,7 +54,9 @@ export interface VoiceWebhookOptions {
 }
 
 /** The speech recognizer's and the voice's locale for each of the bot's languages. */
-const LOCALES: Record<VoiceLang, string> = { en: 'en-GB', es: 'es-ES', ca: 'ca-ES', hi: 'hi-IN' };
+type Twiml = InstanceType<typeof twilio.twiml.VoiceResponse>;
+type Locale = NonNullable<NonNullable<Parameters<Twiml['say']>[0]>['language']> & NonNullable<NonNullable<Parameters<Twiml['gather']>[0]>['language']>;
+const LOCALES: Record<VoiceLang, Locale> = { en: 'en-GB', es: 'es-ES', ca: 'ca-ES', hi: 'hi-IN' };
 const asVoiceLang = (v: string | null | undefined): VoiceLang => (v && v in LOCALES ? (v as VoiceLang) : 'en');
 /** Silent gathers in a row after which the call is ended. */
 const MAX_SILENT_PROMPTS = 2;
@@ -100,7 +102,7 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       speechHints(scope, replies),
     ]);
     const lang = asVoiceLang(conversation?.language ?? orgSettings(organization).default_language);
-    const language = LOCALES[lang] as never;
+    const language = LOCALES[lang];
     const response = new twilio.twiml.VoiceResponse();
     const lines = [...(next.opening ? [next.opening] : []), ...replies.flatMap((r) => spoken(lang, r))];
     const ends = replies.some((r) => r.replyKey && ENDING_REPLIES.has(r.replyKey));
@@ -157,7 +159,7 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       // A withheld number or no clinic: the bot cannot keep a conversation; say so and end the call.
       logger.warn({ anonymous: !from }, 'voice: call without a caller number or for no organization; ended');
       const response = new twilio.twiml.VoiceResponse();
-      response.say({ language: 'en-GB' as never }, opts.say('en', 'voice_goodbye'));
+      response.say({ language: LOCALES.en }, opts.say('en', 'voice_goodbye'));
       response.hangup();
       return xml(ctx, response.toString());
     }
@@ -211,7 +213,7 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     const conversation = await Conversation.query(knex()).findOne({ id: call.conversation_id!, organization_id: scope.organizationId });
     const lang = asVoiceLang(conversation?.language);
     const response = new twilio.twiml.VoiceResponse();
-    response.say({ language: LOCALES[lang] as never }, opts.say(lang, 'voice_goodbye'));
+    response.say({ language: LOCALES[lang] }, opts.say(lang, 'voice_goodbye'));
     response.hangup();
     xml(ctx, response.toString());
   }
