@@ -95,7 +95,7 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
   }
 
   /** What the call hears next: the replies inside a <Gather> for the caller's answer, or the replies and the call's end. */
-  async function answer(ctx: Context, scope: OrgScope, call: Call, conversationId: string, replies: SpokenReply[], next: { n: number; silent: number; opening?: string }): Promise<void> {
+  async function answer(ctx: Context, scope: OrgScope, call: Call, conversationId: string, replies: SpokenReply[], next: { n: number; silent: number; opening?: 'voice_greeting' | 'voice_no_input' }): Promise<void> {
     const [conversation, organization, hints] = await Promise.all([
       Conversation.query(knex()).findOne({ id: conversationId, organization_id: scope.organizationId }),
       getOrganization(knex(), scope.organizationId),
@@ -104,7 +104,8 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     const lang = asVoiceLang(conversation?.language ?? orgSettings(organization).default_language);
     const language = LOCALES[lang];
     const response = new twilio.twiml.VoiceResponse();
-    const lines = [...(next.opening ? [next.opening] : []), ...replies.flatMap((r) => spoken(lang, r))];
+    const opening = next.opening ? [opts.say(lang, next.opening, { clinic: organization.name })] : [];
+    const lines = [...opening, ...replies.flatMap((r) => spoken(lang, r))];
     const ends = replies.some((r) => r.replyKey && ENDING_REPLIES.has(r.replyKey));
     if (conversation?.status === 'handoff' || conversation?.status === 'closed' || ends) {
       for (const line of lines) response.say({ language }, line);
@@ -168,11 +169,8 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     const { conversationId } = await opts.welcome({ organizationId: org.id, channel: 'voice', from, receivedAt: now });
     await recordCallTurn(knex(), scope, call.id, { conversationId, turn: false, now });
     const replies = await claimSpokenReplies(knex(), scope, conversationId, call.call_sid, now);
-    const organization = await getOrganization(knex(), org.id);
-    const conversation = await Conversation.query(knex()).findById(conversationId);
-    const opening = opts.say(asVoiceLang(conversation?.language ?? orgSettings(organization).default_language), 'voice_greeting', { clinic: organization.name });
     logger.info({ call_sid: call.call_sid, from: maskPhone(from) }, 'voice: call answered');
-    await answer(ctx, scope, call, conversationId, replies, { n: call.turns + 1, silent: 0, opening });
+    await answer(ctx, scope, call, conversationId, replies, { n: call.turns + 1, silent: 0, opening: 'voice_greeting' });
   });
 
   router.post(VOICE_GATHER_PATH, async (ctx) => {
@@ -192,8 +190,7 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     if (!text) {
       if (silent >= MAX_SILENT_PROMPTS) return hangUpSilently(ctx, scope, call);
       const last = await lastAssistantReply(knex(), scope, call.conversation_id);
-      const lang = asVoiceLang((await Conversation.query(knex()).findById(call.conversation_id))?.language);
-      return answer(ctx, scope, call, call.conversation_id, last ? [last] : [], { n, silent: silent + 1, opening: opts.say(lang, 'voice_no_input') });
+      return answer(ctx, scope, call, call.conversation_id, last ? [last] : [], { n, silent: silent + 1, opening: 'voice_no_input' });
     }
     const turn = opts.onInbound({
       organizationId: call.organization_id, channel: 'voice', from: call.from_number, providerMessageId: `${call.call_sid}:${n}`, text, receivedAt: now,
