@@ -1,7 +1,7 @@
 /** Shared Objection base: timestamps as Date, JSON columns parsed by pg. */
 import { Model, type QueryContext, type Transaction } from 'objection';
 import type { Knex } from 'knex';
-import { openColumns } from './encryption.js';
+import { openColumns, sealEventData } from './encryption.js';
 
 export class BaseModel extends Model {
   static override get modelPaths(): string[] {
@@ -30,9 +30,9 @@ export interface OrgScope {
   organizationId: string;
 }
 
-/** Writes a domain event in the caller's transaction (delivered after commit by a scheduler). */
+/** Writes a domain event in the caller's transaction (delivered after commit by a scheduler); its free text is sealed (sealEventData). */
 export async function recordEvent(db: Db, orgId: string, event: string, subjectId: string | null, data: unknown, id: string): Promise<void> {
-  await (db as Knex)('events').insert({ id, organization_id: orgId, event, subject_id: subjectId, data: JSON.stringify(data) });
+  await (db as Knex)('events').insert({ id, organization_id: orgId, event, subject_id: subjectId, data: JSON.stringify(sealEventData(db, data)) });
 }
 
 /** A value for ILIKE matched literally: its own %, _ and backslash escaped. */

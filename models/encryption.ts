@@ -67,11 +67,31 @@ export function openColumns<T extends object>(db: Db, row: T, columns: readonly 
   return row;
 }
 
+/**
+ * Free text an event's data carries (ticket.resolved's resolution): sealed in
+ * the events table like its column, opened when a webhook delivery is signed
+ * (the receiver gets it as written, over TLS, signed).
+ */
+const SEALED_EVENT_FIELDS = ['resolution'] as const;
+
+/** `data` to store as an event's: its free-text fields sealed. */
+export function sealEventData(db: Db, data: unknown): unknown {
+  if (!data || typeof data !== 'object' || !keyRingOf(db)) return data;
+  return sealColumns(db, { ...(data as Record<string, unknown>) }, SEALED_EVENT_FIELDS);
+}
+
+/** An event's stored data as a webhook receiver gets it: its sealed fields opened. */
+export function openEventData(db: Db, data: unknown): unknown {
+  if (!data || typeof data !== 'object') return data;
+  return openColumns(db, { ...(data as Record<string, unknown>) }, SEALED_EVENT_FIELDS);
+}
+
 /** Every column stored sealed: free text a patient wrote or that is about a patient. */
 export const SEALED_COLUMNS = [
   { table: 'messages', column: 'content' },
   { table: 'ticket_comments', column: 'content' },
   { table: 'tickets', column: 'description' },
+  { table: 'tickets', column: 'resolution' },
   { table: 'patients', column: 'notes' },
   { table: 'appointments', column: 'notes' },
   { table: 'appointments', column: 'reason' },

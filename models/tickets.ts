@@ -43,7 +43,7 @@ export class Ticket extends BaseModel {
   assigned_to_name?: string | null;
   comments_count?: number;
 
-  /** The description is stored sealed (models/encryption.ts): it may quote what the patient wrote. */
+  /** The description (it may quote what the patient wrote) and the resolution are stored sealed (models/encryption.ts). */
   static override sealedColumns = sealedColumnsOf('tickets');
 }
 
@@ -267,7 +267,7 @@ export async function resolveTicket(db: Db, scope: OrgScope, id: string, input: 
     if (!ticket) throw notFound('Ticket');
     if (ticket.status === 'resolved' || ticket.status === 'closed') throw conflict(`The ticket is already ${ticket.status}`, { status: ticket.status });
     const now = input.now ?? new Date();
-    const updated = await ticket.$query(trx).patchAndFetch({ status: 'resolved', resolution: input.resolution, resolved_at: now, resolved_by: input.byUserId ?? null, updated_at: now });
+    const updated = await ticket.$query(trx).patchAndFetch(sealColumns(trx, { status: 'resolved', resolution: input.resolution, resolved_at: now, resolved_by: input.byUserId ?? null, updated_at: now }, Ticket.sealedColumns));
     await recordEvent(trx, scope.organizationId, 'ticket.resolved', id, { ticket_id: id, resolution: input.resolution, resolved_by: updated.resolved_by }, newId('event'));
     return updated;
   });

@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { CronJob } from './cronTask.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
+import { openEventData } from '../models/encryption.js';
 import {
   claimDueDeliveries, recordDeliveryAttempt, type ClaimedDelivery, type DeliveryOutcome, type DeliveryStatus,
 } from '../models/webhookDeliveries.js';
@@ -111,7 +112,7 @@ export class WebhookDeliveryJob extends CronJob<number> {
   }
 
   private async post(d: ClaimedDelivery): Promise<DeliveryOutcome> {
-    const { body, headers } = signedRequest(d);
+    const { body, headers } = signedRequest({ ...d, data: openEventData(this.opts.db.knex, d.data) });
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
     try {

@@ -11,13 +11,14 @@ const COUNT_FIELDS = {
   messages: 'messages.content',
   ticket_comments: 'ticket_comments.content',
   ticket_descriptions: 'tickets.description',
+  ticket_resolutions: 'tickets.resolution',
   patient_notes: 'patients.notes',
   appointment_notes: 'appointments.notes',
   appointment_reasons: 'appointments.reason',
 } as const satisfies Record<string, SealedColumnName>;
 
 export const encryptionStatusSchema = z.object({
-  enabled: z.boolean().describe('Free text about patients (messages, ticket comments and descriptions, notes, reasons) is sealed at rest (ENCRYPTION_KEYS is set)'),
+  enabled: z.boolean().describe('Free text about patients (messages, ticket comments, descriptions and resolutions, notes, reasons) is sealed at rest (ENCRYPTION_KEYS is set)'),
   algorithm: z.string().nullable(),
   primary_key_id: z.string().nullable().describe('The key new content is sealed with (the first of ENCRYPTION_KEYS)'),
   key_ids: z.array(z.string()).describe('Every configured key, the primary first; never the keys themselves'),
@@ -30,6 +31,7 @@ export const encryptionStatusSchema = z.object({
   messages: sealedCountsSchema,
   ticket_comments: sealedCountsSchema,
   ticket_descriptions: sealedCountsSchema,
+  ticket_resolutions: sealedCountsSchema,
   patient_notes: sealedCountsSchema,
   appointment_notes: sealedCountsSchema,
   appointment_reasons: sealedCountsSchema.describe('The free-text reason of appointments'),

@@ -5,6 +5,7 @@ import { resealAllOrganizations } from '../../models/encryption.js';
 import { newId } from '../../lib/ids.js';
 import { buildDoctor, buildPatient, createTestOrg } from '../support/factories.js';
 import { TEST_ENCRYPTION_KEYS } from '../support/service.js';
+import { startWebhookReceiver } from '../support/webhookReceiver.js';
 
 /** The test run's keys (test/support/service.ts): test2 seals. */
 const testRing = parseKeyRing(TEST_ENCRYPTION_KEYS);
@@ -104,6 +105,30 @@ describe('encryption at rest of notes, reasons and ticket descriptions (models/e
     assertSealed(await storedValue(knex, 'tickets', 'description', created.body.data.id), 'Factura enviada por correo');
   });
 
+  it("a ticket's resolution is stored sealed, in its column and in the ticket.resolved event, and a webhook receiver gets it in plain text", async () => {
+    const t = await createTestOrg();
+    const knex = t.svc.deps.db.knex;
+    const receiver = await startWebhookReceiver();
+    try {
+      assert.equal((await t.admin.client.post('/api/v1/webhooks', { url: receiver.url, events: ['ticket.resolved'] })).status, 201);
+      const ticket = (await t.admin.client.post('/api/v1/tickets', { title: 'Results call' })).body.data;
+      const resolution = 'Called back: the biopsy results are normal';
+      const resolved = await t.admin.client.post(`/api/v1/tickets/${ticket.id}/resolve`, { resolution });
+      assert.equal(resolved.status, 200);
+      assert.equal(resolved.body.data.resolution, resolution);
+      assertSealed(await storedValue(knex, 'tickets', 'resolution', ticket.id), resolution);
+      const event = (await knex('events').where({ organization_id: t.org.id, event: 'ticket.resolved' }).first('data')) as { data: { resolution: string } };
+      assertSealed(event.data.resolution, resolution);
+      const [delivered] = await receiver.waitFor(1);
+      assert.equal(delivered!.payload.data.resolution, resolution);
+      assert.equal((await t.admin.client.get(`/api/v1/tickets/${ticket.id}`)).body.data.resolution, resolution);
+      const status = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
+      assert.deepEqual(status.ticket_resolutions, { total: 1, encrypted: 1, under_primary_key: 1, plaintext: 0 });
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('GET /system/encryption/status counts each sealed field, and the housekeeping pass re-seals notes, reasons and descriptions from before encryption', async () => {
     const t = await createTestOrg();
     const knex = t.svc.deps.db.knex;
@@ -126,7 +151,7 @@ describe('encryption at rest of notes, reasons and ticket descriptions (models/e
 
     assert.ok(await resealAllOrganizations(knex, { maxRows: 100_000 }) >= 3);
     const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
-    for (const field of ['patient_notes', 'appointment_notes', 'appointment_reasons', 'ticket_descriptions', 'messages', 'ticket_comments']) {
+    for (const field of ['patient_notes', 'appointment_notes', 'appointment_reasons', 'ticket_descriptions', 'ticket_resolutions', 'messages', 'ticket_comments']) {
       assert.equal(after[field].plaintext, 0, field);
       assert.equal(after[field].under_primary_key, after[field].total, field);
     }
