@@ -85,18 +85,23 @@ export async function claimSpokenReplies(db: Db, scope: OrgScope, conversationId
   return result.rows.sort((a, b) => (a.id < b.id ? -1 : 1)).map((r) => ({ id: r.id, content: openText(db, r.content), options: r.options, replyKey: r.reply_key }));
 }
 
+/** A stored reply (opened by the model) as the call speaks it. */
+const spokenReply = (m: Message): SpokenReply => ({
+  id: m.id, content: m.content, options: m.options, replyKey: typeof m.metadata?.reply_key === 'string' ? m.metadata.reply_key : null,
+});
+
 /** The replies already spoken after the caller's message `afterMessageId` (a retried gather hears them again). */
 export async function spokenRepliesAfter(db: Db, scope: OrgScope, conversationId: string, afterMessageId: string): Promise<SpokenReply[]> {
   const rows = await Message.query(db).where({ organization_id: scope.organizationId, conversation_id: conversationId, direction: 'outbound', channel: 'voice' })
     .where('id', '>', afterMessageId).orderBy('id');
-  return rows.map((m) => ({ id: m.id, content: m.content, options: m.options, replyKey: typeof m.metadata?.reply_key === 'string' ? m.metadata.reply_key : null }));
+  return rows.map(spokenReply);
 }
 
 /** The bot's last words in the conversation (what to say again when the caller was silent). */
 export async function lastAssistantReply(db: Db, scope: OrgScope, conversationId: string): Promise<SpokenReply | undefined> {
   const m = await Message.query(db).where({ organization_id: scope.organizationId, conversation_id: conversationId, direction: 'outbound', sender: 'assistant' })
     .orderBy('id', 'desc').first();
-  return m && { id: m.id, content: m.content, options: m.options, replyKey: typeof m.metadata?.reply_key === 'string' ? m.metadata.reply_key : null };
+  return m && spokenReply(m);
 }
 
 /**

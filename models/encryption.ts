@@ -188,10 +188,11 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
             (SELECT first_used_at FROM encryption_keys WHERE id = ?) AS last_rotation`,
     [orgId, ring?.primaryId ?? ''],
   )) as { rows: { conversations: number; patients: number; last_rotation: Date | string | null }[] };
-  // One statement per column, each reading only its table's rows of the organization.
+  // One statement: a subquery per column, each reading only its table's rows of the organization.
+  const parts = SEALED_COLUMNS.map((c) => ({ c, counts: sealedCounts(ring, c.column) }));
   const counted = (await k.raw(
-    SEALED_COLUMNS.map((c) => `(SELECT '${nameOf(c)}' AS name, ${sealedCounts(ring, c.column).sql} FROM ${c.table} WHERE organization_id = ?)`).join(' UNION ALL '),
-    SEALED_COLUMNS.flatMap((c) => [...sealedCounts(ring, c.column).bindings, orgId]),
+    parts.map(({ c, counts }) => `(SELECT '${nameOf(c)}' AS name, ${counts.sql} FROM ${c.table} WHERE organization_id = ?)`).join(' UNION ALL '),
+    parts.flatMap(({ counts }) => [...counts.bindings, orgId]),
   )) as { rows: { name: SealedColumnName; total: number; encrypted: number; under_primary: number }[] };
   const row = whole.rows[0]!;
   return {

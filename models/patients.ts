@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { BaseModel, escapeLike, recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { conflict, notFound } from '../lib/errors.js';
-import { sealColumns, sealText, sealedColumnsOf } from './encryption.js';
+import { sealColumns, sealedColumnsOf } from './encryption.js';
 
 export const PATIENT_LANGUAGES = ['en', 'es', 'ca', 'hi'] as const;
 export type PatientLanguage = (typeof PATIENT_LANGUAGES)[number];
@@ -109,7 +109,7 @@ async function assertPhoneFree(db: Db, orgId: string, phone: string | null | und
  */
 export async function createPatient(db: Db, scope: OrgScope, input: PatientInput & { name: string }): Promise<Patient> {
   const k = db as Knex;
-  const insert = k('patients').insert({
+  const insert = k('patients').insert(sealColumns(db, {
     id: newId('patient'),
     organization_id: scope.organizationId,
     name: input.name,
@@ -121,9 +121,9 @@ export async function createPatient(db: Db, scope: OrgScope, input: PatientInput
     emergency_contact: input.emergency_contact ? JSON.stringify(input.emergency_contact) : null,
     preferred_language: input.preferred_language ?? 'en',
     status: input.status ?? 'active',
-    notes: input.notes == null ? null : sealText(db, input.notes),
+    notes: input.notes ?? null,
     metadata: JSON.stringify(input.metadata ?? {}),
-  }).onConflict(k.raw('(organization_id, phone) WHERE deleted_at IS NULL AND phone IS NOT NULL')).ignore().returning('*');
+  }, Patient.sealedColumns)).onConflict(k.raw('(organization_id, phone) WHERE deleted_at IS NULL AND phone IS NOT NULL')).ignore().returning('*');
   const [row] = (await k.queryBuilder()
     .with('p', insert)
     .with('e', k.raw(`INSERT INTO events (id, organization_id, event, subject_id, data)

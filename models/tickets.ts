@@ -110,13 +110,13 @@ export async function createTicket(db: Db, scope: OrgScope, input: CreateTicketI
     if (input.assignedTo) await assertInOrg(trx, 'users', orgId, input.assignedTo, 'assigned_to');
     await trx.raw(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, [`tickets:${orgId}`]);
     const [{ next }] = (await trx('tickets').where({ organization_id: orgId }).select(trx.raw('coalesce(max(number), 0) + 1 as next'))) as { next: number }[];
-    const ticket = await Ticket.query(trx).insertAndFetch({
+    const ticket = await Ticket.query(trx).insertAndFetch(sealColumns(trx, {
       id: newId('ticket'), organization_id: orgId, number: Number(next),
       patient_id: input.patientId ?? null, conversation_id: input.conversationId ?? null,
       category: input.category, priority: input.priority, status: 'open', title: input.title,
-      description: input.description == null ? null : sealText(trx, input.description), assigned_to: input.assignedTo ?? null,
+      description: input.description ?? null, assigned_to: input.assignedTo ?? null,
       created_by: input.createdBy ?? null, source: input.source,
-    } as Partial<Ticket>);
+    } as Partial<Ticket>, Ticket.sealedColumns));
     await recordEvent(trx, orgId, 'ticket.created', ticket.id, {
       ticket_id: ticket.id, number: ticket.number, category: ticket.category, priority: ticket.priority,
       patient_id: ticket.patient_id, conversation_id: ticket.conversation_id, source: ticket.source,
@@ -153,9 +153,9 @@ export interface ListTicketsInput {
 
 /**
  * The ids among `candidates` whose description contains `search`, case
- * insensitively. Descriptions are sealed, so SQL cannot match them: the
- * model opens them after the find and they are matched here, one column of
- * the organization's filtered tickets (a clinic has thousands, not millions).
+ * insensitively. Descriptions are sealed, so SQL cannot match them: they are
+ * read as plain rows, opened and matched here, one column of the
+ * organization's filtered tickets (a clinic has thousands, not millions).
  */
 async function ticketsDescribing(db: Db, candidates: QueryBuilder<Ticket>, search: string): Promise<string[]> {
   const needle = search.toLowerCase();
