@@ -25,6 +25,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import type { Knex } from 'knex';
 import { loadConfig } from '../lib/config.js';
 import { createLogger } from '../lib/logger.js';
@@ -158,20 +159,40 @@ async function settleDatabase(url: string, since?: Date): Promise<void> {
   }
 }
 
-/** A pass's figures, with the CPU the server and its PostgreSQL backends used per turn in the measured window (Linux). */
-type Pass = ChatLoadReport & { cpuPerTurn: { server: number; postgres: number } | null };
+/** A pass's figures, with the CPU the server and its PostgreSQL backends used per turn in the measured window (Linux), and the WAL it wrote. */
+type Pass = ChatLoadReport & { cpuPerTurn: { server: number; postgres: number } | null; walPerTurn: { records: number; bytes: number } | null };
+
+/**
+ * The cluster's WAL so far (pg_stat_wal): records and bytes. Per turn, it is
+ * what the writes cost the database whatever the machine's speed (bytes include
+ * the full pages the first change of each page after a checkpoint writes).
+ */
+async function walSample(client: pg.Client): Promise<{ records: number; bytes: number } | null> {
+  try {
+    const { rows } = await client.query<{ records: string; bytes: string; lsn: string }>('SELECT wal_records AS records, wal_bytes AS bytes, pg_current_wal_lsn() AS lsn FROM pg_stat_wal');
+    // BENCH_WAL_LSN=1 prints where each window's WAL starts and ends, for pg_waldump --stats.
+    if (process.env.BENCH_WAL_LSN) process.stderr.write(`WAL LSN ${rows[0]!.lsn}\n`);
+    return { records: Number(rows[0]!.records), bytes: Number(rows[0]!.bytes) };
+  } catch {
+    return null;
+  }
+}
 
 /** Runs the load generator in its own process, sampling the server's and PostgreSQL's CPU at the window's edges. */
-async function runLoadProcess(cfg: ChatLoadConfig, server: ServerProcess, database: string): Promise<Pass> {
+async function runLoadProcess(cfg: ChatLoadConfig, server: ServerProcess, database: string, walClient: pg.Client): Promise<Pass> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'chatClient.ts'), JSON.stringify(cfg)], {
     cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
   const samples: Record<string, ReturnType<typeof cpuSample>> = {};
+  const wal: Record<string, Promise<{ records: number; bytes: number } | null>> = {};
   child.stdout!.on('data', (c: Buffer) => {
     out += c.toString();
     for (const edge of ['start', 'end']) {
-      if (!(edge in samples) && out.includes(`WINDOW ${edge}\n`)) samples[edge] = cpuSample(server.child.pid!, database);
+      if (!(edge in samples) && out.includes(`WINDOW ${edge}\n`)) {
+        samples[edge] = cpuSample(server.child.pid!, database);
+        wal[edge] = walSample(walClient);
+      }
     }
   });
   const [code] = await once(child, 'exit');
@@ -180,7 +201,9 @@ async function runLoadProcess(cfg: ChatLoadConfig, server: ServerProcess, databa
   const [a, b] = [samples.start, samples.end];
   const used = a && b ? cpuUsed(a, b) : null;
   const perTurn = (seconds: number) => (report.turns ? (seconds * 1000) / report.turns : NaN);
-  return { ...report, cpuPerTurn: used ? { server: perTurn(used.server), postgres: perTurn(used.postgres) } : null };
+  const [w0, w1] = [await wal.start, await wal.end];
+  const walPerTurn = w0 && w1 && report.turns ? { records: (w1.records - w0.records) / report.turns, bytes: (w1.bytes - w0.bytes) / report.turns } : null;
+  return { ...report, cpuPerTurn: used ? { server: perTurn(used.server), postgres: perTurn(used.postgres) } : null, walPerTurn };
 }
 
 /**
@@ -197,6 +220,7 @@ function fmt(r: Pass, offered: number, fullSpeed = false): string {
     const busy = (r.turnsPerSec * (r.cpuPerTurn.server + r.cpuPerTurn.postgres)) / 1000;
     if (fullSpeed) cpu += `, ${busy.toFixed(2)} of ${CORES} cores${busy < 0.6 * CORES ? ' NOT CPU-BOUND: it waited on something else' : ''}`;
   }
+  if (r.walPerTurn) cpu += `   WAL/turn: ${r.walPerTurn.records.toFixed(1)} records, ${(r.walPerTurn.bytes / 1024).toFixed(1)} kB`;
   return `${r.turnsPerSec.toFixed(0).padStart(6)} turns/s   p50 ${r.p50.toFixed(1).padStart(6)} ms   p99 ${r.p99.toFixed(1).padStart(6)} ms   (${r.turns} turns, ${r.errors} errors, ${r.stalls} stalls)${cpu}${limited}`;
 }
 
@@ -228,6 +252,8 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
   // pair): a machine speeding up or slowing down during the round weighs on both sides alike, and each side's rate is
   // the mean of two passes. Then ours at 70% of our rate, the echo at 70% of its own.
   const ourServer = await startServerProcess('carechat.ts', { DATABASE_URL: url, JWT_SECRET, DISPATCH_POLL_MS: '1000' });
+  const walClient = new pg.Client({ connectionString: url });
+  await walClient.connect();
   const played: Round[] = [];
   console.log(`\nweb chat turns, ${clients} visitors (on CareChat each one message per ${GAP_MS} ms on average, under its per-visitor limit: up to ${offered} turns/s offered), ${seconds} s after ${warmupSeconds} s warm-up, ${rounds} round(s)`);
   try {
@@ -238,11 +264,11 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
         const runId = (k: number) => 2 + r * 10 + k;
         const oursPass = async (k: number, rate?: number) => {
           await settleDatabase(url, seeded);
-          return runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate, runId: runId(k) }, ourServer, dbName);
+          return runLoadProcess({ ...base, url: ourServer.url, mode: 'booking', rate, runId: runId(k) }, ourServer, dbName, walClient);
         };
         const echoPass = async (k: number, rate?: number) => {
           await settleDatabase(url);
-          return runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId: runId(k) }, echoServer, dbName);
+          return runLoadProcess({ ...base, url: echoServer.url, mode: 'echo', gapMs: 0, rate, runId: runId(k) }, echoServer, dbName, walClient);
         };
         const ours = [await oursPass(0)];
         const echo = [await echoPass(1), await echoPass(2)];
@@ -260,6 +286,7 @@ export async function runChatBenchmark(opts: ChatBenchOptions = {}): Promise<Cha
     }
   } finally {
     await ourServer.stop();
+    await walClient.end();
   }
 
   // Rounds vary with the machine; the verdict takes the median round of each figure.
@@ -287,7 +314,10 @@ function printRound(round: Round, n: number, offered: number, echoWrites: number
   }
   for (const [i, pass] of round.echo.entries()) console.log(`  echo floor (${i + 1}) (${echoWrites} writes, ${echoTxns} tx) ${fmt(pass, Infinity, true)}`);
   console.log(`  carechat at 70% (${String(round.throttled.target).padStart(4)}/s) ${fmt(round.throttled, Infinity)}`);
+  const steps = Object.entries(round.throttled.steps ?? {}).map(([step, s]) => `${step} ${s.p50}/${s.p99}/${s.max}`);
+  if (steps.length) console.log(`    by step (p50/p99/max ms): ${steps.join(', ')}; turns over 60 ms per half second: ${(round.throttled.slowBySecondHalf ?? []).join(' ')}`);
   console.log(`  echo at 70% (${String(round.echoThrottled.target).padStart(4)}/s)    ${fmt(round.echoThrottled, Infinity)}`);
+  if (round.echoThrottled.slowBySecondHalf) console.log(`    turns over 60 ms per half second: ${round.echoThrottled.slowBySecondHalf.join(' ')}`);
   const met = meetsTargets(round.ratio, round.throttled.p99);
   console.log(`  ratio ${round.ratio.toFixed(2)}x (${meanRate(round.ours).toFixed(0)} / ${meanRate(round.echo).toFixed(0)} turns/s, means of two passes each), p99 at 70% ${round.throttled.p99.toFixed(1)} ms (the echo's at 70% of its max: ${round.echoThrottled.p99.toFixed(1)} ms; ${TARGETS}): ${met ? 'met' : 'not met'} in this round`);
 }

@@ -54,6 +54,25 @@ export interface ChatLoadReport {
   stalls: number;
   /** Replies that were not understood ("Sorry, I didn't understand"): the script should make none. */
   misunderstood: number;
+  /** Latency by dialogue step (what the visitor was answering): where the tail is. */
+  steps: Record<string, { turns: number; p50: number; p99: number; max: number }>;
+  /** Turns slower than 60 ms, by the half second of the window they were sent in: a stall shows as a cluster. */
+  slowBySecondHalf: number[];
+}
+
+/** The dialogue step a reply asks the visitor for, as bookingAnswer reads it. */
+export function dialogueStep(frame: Frame): string {
+  const text = frame.text ?? '';
+  const labels = (frame.options ?? []).map((o) => o.label);
+  if (text.startsWith('Before we go on, what is your full name?')) return 'name';
+  if (text.includes('What mobile number')) return 'phone';
+  if (text.startsWith('Done! Your appointment is booked')) return 'booked';
+  if (labels.includes('Book an appointment')) return 'menu';
+  if (labels.includes('Talk to a person') && labels.includes('Main menu')) return 'conflict';
+  if (labels[0] === 'Yes' && labels[1] === 'No') return 'confirm';
+  if (labels[labels.length - 1] === 'Another day') return 'slot';
+  if (labels[0] === 'Today') return 'day';
+  return labels.length ? 'specialty' : 'other';
 }
 
 interface Frame { type: string; text?: string; options?: { value: string; label: string }[]; code?: string }
@@ -82,6 +101,9 @@ class Visitor {
   private lastSend = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   private seq = 0;
+  /** The step of the message in flight, and of the next one. */
+  private step = 'hello';
+  private nextStep = 'hello';
 
   constructor(private readonly run: Run, private readonly index: number) {}
 
@@ -136,6 +158,8 @@ class Visitor {
     if (this.run.stopping || this.ws.readyState !== WebSocket.OPEN) return;
     const now = performance.now();
     this.sentAt = now;
+    this.step = this.nextStep;
+    this.nextStep = 'hello';
     this.lastSend = now;
     this.awaiting = true;
     this.ws.send(JSON.stringify({ type: 'message', id: `b${this.index}-${++this.seq}`, text }));
@@ -159,7 +183,7 @@ class Visitor {
     if (frame.type !== 'message') return;
     if (this.awaiting) {
       this.awaiting = false;
-      this.run.record(this.sentAt, performance.now());
+      this.run.record(this.sentAt, performance.now(), this.step);
     }
     const text = frame.text ?? '';
     if (text.startsWith('Done! Your appointment is booked')) this.run.booked();
@@ -167,6 +191,7 @@ class Visitor {
     if (text.startsWith("Sorry, I didn't understand")) this.run.misunderstood++;
     const next = this.run.cfg.mode === 'echo' ? `ping ${this.seq}` : bookingAnswer(frame, this.identity);
     if (next === null) return;
+    this.nextStep = this.run.cfg.mode === 'echo' ? 'echo' : dialogueStep(frame);
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.answer(next);
   }
@@ -179,6 +204,8 @@ class Run {
   conflicts = 0;
   misunderstood = 0;
   private latencies: number[] = [];
+  private byStep = new Map<string, number[]>();
+  private slow: number[] = [];
   private total = 0;
   private bookings = 0;
   private windowStart = Infinity;
@@ -186,9 +213,14 @@ class Run {
 
   constructor(readonly cfg: ChatLoadConfig, private readonly onWindow?: (edge: 'start' | 'end') => void) {}
 
-  record(sentAt: number, repliedAt: number): void {
+  record(sentAt: number, repliedAt: number, step: string): void {
     this.total++;
-    if (sentAt >= this.windowStart && repliedAt < this.windowEnd) this.latencies.push(repliedAt - sentAt);
+    if (!(sentAt >= this.windowStart && repliedAt < this.windowEnd)) return;
+    const ms = repliedAt - sentAt;
+    this.latencies.push(ms);
+    const list = this.byStep.get(step);
+    if (list) list.push(ms); else this.byStep.set(step, [ms]);
+    if (ms > 60) this.slow.push(sentAt - this.windowStart);
   }
 
   booked(): void {
@@ -212,13 +244,21 @@ class Run {
     // Let the turns in flight finish, so the server is idle when the next pass starts.
     await new Promise((r) => setTimeout(r, 1500));
     for (const v of visitors) v.close();
+    const round = (x: number) => Math.round(x * 10) / 10;
+    const stats = (list: number[]) => {
+      const s = list.sort((a, b) => a - b);
+      const q = (f: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(f * s.length))]! : NaN);
+      return { turns: s.length, p50: round(q(0.5)), p99: round(q(0.99)), max: round(s[s.length - 1] ?? NaN) };
+    };
+    const steps = Object.fromEntries([...this.byStep].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, stats(v)]));
+    const slowBySecondHalf = Array.from({ length: Math.ceil(this.cfg.seconds * 2) }, () => 0);
+    for (const t of this.slow) slowBySecondHalf[Math.min(slowBySecondHalf.length - 1, Math.floor(t / 500))]!++;
     const sorted = this.latencies.sort((a, b) => a - b);
     const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
-    const round = (x: number) => Math.round(x * 10) / 10;
     return {
       turns: sorted.length, turnsPerSec: round(sorted.length / this.cfg.seconds), p50: round(at(0.5)), p99: round(at(0.99)),
       max: round(sorted[sorted.length - 1] ?? NaN), totalTurns: this.total, bookings: this.bookings, conflicts: this.conflicts,
-      errors: this.errors, stalls: this.stalls, misunderstood: this.misunderstood,
+      errors: this.errors, stalls: this.stalls, misunderstood: this.misunderstood, steps, slowBySecondHalf,
     };
   }
 }
