@@ -11,7 +11,8 @@
  *
  * The queue itself is the `outbox` table (migration 022): one entry per queued
  * row, kept by triggers. The claim walks it in queue order; recording a
- * send (status sent) takes the entry out.
+ * send (status sent) takes the entry out and, with no index of `messages`
+ * naming status (migration 023), is a heap-only update too.
  */
 import type { Knex } from 'knex';
 import { recordEvent, type Db } from './base.js';

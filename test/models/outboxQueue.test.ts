@@ -59,4 +59,19 @@ describe('the outbox queue (migration 022)', () => {
     await knex('messages').where({ id: m.id }).update({ to_address: null });
     assert.deepEqual(await knex('outbox').where({ message_id: m.id }).pluck('to_address'), ['']);
   });
+
+  it('records a send without touching any indexed column of messages (a heap-only update)', async () => {
+    // What markSentMany and the claim change on a web chat reply (no provider id): none may be in an index's key,
+    // expression or predicate, or every record writes a new row version and an entry in each index.
+    const changed = ['status', 'sent_at', 'delivered_at', 'last_error', 'next_attempt_at', 'claimed_until', 'attempts', 'updated_at'];
+    const t = await createTestOrg();
+    const { rows } = (await t.svc.deps.db.knex.raw(
+      `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class r ON r.oid = i.indrelid
+       WHERE r.relname = 'messages' AND r.relnamespace = to_regnamespace(current_schema())`,
+    )) as { rows: { name: string; def: string }[] };
+    assert.ok(rows.length >= 5, `the messages indexes are read (${rows.length})`);
+    const offending = rows.flatMap(({ name, def }) => changed.filter((col) => new RegExp(`\\b${col}\\b`).test(def)).map((col) => `${name}: ${col}`));
+    assert.deepEqual(offending, []);
+  });
 });
