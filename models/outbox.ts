@@ -102,9 +102,15 @@ export function claimStatement(opts: ClaimOptions): { sql: string; bindings: Kne
        RETURNING id, organization_id, conversation_id, patient_id, channel, sender, content, options, to_address, attempts, max_attempts,
          metadata, batch_id, reminder_id, provider_message_id, created_at,
          coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS patient_opted_out
+     ), relaxed AS (
+       -- The claim commits without waiting for its WAL to reach the disk: the reply it claims goes out one flush sooner.
+       -- A database crash can undo only a claim whose send was not recorded yet (the record waits for the flush and
+       -- brings the claim along). The row is then queued and unclaimed, and sent again as a first attempt: at least
+       -- once, as after any crash mid-send, but without asking the provider first (findSent asks on later attempts).
+       SELECT set_config('synchronous_commit', 'off', true)
      )
      -- One row even when nothing was claimed, to carry the count of candidates.
-     SELECT u.*, n.candidates FROM (SELECT count(*)::int AS candidates FROM cand) n LEFT JOIN upd u ON true`,
+     SELECT u.*, n.candidates FROM (SELECT count(*)::int AS candidates FROM cand) n CROSS JOIN relaxed LEFT JOIN upd u ON true`,
     bindings: [...bindings, opts.limit, opts.now, opts.now, claimedUntil, opts.now],
   };
 }

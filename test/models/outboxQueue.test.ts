@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildPatient, createTestOrg, type TestOrg } from '../support/factories.js';
 import { queueOutboundMessage, type Message } from '../../models/messages.js';
-import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped } from '../../models/outbox.js';
+import { claimOutbound, claimStatement, markFailed, markRetry, markSentMany, markSkipped } from '../../models/outbox.js';
 import { cancelBatch, createBulkSend } from '../../models/communications.js';
 
 async function queue(t: TestOrg, to: string, text = 'See you tomorrow at 10:00.'): Promise<Message> {
@@ -73,5 +73,20 @@ describe('the outbox queue (migration 022)', () => {
     assert.ok(rows.length >= 5, `the messages indexes are read (${rows.length})`);
     const offending = rows.flatMap(({ name, def }) => changed.filter((col) => new RegExp(`\\b${col}\\b`).test(def)).map((col) => `${name}: ${col}`));
     assert.deepEqual(offending, []);
+  });
+
+  it('commits a claim without waiting for the disk flush (synchronous_commit off for its own transaction only)', async () => {
+    const t = await createTestOrg();
+    const m = await queue(t, 'q-async');
+    const statement = claimStatement({ limit: 10, leaseSeconds: 60, now: new Date(), organizationIds: [t.org.id] })!;
+    await t.svc.deps.db.knex.transaction(async (trx) => {
+      const before = (await trx.raw('SHOW synchronous_commit')).rows[0].synchronous_commit as string;
+      assert.notEqual(before, 'off', 'the connection commits synchronously by default');
+      const { rows } = (await trx.raw(statement.sql, statement.bindings)) as { rows: { id: string | null }[] };
+      assert.deepEqual(rows.map((r) => r.id), [m.id]);
+      assert.equal((await trx.raw('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'the claim relaxed its own transaction');
+    });
+    const after = (await t.svc.deps.db.knex.raw('SHOW synchronous_commit')).rows[0].synchronous_commit as string;
+    assert.notEqual(after, 'off', 'and nothing after it');
   });
 });
