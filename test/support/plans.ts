@@ -40,7 +40,7 @@ export async function genericPlan(trx: Knex.Transaction, sql: string, bindings: 
  * anew), but for `withoutIndexes`. The caller's transaction, rolled back, drops it.
  */
 export async function planProbeTable(trx: Knex.Transaction, table: string, schema: string, withoutIndexes: readonly string[] = []): Promise<void> {
-  await trx.raw(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+  await trx.raw(`CREATE SCHEMA ${schema}`);
   await trx.raw(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)`);
   const { rows } = (await trx.raw(`SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ?`, [table])) as { rows: { indexname: string; indexdef: string }[] };
   for (const { indexname, indexdef } of rows) {
