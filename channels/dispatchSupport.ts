@@ -55,14 +55,17 @@ interface PendingSent { record: SentRecord; resolve: (recorded: boolean) => void
 /**
  * Group commit for successful sends: records wait while one statement is in
  * flight and then go together in the next, so under load one statement
- * records many sends and at rest a send is recorded at once.
+ * records many sends. A statement also waits `gatherMs` after the first send
+ * it will carry: the patient has the message already, and at a moderate rate
+ * the sends of those milliseconds share one statement and one commit instead
+ * of taking one each.
  */
 export class SentRecorder {
   private pending: PendingSent[] = [];
   private flushing: Promise<void> | null = null;
 
   /** `write` records a batch and returns the ids still claimed by us (markSentMany). */
-  constructor(private readonly write: (records: SentRecord[]) => Promise<Set<string>>) {}
+  constructor(private readonly write: (records: SentRecord[]) => Promise<Set<string>>, private readonly gatherMs = 0) {}
 
   /** Resolves with whether the claim was still ours when recorded; rejects when the statement failed. */
   record(record: SentRecord): Promise<boolean> {
@@ -79,6 +82,7 @@ export class SentRecorder {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
+      if (this.gatherMs > 0) await sleep(this.gatherMs);
       const batch = this.pending.splice(0, RECORD_BATCH);
       try {
         const recorded = await this.write(batch.map((p) => p.record));
