@@ -82,7 +82,8 @@ export class SentRecorder {
 
   private async flush(): Promise<void> {
     while (this.pending.length > 0) {
-      if (this.gatherMs > 0) await sleep(this.gatherMs);
+      // A full statement's worth is already waiting under load: no reason to wait for more.
+      if (this.gatherMs > 0 && this.pending.length < RECORD_BATCH) await sleep(this.gatherMs);
       const batch = this.pending.splice(0, RECORD_BATCH);
       try {
         const recorded = await this.write(batch.map((p) => p.record));
