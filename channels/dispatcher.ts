@@ -34,6 +34,8 @@ export interface DispatcherOptions {
   channels?: readonly ChannelName[];
   /** Only these organizations (sharding by tenant; tests). */
   organizationIds?: readonly string[];
+  /** How long a send's record waits for others to share its statement (default RECORD_GATHER_MS). */
+  recordGatherMs?: number;
   clock?: Clock;
 }
 
@@ -44,8 +46,15 @@ export { renderForChannel, splitText, type MessagePart } from './dispatchText.js
 
 const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
 
-/** Rounds whose sends or records are still under way while the next batch is claimed. */
+/** Rounds whose sends are still under way while the next batch is claimed. */
 const MAX_ROUNDS_IN_FLIGHT = 2;
+/**
+ * Rounds sent but not recorded yet while the next batch is claimed. A round
+ * leaves those in flight when its sends are done, not when they are recorded:
+ * records wait for company (RECORD_GATHER_MS), and a reply queued meanwhile
+ * must not wait for them to be claimed.
+ */
+const MAX_ROUNDS_UNRECORDED = 8;
 /** Default upper bound of an adaptive claim: large enough that a deep queue costs few commits per message. */
 const DEFAULT_MAX_BATCH = 500;
 /**
@@ -65,7 +74,9 @@ export class OutboundDispatcher {
   private kicked = false;
   /** The latest claim passed over due messages behind ones in flight to the same recipient. */
   private heldBack = false;
+  /** Rounds sending; `unrecorded`: rounds whose results are not all recorded (a round is in both while it sends). */
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly unrecorded = new Set<Promise<unknown>>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: Clock;
   private readonly slots: Slots;
@@ -86,7 +97,7 @@ export class OutboundDispatcher {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.slots = new Slots(opts.concurrency ?? 8);
-    this.recorder = new SentRecorder((records) => markSentMany(this.db.knex, records), RECORD_GATHER_MS);
+    this.recorder = new SentRecorder((records) => markSentMany(this.db.knex, records), opts.recordGatherMs ?? RECORD_GATHER_MS);
     this.claimSize = opts.batchSize;
   }
 
@@ -102,7 +113,7 @@ export class OutboundDispatcher {
     this.running = false;
     this.wake?.();
     await this.loopDone;
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0 || this.unrecorded.size > 0) await Promise.allSettled([...this.inFlight, ...this.unrecorded]);
     await this.recorder.idle();
   }
 
@@ -128,15 +139,15 @@ export class OutboundDispatcher {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      while (this.inFlight.size >= MAX_ROUNDS_IN_FLIGHT) await Promise.race([...this.inFlight].map((p) => p.catch(() => undefined)));
-      const idle = this.inFlight.size === 0;
+      while (!this.roomToClaim()) await Promise.race([...this.inFlight, ...this.unrecorded].map((p) => p.catch(() => undefined)));
+      const idle = this.inFlight.size === 0 && this.unrecorded.size === 0;
       const limit = this.claimSize;
       const round = await this.startRound(limit);
       this.adapt(round.claimed, limit);
       total += round.claimed;
       if (round.claimed > 0) continue;
       if (idle) return total;
-      await Promise.allSettled([...this.inFlight]);
+      await Promise.allSettled([...this.inFlight, ...this.unrecorded]);
     }
   }
 
@@ -167,7 +178,7 @@ export class OutboundDispatcher {
   private async loop(): Promise<void> {
     while (this.running) {
       let full = false;
-      if (this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) {
+      if (this.roomToClaim()) {
         // A kick from now on is served by another claim after this one.
         this.kicked = false;
         try {
@@ -182,7 +193,7 @@ export class OutboundDispatcher {
       if (!this.running) break;
       // More to claim: a full batch came back, or a kick arrived (kept in `kicked` until a claim starts).
       if (full) this.kicked = true;
-      if (this.kicked && this.inFlight.size < MAX_ROUNDS_IN_FLIGHT) continue;
+      if (this.kicked && this.roomToClaim()) continue;
       // Idle: the next kick or the poll. No room: the end of a round in flight wakes us when kicked.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs);
@@ -193,6 +204,11 @@ export class OutboundDispatcher {
       });
       this.wake = null;
     }
+  }
+
+  /** Whether another round may be claimed now: room among the rounds sending and among those not recorded yet. */
+  private roomToClaim(): boolean {
+    return this.inFlight.size < MAX_ROUNDS_IN_FLIGHT && this.unrecorded.size < MAX_ROUNDS_UNRECORDED;
   }
 
   /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
@@ -230,14 +246,21 @@ export class OutboundDispatcher {
       void lane.finally(() => { if (this.lanes.get(key) === lane) this.lanes.delete(key); });
       return lane;
     });
+    const sent = Promise.all(lanes).then(() => undefined, () => undefined);
     const done = (async () => {
       await Promise.all(lanes);
       await Promise.all(records);
     })();
-    this.inFlight.add(done);
+    this.inFlight.add(sent);
+    this.unrecorded.add(done);
+    void sent.then(() => {
+      this.inFlight.delete(sent);
+      // Room for a kick that came while this round was sending.
+      if (this.kicked) this.wake?.();
+    });
     void done.finally(() => {
       this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
-      this.inFlight.delete(done);
+      this.unrecorded.delete(done);
       // The loop claims again when a claim held messages back behind this round's (per-recipient order; marked as
       // a kick, so a loop busy claiming right now does not miss it and leave them to the next poll), and when a
       // kick is waiting for room. Otherwise an empty claim after every round would cost a walk of the outbox.

@@ -102,6 +102,29 @@ describe('channels/dispatcher', () => {
     assert.match(row.last_error!, /^channel_disabled/);
   });
 
+  it('claims and sends a message queued while earlier rounds wait to be recorded (sends do not wait for records)', async function () {
+    this.timeout(15_000);
+    const t = await createTestOrg();
+    const fake = new FakeChannel();
+    // Records wait 3 s for company; a round's place among the two in flight must free up when it has sent.
+    const d = dispatcher(t, [fake], { recordGatherMs: 3000, pollMs: 10_000 });
+    d.start();
+    try {
+      const queued: Message[] = [];
+      for (const [i, to] of ['r-1', 'r-2', 'r-3', 'r-4'].entries()) {
+        queued.push(await queue(t, { to }));
+        d.kick();
+        await fake.waitForSends(i + 1, 1500);
+      }
+      assert.deepEqual(fake.sent.map((m) => m.to), ['r-1', 'r-2', 'r-3', 'r-4']);
+      for (const m of queued) assert.equal((await reload(t, m.id)).status, 'queued', 'sent, not recorded yet');
+    } finally {
+      await d.stop();
+    }
+    const after = await Promise.all(['r-1', 'r-2', 'r-3', 'r-4'].map(async (to) => (await Message.query(t.svc.deps.db.knex).where({ organization_id: t.org.id, to_address: to }).first())!.status));
+    assert.deepEqual(after, ['sent', 'sent', 'sent', 'sent'], 'stop() waits for the records');
+  });
+
   it('two dispatchers racing over 300 queued messages send each exactly once', async function () {
     this.timeout(60_000);
     const t = await createTestOrg();
