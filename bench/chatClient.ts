@@ -60,38 +60,40 @@ export interface ChatLoadReport {
   slowBySecondHalf: number[];
 }
 
-/** The dialogue step a reply asks the visitor for, as bookingAnswer reads it. */
-export function dialogueStep(frame: Frame): string {
+interface Frame { type: string; text?: string; options?: { value: string; label: string }[]; code?: string }
+
+type DialogueStep = 'name' | 'phone' | 'booked' | 'menu' | 'conflict' | 'confirm' | 'slot' | 'day' | 'specialty' | 'other';
+
+/** The dialogue step a reply asks the visitor for ('other': no question, such as "Thank you, …"). */
+export function dialogueStep(frame: Frame): DialogueStep {
   const text = frame.text ?? '';
   const labels = (frame.options ?? []).map((o) => o.label);
   if (text.startsWith('Before we go on, what is your full name?')) return 'name';
   if (text.includes('What mobile number')) return 'phone';
   if (text.startsWith('Done! Your appointment is booked')) return 'booked';
+  if (labels.length === 0) return 'other';
   if (labels.includes('Book an appointment')) return 'menu';
   if (labels.includes('Talk to a person') && labels.includes('Main menu')) return 'conflict';
   if (labels[0] === 'Yes' && labels[1] === 'No') return 'confirm';
   if (labels[labels.length - 1] === 'Another day') return 'slot';
   if (labels[0] === 'Today') return 'day';
-  return labels.length ? 'specialty' : 'other';
+  return 'specialty'; // or doctor
 }
-
-interface Frame { type: string; text?: string; options?: { value: string; label: string }[]; code?: string }
 
 /** A reply of the booking dialogue -> what the visitor answers; null: wait for the next frame of the same turn. */
 export function bookingAnswer(frame: Frame, visitor: { name: string; phone: string }, random: () => number = Math.random): string | null {
-  const text = frame.text ?? '';
-  const labels = (frame.options ?? []).map((o) => o.label);
+  const n = frame.options?.length ?? 0;
   const pick = (from: number, to: number) => String(from + Math.floor(random() * (to - from + 1)));
-  if (text.startsWith('Before we go on, what is your full name?')) return visitor.name;
-  if (text.includes('What mobile number')) return visitor.phone;
-  if (text.startsWith('Done! Your appointment is booked')) return '1';
-  if (labels.length === 0) return null; // "Thank you, …", "nothing free on …": the question follows
-  if (labels.includes('Book an appointment')) return '1';
-  if (labels.includes('Talk to a person') && labels.includes('Main menu')) return '2';
-  if (labels[0] === 'Yes' && labels[1] === 'No') return '1';
-  if (labels[labels.length - 1] === 'Another day') return labels.length === 1 ? '1' : pick(1, labels.length - 1);
-  if (labels[0] === 'Today') return pick(2, labels.length); // today may be nearly over
-  return pick(1, labels.length); // specialty or doctor
+  switch (dialogueStep(frame)) {
+    case 'name': return visitor.name;
+    case 'phone': return visitor.phone;
+    case 'booked': case 'menu': case 'confirm': return '1';
+    case 'conflict': return '2';
+    case 'other': return null; // "Thank you, …", "nothing free on …": the question follows
+    case 'slot': return n === 1 ? '1' : pick(1, n - 1);
+    case 'day': return pick(2, n); // today may be nearly over
+    case 'specialty': return pick(1, n);
+  }
 }
 
 class Visitor {
@@ -253,11 +255,9 @@ class Run {
     const steps = Object.fromEntries([...this.byStep].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, stats(v)]));
     const slowBySecondHalf = Array.from({ length: Math.ceil(this.cfg.seconds * 2) }, () => 0);
     for (const t of this.slow) slowBySecondHalf[Math.min(slowBySecondHalf.length - 1, Math.floor(t / 500))]!++;
-    const sorted = this.latencies.sort((a, b) => a - b);
-    const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : NaN);
+    const all = stats(this.latencies);
     return {
-      turns: sorted.length, turnsPerSec: round(sorted.length / this.cfg.seconds), p50: round(at(0.5)), p99: round(at(0.99)),
-      max: round(sorted[sorted.length - 1] ?? NaN), totalTurns: this.total, bookings: this.bookings, conflicts: this.conflicts,
+      ...all, turnsPerSec: round(all.turns / this.cfg.seconds), totalTurns: this.total, bookings: this.bookings, conflicts: this.conflicts,
       errors: this.errors, stalls: this.stalls, misunderstood: this.misunderstood, steps, slowBySecondHalf,
     };
   }
