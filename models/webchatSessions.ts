@@ -8,8 +8,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './base.js';
 import { newId } from '../lib/ids.js';
-import { openText } from './encryption.js';
 import { findOrCreateOpenConversation } from './conversations.js';
+import { openText, sealEventData } from './encryption.js';
 
 export const WEBCHAT_CHANNEL = 'webchat';
 
@@ -113,6 +113,42 @@ export async function openWebchatSession(knex: Knex, input: OpenSessionInput): P
       .returning(SESSION_COLUMNS)) as WebchatSession[];
     return { session: updated, token, conversationId, resumed };
   });
+}
+
+/**
+ * A new visitor's session and its conversation, in one statement: the
+ * organization checked, the session, the conversation (its address is the new
+ * session's id, so no conversation of that address can exist, open or closed)
+ * and the conversation.created event. Null when the organization does not
+ * exist. openWebchatSession does the same in a transaction of six statements;
+ * every visitor of a clinic's site opens one, so this path is kept short.
+ */
+export async function startWebchatSession(knex: Knex, input: { organizationId: string; now: Date }): Promise<OpenedSession | null> {
+  const token = randomBytes(32).toString('base64url');
+  const sessionId = newSessionId();
+  const conversationId = newId('conversation');
+  const event = sealEventData(knex, { conversation_id: conversationId, patient_id: null, channel: WEBCHAT_CHANNEL });
+  const result = (await knex.raw(
+    `WITH org AS (
+       SELECT id FROM organizations WHERE id = ?
+     ), conv AS (
+       INSERT INTO conversations (id, organization_id, channel, channel_address, status, last_message_at, created_at, updated_at)
+       SELECT ?, org.id, ?, ?, 'bot', ?::timestamptz, ?::timestamptz, ?::timestamptz FROM org
+       RETURNING id, organization_id
+     ), ev AS (
+       INSERT INTO events (id, organization_id, event, subject_id, data)
+       SELECT ?, conv.organization_id, 'conversation.created', conv.id, ?::jsonb FROM conv
+     )
+     INSERT INTO webchat_sessions (id, organization_id, token_hash, conversation_id, created_at, last_seen_at)
+     SELECT ?, conv.organization_id, ?, conv.id, ?::timestamptz, ?::timestamptz FROM conv
+     RETURNING ${SESSION_COLUMNS.join(', ')}`,
+    [input.organizationId,
+      conversationId, WEBCHAT_CHANNEL, sessionId, input.now, input.now, input.now,
+      newId('event'), JSON.stringify(event),
+      sessionId, hashSessionToken(token), input.now, input.now],
+  )) as { rows: WebchatSession[] };
+  const session = result.rows[0];
+  return session ? { session, token, conversationId, resumed: false } : null;
 }
 
 export async function touchWebchatSession(db: Db, sessionId: string, now: Date): Promise<void> {

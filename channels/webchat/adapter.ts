@@ -14,7 +14,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { Database } from '../../models/db.js';
 import {
   bindSessionConversation, listOutboundAfter, loadOutboundMessage, openWebchatSession, organizationExists,
-  touchWebchatSession, type StoredOutbound,
+  startWebchatSession, touchWebchatSession, type OpenedSession, type StoredOutbound,
 } from '../../models/webchatSessions.js';
 import type { ChannelAdapter, ChannelCapabilities, ChannelHealth, OnInbound, OutboundMessage, SendResult } from '../types.js';
 import { renderForChannel } from '../dispatchText.js';
@@ -153,20 +153,19 @@ export class WebchatAdapter implements ChannelAdapter {
     ws.on('error', (err) => this.opts.logger.debug({ err }, 'web chat: socket error'));
     const orgId = params.get('org') ?? '';
     if (!orgId) return ws.close(CLOSE_CODES.badRequest, 'org is required');
-    if (!/^org_[0-9A-Za-z]{1,64}$/.test(orgId) || !(await organizationExists(this.opts.db.knex, orgId))) {
-      return ws.close(CLOSE_CODES.unknownOrg, 'unknown organization');
-    }
+    if (!/^org_[0-9A-Za-z]{1,64}$/.test(orgId)) return ws.close(CLOSE_CODES.unknownOrg, 'unknown organization');
     // Frames that arrive while the session opens wait for it.
     const early: string[] = [];
     const collectEarly = (data: Buffer) => early.push(data.toString('utf8'));
     ws.on('message', collectEarly);
 
     const now = this.opts.clock.now();
-    const opened = await openWebchatSession(this.opts.db.knex, {
-      organizationId: orgId, token: params.get('session'), idleMinutes: this.opts.idleMinutes ?? 24 * 60, now,
-    });
+    const opened = await this.openSession(orgId, params.get('session'), now);
+    if (!opened) return ws.close(CLOSE_CODES.unknownOrg, 'unknown organization');
     if (ws.readyState !== ws.OPEN) return;
     if (this.state !== 'up') return ws.close(CLOSE_CODES.goingAway, 'server shutting down');
+    // Opening the session marked it seen: the first message need not again.
+    this.lastTouch.set(opened.session.id, now.getTime());
     const conn = new VisitorConnection(ws, orgId, opened.session.id, opened.conversationId);
     this.register(conn);
     ws.on('close', () => this.unregister(conn));
@@ -184,6 +183,14 @@ export class WebchatAdapter implements ChannelAdapter {
     }
     await conn.finishReplay(missed);
     for (const raw of early) this.onFrame(conn, Buffer.from(raw, 'utf8'), false);
+  }
+
+  /** A new visitor's session in one statement; a resumed one (the visitor kept a token) the long way. Null: no such organization. */
+  private async openSession(orgId: string, token: string | null, now: Date): Promise<OpenedSession | null> {
+    const knex = this.opts.db.knex;
+    if (!token) return startWebchatSession(knex, { organizationId: orgId, now });
+    if (!(await organizationExists(knex, orgId))) return null;
+    return openWebchatSession(knex, { organizationId: orgId, token, idleMinutes: this.opts.idleMinutes ?? 24 * 60, now });
   }
 
   private onFrame(conn: VisitorConnection, data: Buffer, isBinary: boolean): void {

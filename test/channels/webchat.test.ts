@@ -60,6 +60,10 @@ describe('web chat channel (WebSocket /chat)', () => {
     assert.equal(conv.channel, 'webchat');
     assert.equal(conv.channel_address, row.id);
     assert.equal(conv.organization_id, org.id);
+    assert.equal(conv.status, 'bot');
+    assert.equal(conv.patient_id, null);
+    const events = await knex('events').where({ organization_id: org.id, subject_id: conv.id });
+    assert.deepEqual(events.map((e) => [e.event, e.data]), [['conversation.created', { conversation_id: conv.id, patient_id: null, channel: 'webchat' }]]);
   });
 
   it('acknowledges a message with the stored message id, then shows typing and the reply with options', async () => {
@@ -184,6 +188,11 @@ describe('web chat channel (WebSocket /chat)', () => {
     const closed = await client.waitClosed();
     assert.equal(closed.code, 4404);
     assert.equal(client.frames.length, 0);
+    const resuming = await VisitorClient.connect(svc.url, { org: 'org_01NOSUCHORGANIZATION0000000', session: 'some-token' });
+    clients.push(resuming);
+    assert.equal((await resuming.waitClosed()).code, 4404);
+    const stored = await svc.deps.db.knex('conversations').where({ organization_id: 'org_01NOSUCHORGANIZATION0000000' }).count({ n: '*' });
+    assert.equal(Number(stored[0]!.n), 0, 'nothing stored for an unknown organization');
   });
 
   it('answers an upgrade on another path with 404', async () => {
