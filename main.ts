@@ -140,7 +140,10 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const server = http.createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   // Inbound: adapter -> engine -> queued rows; outbound: dispatcher -> registry -> adapter.send.
-  const engine = buildEngine({ config, db, logger, clock, onQueued: () => dispatcher.kick() });
+  const engine = buildEngine({
+    config, db, logger, clock, onQueued: () => dispatcher.kick(),
+    handOver: { claimUntil: (channel, orgId) => dispatcher.claimUntil(channel, orgId), sendClaimed: (messages) => dispatcher.sendClaimed(messages) },
+  });
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   // A settings update NOTIFYs every instance: the next send outside WhatsApp's window uses the new template.
   const stopListeningForTemplateChanges = await db.listen(CLINIC_CHANGED_CHANNEL, (organizationId) => whatsappTemplates.invalidate(organizationId || undefined));

@@ -3,7 +3,7 @@ import type { Config } from '../lib/config.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
-import { ConversationEngine } from './engine.js';
+import { ConversationEngine, type HandOver } from './engine.js';
 import { createLlmUnderstander } from './understanding/llm.js';
 import { RulesUnderstander } from './understanding/rules.js';
 import type { Understander } from './understanding/types.js';
@@ -14,6 +14,8 @@ export interface BuildEngineInput {
   logger: Logger;
   clock: Clock;
   onQueued: () => void;
+  /** This instance's dispatcher takes the turn's replies straight from the commit (EngineOptions.handOver). */
+  handOver?: HandOver;
 }
 
 /** The understander the configuration asks for; the LLM falls back to the rules on its own. */
@@ -33,5 +35,6 @@ export function buildEngine(input: BuildEngineInput): ConversationEngine {
   return new ConversationEngine({
     db: input.db, logger: input.logger, clock: input.clock, understander, rules,
     idleMinutes: input.config.CONVERSATION_IDLE_MINUTES, emergencyNumber: input.config.EMERGENCY_NUMBER, onQueued: input.onQueued,
+    handOver: input.handOver,
   });
 }

@@ -24,6 +24,7 @@ import { Conversation, findOrCreateOpenConversation, updateDialogueState } from 
 import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type InboundInOpenConversation } from '../models/turns.js';
 import { OPEN_ASK_KEY, phoneAskOpen, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
+import { claimedAtInsert, type ClaimedMessage } from '../models/outbox.js';
 import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
 import { render } from './catalog/index.js';
 import { initialState, step } from './dialogue/index.js';
@@ -52,7 +53,25 @@ export interface EngineOptions {
   clinicCacheMs?: number;
   /** Called after a commit that queued outbound messages (main.ts: dispatcher.kick()). */
   onQueued?: () => void;
+  /**
+   * This instance's dispatcher, when it sends the turn's replies itself (main.ts): the replies are stored
+   * claimed for it, and handed to it after the commit, without a claim between the commit and the send.
+   */
+  handOver?: HandOver;
 }
+
+/** What the engine needs of a dispatcher that takes a turn's replies straight from its commit (OutboundDispatcher). */
+export interface HandOver {
+  /** The lease to store the replies under, or null: queue them for a claim as usual. */
+  claimUntil(channel: string, organizationId: string): Date | null;
+  /** The replies stored under that lease, after their commit. */
+  sendClaimed(messages: readonly ClaimedMessage[]): void;
+}
+
+/** A played turn: how many replies it stored, and those stored claimed for this instance to send (EngineOptions.handOver). */
+interface PlayedTurn { queued: number; claimed: ClaimedMessage[] }
+
+const NOTHING_PLAYED: PlayedTurn = { queued: 0, claimed: [] };
 
 /** Dialogue steps per turn at most: a guard against a result event that never settles. */
 export const MAX_STEPS_PER_TURN = 10;
@@ -142,8 +161,7 @@ export class ConversationEngine {
       hint: parseDialogueState(conversation.dialogue_state), language: conversation.language, patient: sender,
     };
     const clinic = await this.clinics.get(this.knex, input.organizationId);
-    const queued = await this.turn(scope, msg, stored, { intent: 'greet', language: null }, clinic, this.opts.clock.now());
-    if (queued > 0) this.opts.onQueued?.();
+    this.dispatch(await this.turn(scope, msg, stored, { intent: 'greet', language: null }, clinic, this.opts.clock.now()));
     return { conversationId: conversation.id };
   }
 
@@ -172,8 +190,7 @@ export class ConversationEngine {
     const now = this.opts.clock.now();
     const understanding = await this.understand(msg.text, stored, stored.patient, clinic, now);
     try {
-      const queued = await this.turn(scope, msg, stored, understanding, clinic, now);
-      if (queued > 0) this.opts.onQueued?.();
+      this.dispatch(await this.turn(scope, msg, stored, understanding, clinic, now));
     } catch (err) {
       await this.apologize(scope, msg, stored, err);
     }
@@ -247,8 +264,14 @@ export class ConversationEngine {
     }
   }
 
-  /** Step C. Returns how many messages were queued. */
-  private async turn(scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<number> {
+  /** After a turn's commit: its claimed replies to the dispatcher, and a kick for any left queued. */
+  private dispatch(played: PlayedTurn): void {
+    if (played.claimed.length > 0) this.opts.handOver?.sendClaimed(played.claimed);
+    if (played.queued > played.claimed.length) this.opts.onQueued?.();
+  }
+
+  /** Step C. */
+  private async turn(scope: OrgScope, msg: InboundMessage, stored: StoredTurn, u: Understanding, clinic: ClinicContext, now: Date): Promise<PlayedTurn> {
     const row = stored.conversation;
     // Without a lock first when the store read the conversation and the bot holds it (the usual message).
     if (row && row.status === 'bot') {
@@ -270,7 +293,7 @@ export class ConversationEngine {
     return this.knex.transaction(async (trx) => {
       // The conversation locked and its patient read under the lock, in one statement.
       const locked = await lockConversationForTurn(trx, scope, stored.conversationId, stored.patientId);
-      if (!locked || locked.conversation.status === 'closed') return 0;
+      if (!locked || locked.conversation.status === 'closed') return NOTHING_PLAYED;
       const queued = await this.play(lockedTurnDb(trx), scope, msg, locked, u, clinic, now);
       if (queued === null) throw new Error('dialogue state changed under a locked conversation');
       return queued;
@@ -279,13 +302,13 @@ export class ConversationEngine {
 
   /**
    * One dialogue turn on the conversation as `start` read it, saved at the end
-   * in one statement guarded by its state_version. Returns how many messages
-   * were queued, or null when the guard failed (nothing saved: play it again).
+   * in one statement guarded by its state_version. Null when the guard failed
+   * (nothing saved: play it again).
    */
-  private async play(db: TurnDb, scope: OrgScope, msg: InboundMessage, start: TurnStart, u: Understanding, clinic: ClinicContext, now: Date): Promise<number | null> {
+  private async play(db: TurnDb, scope: OrgScope, msg: InboundMessage, start: TurnStart, u: Understanding, clinic: ClinicContext, now: Date): Promise<PlayedTurn | null> {
     const { conversation: row, patient } = start;
     // Staff hold the conversation: the bot is silent, but STOP and START always work.
-    if (row.status === 'handoff' && !(u.intent === 'opt_out' || (u.intent === 'opt_in' && patient?.opted_out_at))) return 0;
+    if (row.status === 'handoff' && !(u.intent === 'opt_out' || (u.intent === 'opt_in' && patient?.opted_out_at))) return NOTHING_PLAYED;
 
     const loaded = parseDialogueState(row.dialogue_state);
     const language = u.language ?? loaded?.language ?? asLang(row.language) ?? asLang(patient?.preferred_language) ?? clinic.defaultLanguage;
@@ -333,13 +356,16 @@ export class ConversationEngine {
     else if (state.flow !== 'identify' || rt.patient) delete state.data[PENDING_NAME_KEY];
     if (markAskReplies(rt.replies, askOpen)) state.data[OPEN_ASK_KEY] = 'phone';
     // The replies, the state, the counters and the insights in one statement: in the turn's transaction when it wrote.
+    // Replies due now go to this instance's dispatcher straight from the commit (a reply the clinic scheduled waits to be claimed).
+    const claimUntil = rt.replies.length > 0 && rt.replies.every((r) => !r.notBefore) ? this.opts.handOver?.claimUntil(row.channel, scope.organizationId) : null;
     const saved = await saveTurn(db.reader, scope, row.id, {
       expectedVersion: rt.stateVersion, state: state as unknown as Record<string, unknown>, replies: rt.replies, lastMessageAt: now,
       insights: { intent: u.intent, language: rt.language ?? state.language, ...(rt.summary ? { summary: rt.summary } : {}) },
+      ...(claimUntil ? { claim: { until: claimUntil, now: this.opts.clock.now() } } : {}),
     });
     if (!saved) return null;
     this.opts.logger.debug({ conversation_id: row.id, intent: u.intent, flow: state.flow, step: state.step, queued: rt.replies.length }, 'engine: turn done');
-    return rt.replies.length;
+    return { queued: rt.replies.length, claimed: saved.claimed.map((c) => claimedAtInsert(scope, c, now)) };
   }
 
   /** The turn failed (a bug or the database): the message is stored; tell the patient to try again rather than stay silent. */

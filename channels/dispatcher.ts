@@ -77,6 +77,8 @@ export class OutboundDispatcher {
   /** Rounds sending; `unrecorded`: rounds whose results are not all recorded (a round is in both while it sends). */
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly unrecorded = new Set<Promise<unknown>>();
+  /** Rows handed over by their commit (sendClaimed), until recorded: outside the rounds, waited for by drain() and stop(). */
+  private readonly handedOver = new Set<Promise<unknown>>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: Clock;
   private readonly slots: Slots;
@@ -113,7 +115,9 @@ export class OutboundDispatcher {
     this.running = false;
     this.wake?.();
     await this.loopDone;
-    while (this.inFlight.size > 0 || this.unrecorded.size > 0) await Promise.allSettled([...this.inFlight, ...this.unrecorded]);
+    while (this.inFlight.size > 0 || this.unrecorded.size > 0 || this.handedOver.size > 0) {
+      await Promise.allSettled([...this.inFlight, ...this.unrecorded, ...this.handedOver]);
+    }
     await this.recorder.idle();
   }
 
@@ -140,14 +144,14 @@ export class OutboundDispatcher {
     let total = 0;
     for (;;) {
       while (!this.roomToClaim()) await Promise.race([...this.inFlight, ...this.unrecorded].map((p) => p.catch(() => undefined)));
-      const idle = this.inFlight.size === 0 && this.unrecorded.size === 0;
+      const idle = this.inFlight.size === 0 && this.unrecorded.size === 0 && this.handedOver.size === 0;
       const limit = this.claimSize;
       const round = await this.startRound(limit);
       this.adapt(round.claimed, limit);
       total += round.claimed;
       if (round.claimed > 0) continue;
       if (idle) return total;
-      await Promise.allSettled([...this.inFlight, ...this.unrecorded]);
+      await Promise.allSettled([...this.inFlight, ...this.unrecorded, ...this.handedOver]);
     }
   }
 
@@ -211,6 +215,30 @@ export class OutboundDispatcher {
     return this.inFlight.size < MAX_ROUNDS_IN_FLIGHT && this.unrecorded.size < MAX_ROUNDS_UNRECORDED;
   }
 
+  /**
+   * The lease for rows stored by a commit that hands them to this instance
+   * (sendClaimed) instead of queueing them for a claim: null when this
+   * dispatcher does not send on that channel for that organization now.
+   */
+  claimUntil(channel: string, organizationId: string): Date | null {
+    if (!this.running) return null;
+    if (!(this.opts.channels ?? this.registry.names()).includes(channel as ChannelName)) return null;
+    if (this.opts.organizationIds && !this.opts.organizationIds.includes(organizationId)) return null;
+    return new Date(this.clock.now().getTime() + this.opts.leaseSeconds * 1000);
+  }
+
+  /**
+   * Sends rows claimed as they were stored (claimUntil), once committed: a bot
+   * reply goes out without waiting for a claim. Sent in lanes with everything
+   * else, so one recipient's messages still go in order. Never rejects.
+   */
+  sendClaimed(messages: readonly ClaimedMessage[]): void {
+    if (messages.length === 0) return;
+    const done = this.dispatch([...messages], Date.now(), false);
+    this.handedOver.add(done);
+    void done.finally(() => this.handedOver.delete(done));
+  }
+
   /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
   private async startRound(limit: number): Promise<{ claimed: number; done: Promise<void> }> {
     const claimedAt = Date.now();
@@ -224,6 +252,15 @@ export class OutboundDispatcher {
     // The latest claim's view: messages waiting for one still being sent to the same recipient.
     this.heldBack = heldBack > 0;
     if (claimed.length === 0) return { claimed: 0, done: Promise.resolve() };
+    return { claimed: claimed.length, done: this.dispatch(claimed, claimedAt, true) };
+  }
+
+  /**
+   * Sends claimed messages in their recipients' lanes and records the results;
+   * settles when all are recorded. A claimed round (`round`) counts among the
+   * rounds in flight and teaches the adaptive claim its pace; handed-over rows do neither.
+   */
+  private dispatch(claimed: ClaimedMessage[], claimedAt: number, round: boolean): Promise<void> {
     // One recipient's messages go in order (after any of theirs still in flight); different recipients in parallel.
     const queues = new Map<string, ClaimedMessage[]>();
     for (const m of claimed) {
@@ -251,15 +288,17 @@ export class OutboundDispatcher {
       await Promise.all(lanes);
       await Promise.all(records);
     })();
-    this.inFlight.add(sent);
-    this.unrecorded.add(done);
+    if (round) {
+      this.inFlight.add(sent);
+      this.unrecorded.add(done);
+    }
     void sent.then(() => {
       this.inFlight.delete(sent);
       // Room for a kick that came while this round was sending.
       if (this.kicked) this.wake?.();
     });
     void done.finally(() => {
-      this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
+      if (round) this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
       this.unrecorded.delete(done);
       // The loop claims again when a claim held messages back behind this round's (per-recipient order; marked as
       // a kick, so a loop busy claiming right now does not miss it and leave them to the next poll), and when a
@@ -267,7 +306,7 @@ export class OutboundDispatcher {
       if (this.heldBack) this.kicked = true;
       if (this.kicked) this.wake?.();
     });
-    return { claimed: claimed.length, done };
+    return done;
   }
 
   private backoffMs(attempt: number): number {

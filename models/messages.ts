@@ -202,11 +202,26 @@ export async function queueOutboundMessage(db: Db, scope: OrgScope, input: Queue
 }
 
 /**
- * The INSERT of queued outbound rows (no RETURNING, no counters), for a caller
- * that composes it into a larger statement (models/conversations.ts saveTurn).
- * Ids not given are made in order, so the rows are sent in the order given.
+ * Rows claimed by the statement that stores them, for the dispatcher of this
+ * instance to send right after the commit without a claim of its own (a claim
+ * is a lease: models/outbox.ts). The lease is taken only when the recipient has
+ * no earlier message queued that is due or being sent (the claim's own rule
+ * for per-recipient order); otherwise the rows are queued as usual.
  */
-export function outboundInsert(db: Db, scope: OrgScope, inputs: readonly QueueOutboundInput[], onlyIf?: string): { sql: string; bindings: Knex.Value[] } {
+export interface ClaimAtInsert {
+  /** The lease's end: an instance that dies before sending leaves the rows to be retaken then. */
+  until: Date;
+  now: Date;
+}
+
+/**
+ * The INSERT of queued outbound rows (no RETURNING, no counters), for a caller
+ * that composes it into a larger statement (models/turns.ts saveTurn).
+ * Ids not given are made in order, so the rows are sent in the order given.
+ * `claim` (all rows to one recipient): see ClaimAtInsert; the rows then carry
+ * claimed_until and attempts = 1, or neither when the recipient was busy.
+ */
+export function outboundInsert(db: Db, scope: OrgScope, inputs: readonly QueueOutboundInput[], onlyIf?: string, claim?: ClaimAtInsert): { sql: string; bindings: Knex.Value[] } {
   const bindings: Knex.Value[] = [];
   const rows = inputs.map((input) => {
     const now = input.now ?? new Date();
@@ -219,6 +234,22 @@ export function outboundInsert(db: Db, scope: OrgScope, inputs: readonly QueueOu
   });
   const columns = `id, organization_id, conversation_id, patient_id, channel, direction, sender, sender_user_id, content_type,
        content, options, to_address, status, batch_id, reminder_id, metadata, max_attempts, next_attempt_at, created_at, updated_at`;
+  if (claim) {
+    const [first] = inputs;
+    if (!first || inputs.some((i) => i.channel !== first.channel || i.to !== first.to)) throw new Error('rows claimed at insert go to one recipient');
+    // The probe of claimStatement's per-recipient order, for rows not stored yet: any queued row of the recipient that is
+    // due or under a live lease is earlier than these.
+    return {
+      sql: `INSERT INTO messages (${columns}, claimed_until, attempts)
+        SELECT v.*, CASE WHEN f.free THEN ?::timestamptz END, CASE WHEN f.free THEN 1 ELSE 0 END
+        FROM (VALUES ${rows.join(', ')}) AS v(${columns}),
+          (SELECT NOT EXISTS (SELECT 1 FROM messages e
+             WHERE e.status = 'queued' AND e.organization_id = ? AND e.channel = ? AND e.to_address = ?
+               AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)) AS free) f
+        ${onlyIf ? `WHERE ${onlyIf}` : ''}`,
+      bindings: [claim.until, ...bindings, scope.organizationId, first.channel, first.to, claim.now, claim.now],
+    };
+  }
   return {
     // `onlyIf`: a condition on the rest of the statement (saveTurn: the conversation's guarded update took place).
     sql: onlyIf

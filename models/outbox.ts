@@ -11,10 +11,10 @@
  * a queued row under a live lease as 'sending' (isSending).
  */
 import type { Knex } from 'knex';
-import { recordEvent, type Db } from './base.js';
+import { recordEvent, type Db, type OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { openText } from './encryption.js';
-import { withTransaction, type Message, type MessageOption } from './messages.js';
+import { withTransaction, type Message, type MessageOption, type QueueOutboundInput } from './messages.js';
 
 /** A claimed outbound row, with what the dispatcher needs to decide at send time. */
 export interface ClaimedMessage {
@@ -134,6 +134,20 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
   // RETURNING gives no order; keep the queue's.
   messages.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
   return { messages, heldBack: candidates - messages.length };
+}
+
+/**
+ * A reply its own statement claimed as it stored it (ClaimAtInsert), as the
+ * claim would have returned it: the first attempt, with the text still in the clear.
+ */
+export function claimedAtInsert(scope: OrgScope, stored: { id: string; reply: QueueOutboundInput; patientOptedOut: boolean }, now: Date): ClaimedMessage {
+  const r = stored.reply;
+  return {
+    id: stored.id, organization_id: scope.organizationId, conversation_id: r.conversationId ?? null, patient_id: r.patientId ?? null,
+    channel: r.channel, sender: r.sender, content: r.text, options: r.options?.length ? r.options : null, to_address: r.to,
+    attempts: 1, max_attempts: r.maxAttempts ?? 5, metadata: r.metadata ?? {}, batch_id: r.batchId ?? null, reminder_id: r.reminderId ?? null,
+    provider_message_id: null, created_at: r.now ?? now, patient_opted_out: stored.patientOptedOut,
+  };
 }
 
 /** Identifies the claim a record call belongs to: the row id and the attempt number that claimed it. */

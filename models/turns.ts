@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { Db, OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { Conversation, type ConversationInsights } from './conversations.js';
-import { outboundInsert, type QueueOutboundInput } from './messages.js';
+import { outboundInsert, type ClaimAtInsert, type QueueOutboundInput } from './messages.js';
 import { sealText } from './encryption.js';
 import { ACTIVITY_RESOLUTION, Patient } from './patients.js';
 
@@ -133,16 +133,23 @@ export interface SaveTurnInput {
   replies: readonly QueueOutboundInput[];
   lastMessageAt: Date;
   insights: ConversationInsights;
+  /** Claim the replies for this instance's dispatcher as they are stored (see ClaimAtInsert). */
+  claim?: ClaimAtInsert;
+}
+
+export interface SavedTurn {
+  /** The replies stored under this instance's claim (SaveTurnInput.claim), in order: none when the recipient was busy. */
+  claimed: { id: string; reply: QueueOutboundInput; patientOptedOut: boolean }[];
 }
 
 /**
  * Everything an engine turn writes at its end, in ONE statement: on the
  * conversation the dialogue state (guarded by state_version), the counters of
  * the replies and the insights, and the replies as queued outbound rows, only
- * when the guard held. False when the version moved: nothing was written, so a
+ * when the guard held. Null when the version moved: nothing was written, so a
  * turn without a transaction can simply be played again.
  */
-export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveTurnInput): Promise<boolean> {
+export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveTurnInput): Promise<SavedTurn | null> {
   const sets = ['dialogue_state = ?::jsonb', 'state_version = state_version + 1', 'updated_at = CURRENT_TIMESTAMP'];
   const setBindings: Knex.Value[] = [JSON.stringify(input.state)];
   if (input.replies.length > 0) {
@@ -156,10 +163,21 @@ export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveT
   }
   const update = `UPDATE conversations SET ${sets.join(', ')} WHERE id = ? AND organization_id = ? AND state_version = ? RETURNING id`;
   const updateBindings = [...setBindings, id, scope.organizationId, input.expectedVersion];
-  const insert = input.replies.length > 0 ? outboundInsert(db, scope, input.replies, 'EXISTS (SELECT 1 FROM upd)') : null;
+  // Claimed rows are handed over by id.
+  const replies = input.claim ? input.replies.map((r) => (r.id ? r : { ...r, id: newId('message') })) : input.replies;
+  const insert = replies.length > 0 ? outboundInsert(db, scope, replies, 'EXISTS (SELECT 1 FROM upd)', input.claim) : null;
   const result = (await (db as Knex).raw(
-    insert ? `WITH upd AS (${update}), ins AS (${insert.sql}) SELECT id FROM upd` : update,
+    insert
+      ? `WITH upd AS (${update}), ins AS (${insert.sql}
+           RETURNING id, claimed_until IS NOT NULL AS claimed,
+             coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS opted_out)
+         SELECT upd.id, ins.id AS reply_id, ins.claimed, ins.opted_out FROM upd LEFT JOIN ins ON true`
+      : update,
     insert ? [...updateBindings, ...insert.bindings] : updateBindings,
-  )) as { rows: { id: string }[] };
-  return result.rows.length === 1;
+  )) as { rows: { id: string; reply_id?: string | null; claimed?: boolean | null; opted_out?: boolean | null }[] };
+  if (result.rows.length === 0) return null;
+  const byId = new Map(result.rows.filter((r) => r.reply_id && r.claimed).map((r) => [r.reply_id!, Boolean(r.opted_out)]));
+  // RETURNING gives no order; the replies' is the send order.
+  const claimed = replies.filter((r) => r.id && byId.has(r.id)).map((r) => ({ id: r.id!, reply: r, patientOptedOut: byId.get(r.id!)! }));
+  return { claimed };
 }
