@@ -103,9 +103,26 @@ export const sealedColumnsOf = (table: SealedColumn['table']): readonly string[]
 /** `table.column`, the key of a column's counts in the status. */
 export type SealedColumnName = `${SealedColumn['table']}.${SealedColumn['column']}`;
 const nameOf = (c: SealedColumn): SealedColumnName => `${c.table}.${c.column}` as SealedColumnName;
+/** Every stored place of sealed values, for the status and re-sealing: each sealed column, and each event field (`events.resolution`). */
+export type SealedValueName = SealedColumnName | `events.${(typeof SEALED_EVENT_FIELDS)[number]}`;
 
-/** SQL on a row's sealed `column`: true when it holds a value not sealed under the primary key (the rows to re-seal). */
-const notUnderPrimary = (ring: KeyRing, column: string) => ({ sql: `left(${column}, ?) <> ?`, bindings: [ring.primaryPrefix.length, ring.primaryPrefix] });
+/**
+ * Where sealed values are stored, as SQL: the value (`value`), the rows that
+ * can hold one (`holds`), and the assignment that writes `v.value` back.
+ */
+interface SealedPlace { name: SealedValueName; table: string; value: string; holds: string; assign: string }
+const SEALED_PLACES: readonly SealedPlace[] = [
+  ...SEALED_COLUMNS.map((c) => ({ name: nameOf(c), table: c.table, value: c.column, holds: 'true', assign: `${c.column} = v.value` })),
+  // Inside events.data, kept as long as the events: a key removed after the status said the rotation was complete must
+  // not leave them unreadable. events_sealed_fields (migration 022) indexes the few events that carry one.
+  ...SEALED_EVENT_FIELDS.map((f) => ({
+    name: `events.${f}` as const, table: 'events', value: `(data->>'${f}')`, holds: `(data->>'${f}') IS NOT NULL`,
+    assign: `data = jsonb_set(data, '{${f}}', to_jsonb(v.value))`,
+  })),
+];
+
+/** SQL on a row's sealed `value`: true when it holds a value not sealed under the primary key (the rows to re-seal). */
+const notUnderPrimary = (ring: KeyRing, value: string) => ({ sql: `left(${value}, ?) <> ?`, bindings: [ring.primaryPrefix.length, ring.primaryPrefix] });
 
 /** SQL aggregates over a sealed `column`: total (values, not nulls), encrypted (under any key), under_primary (false without a ring). */
 function sealedCounts(ring: KeyRing | undefined, column: string): { sql: string; bindings: Knex.Value[] } {
@@ -127,16 +144,16 @@ export const REWRAP_BATCH = 500;
  * Returns how many were re-sealed and the last id read (the next batch's
  * `afterId`; null when the batch was the last).
  */
-export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; column?: SealedColumnName } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
+export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; column?: SealedValueName } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
   const limit = opts.limit ?? REWRAP_BATCH;
-  const { table, column } = SEALED_COLUMNS.find((c) => nameOf(c) === (opts.column ?? 'messages.content'))!;
-  const pending = notUnderPrimary(ring, column);
+  const { table, value, holds, assign } = SEALED_PLACES.find((p) => p.name === (opts.column ?? 'messages.content'))!;
+  const pending = notUnderPrimary(ring, value);
   return (db as Knex).transaction(async (trx) => {
     const rows = (await trx.raw(
-      `SELECT id, ${column} AS value FROM ${table}
-       WHERE organization_id = ? AND id > ? AND ${pending.sql}
+      `SELECT id, ${value} AS value FROM ${table}
+       WHERE organization_id = ? AND id > ? AND ${holds} AND ${pending.sql}
        ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED`,
       [scope.organizationId, opts.afterId ?? '', ...pending.bindings, limit],
     )) as { rows: { id: string; value: string }[] };
@@ -147,7 +164,7 @@ export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?
       .map((r) => ({ id: r.id, value: ring.seal(r.plain) }));
     if (resealed.length > 0) {
       await trx.raw(
-        `UPDATE ${table} m SET ${column} = v.value
+        `UPDATE ${table} m SET ${assign}
          FROM jsonb_to_recordset(?::jsonb) AS v(id text, value text)
          WHERE m.id = v.id AND m.organization_id = ?`,
         [JSON.stringify(resealed), scope.organizationId],
@@ -165,8 +182,8 @@ export interface EncryptionStatus {
   primaryKeyId: string | null;
   keyIds: string[];
   lastRotation: Date | null;
-  /** The organization's values of each sealed column (nulls not counted). */
-  columns: Record<SealedColumnName, SealedCounts>;
+  /** The organization's values of each sealed column and event field (nulls not counted). */
+  columns: Record<SealedValueName, SealedCounts>;
   /** Conversations with messages, every one of them sealed. */
   encryptedConversations: number;
   /** Patients with messages, every one of them sealed. */
@@ -189,25 +206,25 @@ export async function encryptionStatus(db: Db, scope: OrgScope): Promise<Encrypt
     [orgId, ring?.primaryId ?? ''],
   )) as { rows: { conversations: number; patients: number; last_rotation: Date | string | null }[] };
   // One statement: a subquery per column, each reading only its table's rows of the organization.
-  const parts = SEALED_COLUMNS.map((c) => ({ c, counts: sealedCounts(ring, c.column) }));
+  const parts = SEALED_PLACES.map((p) => ({ p, counts: sealedCounts(ring, p.value) }));
   const counted = (await k.raw(
-    parts.map(({ c, counts }) => `(SELECT '${nameOf(c)}' AS name, ${counts.sql} FROM ${c.table} WHERE organization_id = ?)`).join(' UNION ALL '),
+    parts.map(({ p, counts }) => `(SELECT '${p.name}' AS name, ${counts.sql} FROM ${p.table} WHERE organization_id = ? AND ${p.holds})`).join(' UNION ALL '),
     parts.flatMap(({ counts }) => [...counts.bindings, orgId]),
-  )) as { rows: { name: SealedColumnName; total: number; encrypted: number; under_primary: number }[] };
+  )) as { rows: { name: SealedValueName; total: number; encrypted: number; under_primary: number }[] };
   const row = whole.rows[0]!;
   return {
     enabled: Boolean(ring),
     primaryKeyId: ring?.primaryId ?? null,
     keyIds: ring?.ids ?? [],
     lastRotation: row.last_rotation ? new Date(row.last_rotation) : null,
-    columns: Object.fromEntries(counted.rows.map((r) => [r.name, { total: r.total, encrypted: r.encrypted, underPrimaryKey: r.under_primary }])) as Record<SealedColumnName, SealedCounts>,
+    columns: Object.fromEntries(counted.rows.map((r) => [r.name, { total: r.total, encrypted: r.encrypted, underPrimaryKey: r.under_primary }])) as Record<SealedValueName, SealedCounts>,
     encryptedConversations: row.conversations,
     encryptedPatients: row.patients,
   };
 }
 
 /**
- * Re-seals, column by column (SEALED_COLUMNS) and organization by
+ * Re-seals, column by column and event field by event field (SEALED_PLACES), organization by
  * organization, the values not under the primary key, up to `maxRows` in all
  * (the housekeeping job's share of one tick; the next tick goes on). Returns
  * how many were re-sealed.
@@ -216,17 +233,17 @@ export async function resealAllOrganizations(db: Db, opts: { maxRows: number; ba
   const ring = keyRingOf(db);
   if (!ring) return 0;
   let total = 0;
-  for (const column of SEALED_COLUMNS) {
+  for (const place of SEALED_PLACES) {
     // The organizations with anything to re-seal (one scan), then each one's rows by its own statements.
-    const pending = notUnderPrimary(ring, column.column);
-    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${column.table} WHERE ${pending.sql} ORDER BY organization_id`,
+    const pending = notUnderPrimary(ring, place.value);
+    const found = (await (db as Knex).raw(`SELECT DISTINCT organization_id FROM ${place.table} WHERE ${place.holds} AND ${pending.sql} ORDER BY organization_id`,
       pending.bindings)) as { rows: { organization_id: string }[] };
     for (const { organization_id: organizationId } of found.rows) {
       let afterId: string | undefined;
       do {
         const limit = Math.min(opts.batchSize ?? REWRAP_BATCH, opts.maxRows - total);
         if (limit <= 0) return total;
-        const batch = await rewrapSealedRows(db, { organizationId }, { afterId, limit, column: nameOf(column) });
+        const batch = await rewrapSealedRows(db, { organizationId }, { afterId, limit, column: place.name });
         total += batch.rewrapped;
         afterId = batch.nextAfterId ?? undefined;
       } while (afterId);

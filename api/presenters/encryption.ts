@@ -1,6 +1,6 @@
 /** GET /system/encryption/status (Mark Assistant's fields, and the key ring's progress after a rotation). */
 import { z } from 'zod';
-import type { EncryptionStatus, SealedColumnName, SealedCounts } from '../../models/encryption.js';
+import type { EncryptionStatus, SealedCounts, SealedValueName } from '../../models/encryption.js';
 
 const sealedCountsSchema = z.object({ total: z.number().int(), encrypted: z.number().int(), under_primary_key: z.number().int(), plaintext: z.number().int() });
 
@@ -15,7 +15,8 @@ const COUNT_FIELDS = {
   patient_notes: 'patients.notes',
   appointment_notes: 'appointments.notes',
   appointment_reasons: 'appointments.reason',
-} as const satisfies Record<string, SealedColumnName>;
+  event_resolutions: 'events.resolution',
+} as const satisfies Record<string, SealedValueName>;
 
 export const encryptionStatusSchema = z.object({
   enabled: z.boolean().describe('Free text about patients (messages, ticket comments, descriptions and resolutions, notes, reasons) is sealed at rest (ENCRYPTION_KEYS is set)'),
@@ -25,7 +26,7 @@ export const encryptionStatusSchema = z.object({
   key_rotation_days: z.number().int(),
   last_rotation: z.string().nullable().describe('When the primary key first sealed'),
   next_rotation: z.string().nullable().describe('When a new primary key is due'),
-  rotation_complete: z.boolean().describe('Every sealed value of the organization (messages, ticket comments and descriptions, notes, reasons) is under the primary key: older keys may be removed'),
+  rotation_complete: z.boolean().describe('Every sealed value of the organization (messages, ticket comments, descriptions and resolutions, notes, reasons, and the resolutions in ticket.resolved events) is under the primary key: older keys may be removed'),
   encrypted_conversations: z.number().int().describe('Conversations with messages, all of them sealed'),
   encrypted_patients: z.number().int().describe('Patients with messages, all of them sealed'),
   messages: sealedCountsSchema,
@@ -35,6 +36,7 @@ export const encryptionStatusSchema = z.object({
   patient_notes: sealedCountsSchema,
   appointment_notes: sealedCountsSchema,
   appointment_reasons: sealedCountsSchema.describe('The free-text reason of appointments'),
+  event_resolutions: sealedCountsSchema.describe('Resolutions carried by ticket.resolved events (kept for webhook redelivery)'),
 });
 
 export function presentEncryptionStatus(s: EncryptionStatus, rotationDays: number): z.infer<typeof encryptionStatusSchema> {

@@ -21,6 +21,7 @@ import * as activeAppointmentsByDoctor from './018_active_appointments_by_doctor
 import * as conversationsByAddress from './019_conversations_by_address.js';
 import * as encryptionKeys from './020_encryption_keys.js';
 import * as calls from './021_calls.js';
+import * as eventsSealedFields from './022_events_sealed_fields.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -44,6 +45,7 @@ const migrations: Record<string, Migration> = {
   '019_conversations_by_address': conversationsByAddress,
   '020_encryption_keys': encryptionKeys,
   '021_calls': calls,
+  '022_events_sealed_fields': eventsSealedFields,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

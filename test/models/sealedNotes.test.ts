@@ -9,6 +9,8 @@ import { startWebhookReceiver } from '../support/webhookReceiver.js';
 
 /** The test run's keys (test/support/service.ts): test2 seals. */
 const testRing = parseKeyRing(TEST_ENCRYPTION_KEYS);
+/** The older key alone, to seal a value as it was before a rotation. */
+const olderRing = parseKeyRing(TEST_ENCRYPTION_KEYS.split(',')[1]!);
 const inTwoDays = (hhmm: string) => `${new Date(Date.now() + 2 * 86_400_000).toISOString().slice(0, 10)}T${hhmm}:00.000Z`;
 
 async function storedValue(knex: Knex, table: string, column: string, id: string): Promise<string> {
@@ -129,6 +131,38 @@ describe('encryption at rest of notes, reasons and ticket descriptions (models/e
     }
   });
 
+  it('re-seals the resolutions ticket.resolved events carry, from an older key or from before encryption: the status counts them and rotation_complete waits for them', async () => {
+    const t = await createTestOrg();
+    const knex = t.svc.deps.db.knex;
+    const ticket = (await t.admin.client.post('/api/v1/tickets', { title: 'Results call' })).body.data;
+    const resolution = 'Called back: the biopsy results are normal';
+    assert.equal((await t.admin.client.post(`/api/v1/tickets/${ticket.id}/resolve`, { resolution })).status, 200);
+    const resolvedEvent = (await knex('events').where({ organization_id: t.org.id, event: 'ticket.resolved' }).first('id', 'data')) as { id: string; data: Record<string, unknown> };
+    // As a rotation leaves it: sealed under the older key (test1). And one from before encryption, in plain text.
+    await knex('events').where({ id: resolvedEvent.id }).update({ data: JSON.stringify({ ...resolvedEvent.data, resolution: olderRing.seal(resolution) }) });
+    const plainEvent = newId('event');
+    await knex('events').insert({
+      id: plainEvent, organization_id: t.org.id, event: 'ticket.resolved', subject_id: ticket.id,
+      data: JSON.stringify({ ticket_id: ticket.id, resolution: 'Resuelto por teléfono' }),
+    });
+
+    const before = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
+    assert.deepEqual(before.event_resolutions, { total: 2, encrypted: 1, under_primary_key: 0, plaintext: 1 });
+    assert.equal(before.ticket_resolutions.under_primary_key, 1, 'the column itself is under the primary key');
+    assert.equal(before.rotation_complete, false, 'the events still need the older key');
+
+    assert.ok(await resealAllOrganizations(knex, { maxRows: 100_000 }) >= 2);
+    const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
+    assert.deepEqual(after.event_resolutions, { total: 2, encrypted: 2, under_primary_key: 2, plaintext: 0 });
+    assert.equal(after.rotation_complete, true);
+    const stored = (await knex('events').where({ id: resolvedEvent.id }).first('data')) as { data: Record<string, unknown> };
+    assertSealed(stored.data.resolution as string, resolution);
+    const { resolution: _, ...rest } = stored.data;
+    const { resolution: __, ...restBefore } = resolvedEvent.data;
+    assert.deepEqual(rest, restBefore, 'the rest of the event is left as it was');
+    assertSealed(((await knex('events').where({ id: plainEvent }).first('data')) as { data: { resolution: string } }).data.resolution, 'Resuelto por teléfono');
+  });
+
   it('GET /system/encryption/status counts each sealed field, and the housekeeping pass re-seals notes, reasons and descriptions from before encryption', async () => {
     const t = await createTestOrg();
     const knex = t.svc.deps.db.knex;
@@ -151,7 +185,7 @@ describe('encryption at rest of notes, reasons and ticket descriptions (models/e
 
     assert.ok(await resealAllOrganizations(knex, { maxRows: 100_000 }) >= 3);
     const after = (await t.admin.client.get('/api/v1/system/encryption/status')).body.data;
-    for (const field of ['patient_notes', 'appointment_notes', 'appointment_reasons', 'ticket_descriptions', 'ticket_resolutions', 'messages', 'ticket_comments']) {
+    for (const field of ['patient_notes', 'appointment_notes', 'appointment_reasons', 'ticket_descriptions', 'ticket_resolutions', 'event_resolutions', 'messages', 'ticket_comments']) {
       assert.equal(after[field].plaintext, 0, field);
       assert.equal(after[field].under_primary_key, after[field].total, field);
     }
