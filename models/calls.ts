@@ -134,6 +134,32 @@ export async function recordCallStatus(db: Db, scope: OrgScope, call: Call, inpu
   });
 }
 
+/**
+ * How long a call may go without news before it is taken to be over: Twilio
+ * ends every call at its time limit (four hours unless the account set
+ * another), and a call whose status callback never came (none configured, or
+ * lost) would otherwise read in-progress for good and keep its conversation open.
+ */
+export const STALE_CALL_MS = 6 * 3_600_000;
+
+/**
+ * Ends up to `limit` calls without news (updated) for STALE_CALL_MS as
+ * Twilio would have reported them: completed at their last sign of life, with
+ * the duration up to then, the replies not said failed, the conversation
+ * closed and call.completed recorded (recordCallStatus). SKIP LOCKED: any
+ * number of instances may run it. Returns how many were ended.
+ */
+export async function endStaleCalls(db: Db, opts: { now: Date; limit: number }): Promise<number> {
+  return withTransaction(db, async (trx) => {
+    const stale = await Call.query(trx).whereNull('ended_at').where('updated_at', '<', new Date(opts.now.getTime() - STALE_CALL_MS))
+      .orderBy('updated_at').limit(opts.limit).forUpdate().skipLocked();
+    for (const call of stale) {
+      await recordCallStatus(trx, { organizationId: call.organization_id }, call, { status: 'completed', durationSeconds: null, now: new Date(call.updated_at) });
+    }
+    return stale.length;
+  });
+}
+
 /** A call with what the API shows next to it: the patient's name and the conversation's insights. */
 export type CallWithContext = Call & { patient_name: string | null; patient_phone: string | null; summary: string | null; sentiment: string | null; intent: string | null };
 

@@ -1,7 +1,8 @@
 /**
  * The housekeeping job (node-cron, HOUSEKEEPING_TICK): deletes what has
  * outlived its use (models/housekeeping.ts) for every organization, in
- * batches, then re-seals message content and ticket comments that are not
+ * batches, ends the calls Twilio never reported the end of (models/calls.ts),
+ * then re-seals message content and ticket comments that are not
  * under the primary encryption key (after a rotation, or rows from before encryption; see
  * models/encryption.ts), a bounded share per tick. Several instances may run
  * it: each batch deletes or re-seals what it finds (SKIP LOCKED).
@@ -12,9 +13,10 @@ import type { Logger } from '../lib/logger.js';
 import type { Database } from '../models/db.js';
 import { purgeExpiredRecords, type PurgeCounts } from '../models/housekeeping.js';
 import { resealAllOrganizations } from '../models/encryption.js';
+import { endStaleCalls } from '../models/calls.js';
 
-/** What one tick did: rows deleted per table, and sealed rows (messages, ticket comments) re-sealed under the primary key. */
-export type HousekeepingCounts = PurgeCounts & { rows_resealed: number };
+/** What one tick did: rows deleted per table, calls without news ended, and sealed values re-sealed under the primary key. */
+export type HousekeepingCounts = PurgeCounts & { calls_ended: number; rows_resealed: number };
 
 /** Rows re-sealed per tick at most, so one tick after a rotation stays short; the next goes on. */
 const RESEAL_PER_TICK = 20_000;
@@ -52,6 +54,12 @@ export class HousekeepingJob extends CronJob<HousekeepingCounts> {
       if (Object.values(batch).every((n) => n < limit)) break;
     }
     if (Object.values(total).some((n) => n > 0)) this.opts.logger.info(total, 'housekeeping: expired records deleted');
+    let callsEnded = 0;
+    for (let batch = limit; batch === limit;) {
+      batch = await endStaleCalls(this.opts.db.knex, { now: this.opts.clock.now(), limit });
+      callsEnded += batch;
+    }
+    if (callsEnded > 0) this.opts.logger.info({ calls_ended: callsEnded }, 'housekeeping: calls without a final status ended');
     let resealed = 0;
     const now = this.opts.clock.now().getTime();
     if (now >= this.nextResealAt) {
@@ -59,6 +67,6 @@ export class HousekeepingJob extends CronJob<HousekeepingCounts> {
       this.nextResealAt = resealed > 0 ? 0 : now + RESEAL_IDLE_MS;
     }
     if (resealed > 0) this.opts.logger.info({ rows_resealed: resealed }, 'housekeeping: sealed content re-sealed under the primary key');
-    return { ...total, rows_resealed: resealed };
+    return { ...total, calls_ended: callsEnded, rows_resealed: resealed };
   }
 }

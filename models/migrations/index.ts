@@ -22,6 +22,7 @@ import * as conversationsByAddress from './019_conversations_by_address.js';
 import * as encryptionKeys from './020_encryption_keys.js';
 import * as calls from './021_calls.js';
 import * as eventsSealedFields from './022_events_sealed_fields.js';
+import * as openCalls from './023_open_calls.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -46,6 +47,7 @@ const migrations: Record<string, Migration> = {
   '020_encryption_keys': encryptionKeys,
   '021_calls': calls,
   '022_events_sealed_fields': eventsSealedFields,
+  '023_open_calls': openCalls,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

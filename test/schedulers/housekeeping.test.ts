@@ -5,6 +5,9 @@ import { createLogger } from '../../lib/logger.js';
 import { newId } from '../../lib/ids.js';
 import { recordEvent } from '../../models/base.js';
 import { HousekeepingJob } from '../../schedulers/housekeeping.js';
+import { startCall } from '../../models/calls.js';
+import { findOrCreateOpenConversation } from '../../models/conversations.js';
+import { queueOutboundMessage } from '../../models/messages.js';
 import { createTestOrg, insertRawMessage, type TestOrg } from '../support/factories.js';
 
 const HOUR = 3_600_000;
@@ -66,9 +69,39 @@ describe('housekeeping (schedulers/housekeeping)', () => {
     for (const d of oldFinished) assert.ok(!deliveries.includes(d));
     assert.equal((await knex('events').where({ organization_id: t.org.id, event: 'webhook.test' })).length, 4, 'events are kept');
 
-    // Other tests' rows may still await re-sealing (test/models/encryption.test.ts covers that part): only the deletions are checked here.
-    const { rows_resealed: _, ...deleted } = await job(t, now).tick();
+    // Other tests' rows may still await re-sealing, and their calls ending (the tests below): only the deletions are checked here.
+    const { rows_resealed: _, calls_ended: __, ...deleted } = await job(t, now).tick();
     assert.deepEqual(deleted, { idempotency_keys: 0, password_resets: 0, webhook_deliveries: 0 });
+  });
+
+  it('ends a call without news for six hours as completed at its last news: its duration, the replies not said failed, the conversation closed, call.completed', async () => {
+    const t = await createTestOrg();
+    const knex = t.svc.deps.db.knex;
+    const scope = { organizationId: t.org.id };
+    const started = new Date('2031-04-01T09:00:00Z');
+    const lastNews = new Date(started.getTime() + 7 * 60_000);
+    const silent = await startCall(knex, scope, { callSid: `CA${randomBytes(16).toString('hex')}`, from: '+34600111222', to: '+34910000000', status: 'in-progress', now: started });
+    const conversation = await findOrCreateOpenConversation(knex, scope, { channel: 'voice', address: '+34600111222', patientId: null, idleMinutes: 24 * 60, now: started });
+    await knex('calls').where({ id: silent.id }).update({ conversation_id: conversation.id, updated_at: lastNews });
+    const unsaid = await queueOutboundMessage(knex, scope, { conversationId: conversation.id, channel: 'voice', to: '+34600111222', text: 'Is there anything else?', sender: 'assistant', now: lastNews });
+    // One with news an hour ago is still going on as far as anyone knows.
+    const recent = await startCall(knex, scope, { callSid: `CA${randomBytes(16).toString('hex')}`, from: '+34600333444', to: '+34910000000', status: 'in-progress', now: started });
+    const now = new Date(lastNews.getTime() + 6 * HOUR + 60_000);
+    await knex('calls').where({ id: recent.id }).update({ updated_at: new Date(now.getTime() - HOUR) });
+
+    assert.ok((await job(t, now).tick()).calls_ended >= 1);
+    const ended = (await knex('calls').where({ id: silent.id }).first()) as { status: string; ended_at: Date; duration_seconds: number };
+    assert.equal(ended.status, 'completed');
+    assert.equal(new Date(ended.ended_at).getTime(), lastNews.getTime());
+    assert.equal(ended.duration_seconds, 7 * 60);
+    const message = (await knex('messages').where({ id: unsaid.id }).first()) as { status: string; last_error: string };
+    assert.deepEqual([message.status, message.last_error], ['failed', 'call_ended']);
+    assert.equal(((await knex('conversations').where({ id: conversation.id }).first()) as { status: string }).status, 'closed');
+    const events = (await knex('events').where({ organization_id: t.org.id, event: 'call.completed' }).pluck('subject_id')) as string[];
+    assert.deepEqual(events, [silent.id]);
+    const still = (await knex('calls').where({ id: recent.id }).first()) as { status: string; ended_at: Date | null };
+    assert.deepEqual([still.status, still.ended_at], ['in-progress', null]);
+    assert.equal((await job(t, now).tick()).calls_ended, 0, 'ended once');
   });
 
   it('re-seals message content written before encryption under the primary key, then looks again only a day after a tick that found none', async () => {
