@@ -1,19 +1,20 @@
 /**
  * The outbound dispatcher: claims queued messages (models/outbox.ts, SKIP
- * LOCKED, so any number of instances can run), sends each through its
- * channel's adapter, and records the result. No transaction is held while a
- * provider is awaited: claim, commit, send, then record. A crash mid-send
- * leaves the row 'sending' until its lease expires, and then it is retaken.
+ * LOCKED, so any number of instances can run), or takes the bot replies this
+ * instance's engine stored already claimed (sendClaimed), sends each through
+ * its channel's adapter (claimedMessageSender.ts), and records the result. No
+ * transaction is held while a provider is awaited: claim, commit, send, then
+ * record. A crash mid-send leaves the row 'sending' until its lease expires,
+ * and then it is retaken.
  */
 import type { Database } from '../models/db.js';
-import { messageAsks } from '../models/messages.js';
 import type { Logger } from '../lib/logger.js';
 import { systemClock, type Clock } from '../lib/clock.js';
-import { claimOutbound, markFailed, markRetry, markSentMany, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
-import { ProviderRefusedError, ProviderUnreachableError, type ChannelName, type SendResult } from './types.js';
+import { claimOutbound, markSentMany, type ClaimedMessage } from '../models/outbox.js';
+import type { ChannelName } from './types.js';
 import type { ChannelRegistry } from './registry.js';
-import { SentRecorder, Slots, TokenBucket } from './dispatchSupport.js';
-import { renderForChannel } from './dispatchText.js';
+import { SentRecorder, Slots } from './dispatchSupport.js';
+import { ClaimedMessageSender } from './claimedMessageSender.js';
 
 export interface DispatcherOptions {
   /** Poll interval when idle (kick() wakes it sooner). */
@@ -44,8 +45,6 @@ export const DEFAULT_BACKOFF_MS = [5_000, 30_000, 120_000, 600_000, 1_800_000] a
 
 export { renderForChannel, splitText, type MessagePart } from './dispatchText.js';
 
-const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
-
 /** Rounds whose sends are still under way while the next batch is claimed. */
 const MAX_ROUNDS_IN_FLIGHT = 2;
 /**
@@ -64,8 +63,6 @@ const DEFAULT_MAX_BATCH = 500;
  * statement and a commit of its own.
  */
 const RECORD_GATHER_MS = 20;
-/** process() result of a message that was recorded (or not) already. */
-const NOTHING_TO_RECORD = { recorded: Promise.resolve() };
 
 export class OutboundDispatcher {
   private running = false;
@@ -79,13 +76,14 @@ export class OutboundDispatcher {
   private readonly unrecorded = new Set<Promise<unknown>>();
   /** Rows handed over by their commit (sendClaimed), until recorded: outside the rounds, waited for by drain() and stop(). */
   private readonly handedOver = new Set<Promise<unknown>>();
-  private readonly buckets = new Map<string, TokenBucket>();
   private readonly clock: Clock;
   private readonly slots: Slots;
   /** The last send of each recipient in flight: that recipient's next message goes after it, across rounds. */
   private readonly lanes = new Map<string, Promise<void>>();
   /** Successful sends are recorded together, one statement at a time (group commit). */
   private readonly recorder: SentRecorder;
+  /** Sends one claimed message and records the result. */
+  private readonly sender: ClaimedMessageSender;
   /** The next adaptive claim's size: doubles after a full claim (a deep queue), back to batchSize after a partial one. */
   private claimSize: number;
   /** Milliseconds per message of the last round that finished (claim to recorded): bounds the claim to what is sent in a third of the lease. */
@@ -100,6 +98,7 @@ export class OutboundDispatcher {
     this.clock = opts.clock ?? systemClock;
     this.slots = new Slots(opts.concurrency ?? 8);
     this.recorder = new SentRecorder((records) => markSentMany(this.db.knex, records), opts.recordGatherMs ?? RECORD_GATHER_MS);
+    this.sender = new ClaimedMessageSender(db, registry, logger, this.clock, this.recorder, opts);
     this.claimSize = opts.batchSize;
   }
 
@@ -274,7 +273,7 @@ export class OutboundDispatcher {
       const lane = previous.then(async () => {
         await this.slots.take();
         try {
-          for (const m of messages) records.push((await this.process(m, claimedAt)).recorded);
+          for (const m of messages) records.push((await this.sender.send(m, claimedAt)).recorded);
         } finally {
           this.slots.give();
         }
@@ -307,123 +306,5 @@ export class OutboundDispatcher {
       if (this.kicked) this.wake?.();
     });
     return done;
-  }
-
-  private backoffMs(attempt: number): number {
-    const b = this.opts.backoff;
-    if (typeof b === 'function') return b(attempt);
-    return b[Math.min(attempt - 1, b.length - 1)] ?? 60_000;
-  }
-
-  private bucket(channel: string, rate: number | undefined): TokenBucket | null {
-    if (!rate || rate <= 0) return null;
-    let bucket = this.buckets.get(channel);
-    if (!bucket) this.buckets.set(channel, (bucket = new TokenBucket(rate)));
-    return bucket;
-  }
-
-  /**
-   * Sends one claimed message; resolves once it was handed to the channel (or
-   * given up) with a promise that settles when the result is recorded. Never rejects.
-   */
-  private async process(m: ClaimedMessage, claimedAt = Date.now()): Promise<{ recorded: Promise<void> }> {
-    const claim: ClaimRef = { id: m.id, attempts: m.attempts };
-    const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
-    const maxAttempts = Math.min(m.max_attempts, this.opts.maxAttempts);
-    try {
-      const adapter = this.registry.get(m.channel);
-      if (!adapter) {
-        await markFailed(this.db.knex, claim, `channel_unavailable: no ${m.channel} channel is installed`, this.clock.now());
-        this.logger.warn(log, 'outbound failed: channel unavailable');
-        return NOTHING_TO_RECORD;
-      }
-      if (!adapter.enabled) {
-        await markFailed(this.db.knex, claim, `channel_disabled: the ${m.channel} channel is not configured`, this.clock.now());
-        this.logger.warn(log, 'outbound failed: channel disabled');
-        return NOTHING_TO_RECORD;
-      }
-      if (m.patient_opted_out && m.sender !== 'staff' && m.metadata?.transactional !== true) {
-        await markSkipped(this.db.knex, claim, 'opted_out');
-        this.logger.info(log, 'outbound skipped: patient opted out');
-        return NOTHING_TO_RECORD;
-      }
-      if (m.attempts > maxAttempts) {
-        // A claim retaken after crashes: it has had its chances.
-        await markFailed(this.db.knex, claim, `max_attempts: gave up after ${maxAttempts} attempts`, this.clock.now());
-        return NOTHING_TO_RECORD;
-      }
-      // Fencing: a message that waited a third of its lease (pacing, a slow round) renews the claim before it is
-      // sent; when another instance already retook it, this one stands down instead of sending it twice.
-      if (Date.now() - claimedAt > (this.opts.leaseSeconds * 1000) / 3
-        && !(await renewClaim(this.db.knex, claim, new Date(this.clock.now().getTime() + this.opts.leaseSeconds * 1000)))) {
-        this.logger.warn(log, 'outbound claim lost before sending (retaken after its lease); not sent here');
-        return NOTHING_TO_RECORD;
-      }
-      const parts = renderForChannel(m.content, m.options, adapter.capabilities);
-      const { ask, askClosed } = messageAsks(m.metadata);
-      const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
-      let firstId = alreadySent > 0 ? m.provider_message_id : null;
-      let result: SendResult | null = null;
-      let sent = alreadySent;
-      const bucket = this.bucket(adapter.name, adapter.ratePerSecond);
-      try {
-        for (let i = alreadySent; i < parts.length; i++) {
-          const out = {
-            id: m.id, organizationId: m.organization_id, channel: adapter.name, to: m.to_address,
-            text: parts[i].text, options: parts[i].options, conversationId: m.conversation_id,
-            sender: m.sender, createdAt: new Date(m.created_at), part: i,
-            ...(i === parts.length - 1 && ask ? { asksPhone: { label: ask.label } } : {}),
-            ...(i === parts.length - 1 && askClosed ? { closesPhoneAsk: true } : {}),
-          };
-          // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
-          const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;
-          if (found) this.logger.info({ ...log, part: i + 1 }, 'outbound found at the provider after an in-doubt attempt; not resent');
-          if (!found) await bucket?.take();
-          this.logger.debug({ ...log, part: i + 1, parts: parts.length, to: m.to_address, text: parts[i].text }, 'sending');
-          result = found ?? await adapter.send(out);
-          if (i === 0) firstId = result.providerMessageId;
-          sent = i + 1;
-        }
-      } catch (err) {
-        await this.recordFailure(m, claim, err, maxAttempts, { partsSent: sent, firstProviderMessageId: firstId });
-        return NOTHING_TO_RECORD;
-      }
-      // Recorded with the other sends of the moment, in one statement; the next message of this recipient need not wait for it.
-      const status = result?.status === 'delivered' ? 'delivered' : 'sent';
-      return { recorded: this.recorder.record({ claim, providerMessageId: firstId, status, at: this.clock.now() }).then((recorded) => {
-        if (recorded) this.logger.info({ ...log, parts: parts.length }, 'outbound sent');
-        else this.logger.warn(log, 'outbound sent but the claim was lost (lease expired?)');
-      }, (err: unknown) => this.recordError(log, err)) };
-    } catch (err) {
-      this.recordError(log, err);
-    }
-    return NOTHING_TO_RECORD;
-  }
-
-  private recordError(log: Record<string, unknown>, err: unknown): void {
-    // Recording itself failed (database down): the lease expires and the row is retaken.
-    this.logger.error({ ...log, err: { message: (err as Error).message } }, 'could not record an outbound result');
-  }
-
-  private async recordFailure(m: ClaimedMessage, claim: ClaimRef, err: unknown, maxAttempts: number, progress: { partsSent: number; firstProviderMessageId: string | null }): Promise<void> {
-    const log = { message_id: m.id, channel: m.channel, attempt: m.attempts };
-    const now = this.clock.now();
-    if (err instanceof ProviderRefusedError && !err.retryable) {
-      await markFailed(this.db.knex, claim, clip(`refused: ${err.code}: ${err.message}`), now);
-      this.logger.warn({ ...log, code: err.code }, 'outbound refused by the provider');
-      return;
-    }
-    const reason = err instanceof ProviderRefusedError
-      ? `refused: ${err.code}: ${err.message}`
-      : err instanceof ProviderUnreachableError ? `unreachable: ${err.message}` : `error: ${(err as Error)?.message ?? String(err)}`;
-    if (m.attempts >= maxAttempts) {
-      await markFailed(this.db.knex, claim, clip(`${reason} (gave up after ${m.attempts} attempts)`), now);
-      this.logger.warn(log, 'outbound failed after its last attempt');
-      return;
-    }
-    const wait = Math.max(this.backoffMs(m.attempts), err instanceof ProviderRefusedError ? err.retryAfterMs ?? 0 : 0);
-    const next = new Date(now.getTime() + wait);
-    await markRetry(this.db.knex, claim, clip(reason), next, progress);
-    this.logger.info({ ...log, retry_at: next.toISOString() }, 'outbound will be retried');
   }
 }
