@@ -168,9 +168,10 @@ export async function saveTurn(db: Db, scope: OrgScope, id: string, input: SaveT
   const insert = replies.length > 0 ? outboundInsert(db, scope, replies, 'EXISTS (SELECT 1 FROM upd)', input.claim) : null;
   const result = (await (db as Knex).raw(
     insert
+      // The patient's opt-out only for rows handed over: the claim reads it for the others.
       ? `WITH upd AS (${update}), ins AS (${insert.sql}
            RETURNING id, claimed_until IS NOT NULL AS claimed,
-             coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false) AS opted_out)
+             ${input.claim ? 'coalesce((SELECT p.opted_out_at IS NOT NULL FROM patients p WHERE p.id = messages.patient_id), false)' : 'false'} AS opted_out)
          SELECT upd.id, ins.id AS reply_id, ins.claimed, ins.opted_out FROM upd LEFT JOIN ins ON true`
       : update,
     insert ? [...updateBindings, ...insert.bindings] : updateBindings,
