@@ -27,22 +27,26 @@ export class TokenBucket {
   }
 }
 
-/** A counting semaphore: at most `size` holders at once. */
+/**
+ * A counting semaphore: at most `size` holders at once. An urgent taker is
+ * served before everyone who is not (a reply before the rest of a campaign).
+ */
 export class Slots {
   private free: number;
   private waiting: (() => void)[] = [];
+  private urgent: (() => void)[] = [];
   constructor(size: number) {
     this.free = Math.max(1, size);
   }
-  async take(): Promise<void> {
+  async take(urgent = false): Promise<void> {
     if (this.free > 0) {
       this.free--;
       return;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await new Promise<void>((resolve) => (urgent ? this.urgent : this.waiting).push(resolve));
   }
   give(): void {
-    const next = this.waiting.shift();
+    const next = this.urgent.shift() ?? this.waiting.shift();
     if (next) next(); else this.free++;
   }
 }

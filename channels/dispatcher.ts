@@ -270,8 +270,10 @@ export class OutboundDispatcher {
     const records: Promise<void>[] = [];
     const lanes = [...queues].map(([key, messages]) => {
       const previous = this.lanes.get(key) ?? Promise.resolve();
+      // A lane with anything but bulk in it goes before the lanes of a campaign.
+      const urgent = messages.some((m) => m.batch_id === null);
       const lane = previous.then(async () => {
-        await this.slots.take();
+        await this.slots.take(urgent);
         try {
           for (const m of messages) records.push((await this.sender.send(m, claimedAt)).recorded);
         } finally {

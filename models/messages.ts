@@ -237,14 +237,15 @@ export function outboundInsert(db: Db, scope: OrgScope, inputs: readonly QueueOu
   if (claim) {
     const [first] = inputs;
     if (!first || inputs.some((i) => i.channel !== first.channel || i.to !== first.to)) throw new Error('rows claimed at insert go to one recipient');
+    if (inputs.some((i) => i.batchId)) throw new Error('bulk rows are queued for a claim');
     // The probe of claimStatement's per-recipient order, for rows not stored yet: any queued row of the recipient that is
-    // due or under a live lease is earlier than these.
+    // due or under a live lease is earlier than these (a bulk one waiting for its turn does not hold a reply back).
     return {
       sql: `INSERT INTO messages (${columns}, claimed_until, attempts)
         SELECT v.*, CASE WHEN f.free THEN ?::timestamptz END, CASE WHEN f.free THEN 1 ELSE 0 END
         FROM (VALUES ${rows.join(', ')}) AS v(${columns}),
           (SELECT NOT EXISTS (SELECT 1 FROM messages e
-             WHERE e.status = 'queued' AND e.organization_id = ? AND e.channel = ? AND e.to_address = ?
+             WHERE e.status = 'queued' AND e.organization_id = ? AND e.channel = ? AND e.to_address = ? AND e.batch_id IS NULL
                AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)) AS free) f
         ${onlyIf ? `WHERE ${onlyIf}` : ''}`,
       bindings: [claim.until, ...bindings, scope.organizationId, first.channel, first.to, claim.now, claim.now],

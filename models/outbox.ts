@@ -73,11 +73,12 @@ export function claimStatement(opts: ClaimOptions): { sql: string; bindings: Kne
   const claimedUntil = new Date(opts.now.getTime() + opts.leaseSeconds * 1000);
   return {
     sql: `WITH cand AS (
-       SELECT id, organization_id, channel, to_address, created_at FROM messages
+       SELECT id, organization_id, channel, to_address, created_at, batch_id FROM messages
        WHERE direction = 'outbound'
          AND status = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND (claimed_until IS NULL OR claimed_until < ?)
          ${filters.join(' ')}
-       ORDER BY created_at, id
+       -- Bulk sends last (messages_outbox_queue): replies, staff messages and reminders never wait behind a campaign.
+       ORDER BY (batch_id IS NOT NULL), created_at, id
        LIMIT ?
        FOR UPDATE SKIP LOCKED
      ), ready AS (
@@ -85,11 +86,13 @@ export function claimStatement(opts: ClaimOptions): { sql: string; bindings: Kne
        WHERE NOT EXISTS (
          SELECT 1 FROM messages e
          -- No direction here, on purpose: only messages_outbox_recipient (status = 'queued') can serve this probe, not
-         -- messages_outbox_order, which statistics of a busy outbox to few addresses once made look as cheap. A
+         -- the queue-order index, which statistics of a busy outbox to few addresses once made look as cheap. A
          -- queued message is outbound by the table's constraint (migration 017).
          WHERE e.status = 'queued'
            AND e.organization_id = c.organization_id AND e.channel = c.channel AND e.to_address = c.to_address
            AND (e.created_at, e.id) < (c.created_at, c.id)
+           -- A bulk message waiting for its turn holds back only later bulk messages: a reply goes before it.
+           AND (c.batch_id IS NOT NULL OR e.batch_id IS NULL)
            AND (e.claimed_until >= ? OR e.next_attempt_at IS NULL OR e.next_attempt_at <= ?)
            AND e.id NOT IN (SELECT id FROM cand)
          -- OFFSET 0 keeps this a per-candidate probe of the recipient's entries (Index Cond on the recipient). As an
@@ -131,8 +134,9 @@ export async function claimOutbound(db: Db, opts: ClaimOptions): Promise<ClaimRe
   const result = (await (db as Knex).raw(statement.sql, statement.bindings)) as { rows: (ClaimedMessage & { candidates: number })[] };
   const candidates = result.rows[0]?.candidates ?? 0;
   const messages: ClaimedMessage[] = result.rows.filter((r) => r.id !== null).map(({ candidates: _, ...m }) => ({ ...m, content: openText(db, m.content) }));
-  // RETURNING gives no order; keep the queue's.
-  messages.sort((a, b) => new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
+  // RETURNING gives no order; keep the queue's (bulk last).
+  messages.sort((a, b) => Number(a.batch_id !== null) - Number(b.batch_id !== null)
+    || new Date(a.created_at).getTime() - new Date(b.created_at).getTime() || (a.id < b.id ? -1 : 1));
   return { messages, heldBack: candidates - messages.length };
 }
 

@@ -23,6 +23,7 @@ import * as encryptionKeys from './020_encryption_keys.js';
 import * as calls from './021_calls.js';
 import * as eventsSealedFields from './022_events_sealed_fields.js';
 import * as openCalls from './023_open_calls.js';
+import * as outboxBulkLast from './024_outbox_bulk_last.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -48,6 +49,7 @@ const migrations: Record<string, Migration> = {
   '021_calls': calls,
   '022_events_sealed_fields': eventsSealedFields,
   '023_open_calls': openCalls,
+  '024_outbox_bulk_last': outboxBulkLast,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

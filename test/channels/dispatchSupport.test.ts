@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { SentRecorder } from '../../channels/dispatchSupport.js';
+import { SentRecorder, Slots } from '../../channels/dispatchSupport.js';
 import type { SentRecord } from '../../models/outbox.js';
 
 const sent = (id: string): SentRecord => ({ claim: { id, attempts: 1 }, providerMessageId: null, status: 'sent', at: new Date() });
@@ -48,5 +48,24 @@ describe('channels/dispatchSupport SentRecorder', () => {
     }, 5);
     await assert.rejects(recorder.record(sent('a')), /connection lost/);
     assert.equal(await recorder.record(sent('b')), true);
+  });
+});
+
+describe('channels/dispatchSupport Slots', () => {
+  it('gives a freed slot to an urgent taker before those who waited longer', async () => {
+    const slots = new Slots(1);
+    await slots.take();
+    const order: string[] = [];
+    const waiters = [
+      slots.take().then(() => { order.push('bulk 1'); }),
+      slots.take().then(() => { order.push('bulk 2'); }),
+      slots.take(true).then(() => { order.push('reply'); }),
+    ];
+    for (let i = 0; i < 3; i++) {
+      slots.give();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(waiters);
+    assert.deepEqual(order, ['reply', 'bulk 1', 'bulk 2']);
   });
 });

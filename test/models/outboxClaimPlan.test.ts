@@ -34,7 +34,7 @@ describe('the outbox claim (models/outbox)', () => {
   });
 
   it('never checks the order through the queue-order index, whatever the statistics say', async () => {
-    // Statistics of a busy outbox to few addresses once made messages_outbox_order look as cheap as the recipient
+    // Statistics of a busy outbox to few addresses once made the queue-order index look as cheap as the recipient
     // index for the check, which then read every earlier queued message once per candidate. Ties of cost are the
     // planner's to break, so the check must be one that index cannot serve at all: with the recipient index gone,
     // the planner still may not reach for it.
@@ -55,7 +55,7 @@ describe('the outbox claim (models/outbox)', () => {
     });
     const reads = probeScans(plan!).flatMap(nodes).map((n) => n['Index Name']).filter(Boolean);
     assert.ok(probeScans(plan!).length > 0, 'the plan has the per-recipient order check');
-    assert.ok(!reads.includes('messages_outbox_order'), `the check does not read the queue-order index (it reads ${reads.join(', ') || 'the table'})`);
+    assert.ok(!reads.includes('messages_outbox_queue'), `the check does not read the queue-order index (it reads ${reads.join(', ') || 'the table'})`);
   });
 
   it('commits a claim without waiting for the disk flush (synchronous_commit off for its own transaction only)', async () => {
