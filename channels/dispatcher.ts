@@ -54,6 +54,12 @@ const MAX_ROUNDS_IN_FLIGHT = 2;
  * must not wait for them to be claimed.
  */
 const MAX_ROUNDS_UNRECORDED = 8;
+/**
+ * Claims beside full rounds, of everything but bulk, when a kick comes: the
+ * rounds in flight may be a campaign's, paced for many seconds, and a staff
+ * reply or a reminder queued meanwhile must not wait for one of them to end.
+ */
+const MAX_ROUNDS_BESIDE = 2;
 /** Default upper bound of an adaptive claim: large enough that a deep queue costs few commits per message. */
 const DEFAULT_MAX_BATCH = 500;
 /**
@@ -76,6 +82,8 @@ export class OutboundDispatcher {
   private readonly unrecorded = new Set<Promise<unknown>>();
   /** Rows handed over by their commit (sendClaimed), until recorded: outside the rounds, waited for by drain() and stop(). */
   private readonly handedOver = new Set<Promise<unknown>>();
+  /** Claims beside full rounds (MAX_ROUNDS_BESIDE), until recorded; waited for like the handed-over rows. */
+  private readonly beside = new Set<Promise<unknown>>();
   private readonly clock: Clock;
   private readonly slots: Slots;
   /** The last send of each recipient in flight: that recipient's next message goes after it, across rounds. */
@@ -114,9 +122,7 @@ export class OutboundDispatcher {
     this.running = false;
     this.wake?.();
     await this.loopDone;
-    while (this.inFlight.size > 0 || this.unrecorded.size > 0 || this.handedOver.size > 0) {
-      await Promise.allSettled([...this.inFlight, ...this.unrecorded, ...this.handedOver]);
-    }
+    while (this.outstanding().length > 0) await Promise.allSettled(this.outstanding());
     await this.recorder.idle();
   }
 
@@ -143,14 +149,14 @@ export class OutboundDispatcher {
     let total = 0;
     for (;;) {
       while (!this.roomToClaim()) await Promise.race([...this.inFlight, ...this.unrecorded].map((p) => p.catch(() => undefined)));
-      const idle = this.inFlight.size === 0 && this.unrecorded.size === 0 && this.handedOver.size === 0;
+      const idle = this.outstanding().length === 0;
       const limit = this.claimSize;
       const round = await this.startRound(limit);
       this.adapt(round.claimed, limit);
       total += round.claimed;
       if (round.claimed > 0) continue;
       if (idle) return total;
-      await Promise.allSettled([...this.inFlight, ...this.unrecorded, ...this.handedOver]);
+      await Promise.allSettled(this.outstanding());
     }
   }
 
@@ -192,11 +198,22 @@ export class OutboundDispatcher {
         } catch (err) {
           this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round failed');
         }
+      } else if (this.kicked && this.beside.size < MAX_ROUNDS_BESIDE) {
+        this.kicked = false;
+        try {
+          const round = await this.startRound(this.opts.batchSize, true);
+          if (round.claimed > 0) {
+            this.beside.add(round.done);
+            void round.done.finally(() => this.beside.delete(round.done));
+          }
+        } catch (err) {
+          this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round beside the others failed');
+        }
       }
       if (!this.running) break;
       // More to claim: a full batch came back, or a kick arrived (kept in `kicked` until a claim starts).
       if (full) this.kicked = true;
-      if (this.kicked && this.roomToClaim()) continue;
+      if (this.kicked && (this.roomToClaim() || this.beside.size < MAX_ROUNDS_BESIDE)) continue;
       // Idle: the next kick or the poll. No room: the end of a round in flight wakes us when kicked.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.opts.pollMs);
@@ -207,6 +224,11 @@ export class OutboundDispatcher {
       });
       this.wake = null;
     }
+  }
+
+  /** Every round, claim beside them and handed-over send not recorded yet. */
+  private outstanding(): Promise<unknown>[] {
+    return [...this.inFlight, ...this.unrecorded, ...this.handedOver, ...this.beside];
   }
 
   /** Whether another round may be claimed now: room among the rounds sending and among those not recorded yet. */
@@ -238,8 +260,11 @@ export class OutboundDispatcher {
     void done.finally(() => this.handedOver.delete(done));
   }
 
-  /** Claims a batch; `done` settles when every claimed message was sent (or not) and recorded. */
-  private async startRound(limit: number): Promise<{ claimed: number; done: Promise<void> }> {
+  /**
+   * Claims a batch; `done` settles when every claimed message was sent (or not) and recorded.
+   * `beside`: a claim beside full rounds (MAX_ROUNDS_BESIDE), bulk left out, not counted among the rounds.
+   */
+  private async startRound(limit: number, beside = false): Promise<{ claimed: number; done: Promise<void> }> {
     const claimedAt = Date.now();
     const { messages: claimed, heldBack } = await claimOutbound(this.db.knex, {
       limit,
@@ -247,11 +272,12 @@ export class OutboundDispatcher {
       now: this.clock.now(),
       channels: this.opts.channels ?? this.registry.names(),
       organizationIds: this.opts.organizationIds,
+      excludeBulk: beside,
     });
     // The latest claim's view: messages waiting for one still being sent to the same recipient.
     this.heldBack = heldBack > 0;
     if (claimed.length === 0) return { claimed: 0, done: Promise.resolve() };
-    return { claimed: claimed.length, done: this.dispatch(claimed, claimedAt, true) };
+    return { claimed: claimed.length, done: this.dispatch(claimed, claimedAt, !beside) };
   }
 
   /**

@@ -47,6 +47,8 @@ export interface ClaimOptions {
   channels?: readonly string[];
   /** Only these organizations (sharding by tenant; tests). */
   organizationIds?: readonly string[];
+  /** Leave bulk sends (batch rows) out: a claim beside rounds that are sending a campaign. */
+  excludeBulk?: boolean;
 }
 
 export interface ClaimResult {
@@ -70,6 +72,7 @@ export function claimStatement(opts: ClaimOptions): { sql: string; bindings: Kne
     filters.push(`AND organization_id = ANY(?::text[])`);
     bindings.push([...opts.organizationIds]);
   }
+  if (opts.excludeBulk) filters.push('AND batch_id IS NULL');
   const claimedUntil = new Date(opts.now.getTime() + opts.leaseSeconds * 1000);
   return {
     sql: `WITH cand AS (

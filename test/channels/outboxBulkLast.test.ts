@@ -3,6 +3,10 @@ import { createTestOrg, type TestOrg } from '../support/factories.js';
 import { newId } from '../../lib/ids.js';
 import { outboundInsert, queueOutboundMessage, type QueueOutboundInput } from '../../models/messages.js';
 import { claimOutbound } from '../../models/outbox.js';
+import { OutboundDispatcher } from '../../channels/dispatcher.js';
+import { ChannelRegistry } from '../../channels/registry.js';
+import { createLogger } from '../../lib/logger.js';
+import { FakeChannel } from '../support/fakeChannel.js';
 
 /**
  * Bulk sends are claimed last: a campaign paced at the provider's rate is hours
@@ -41,6 +45,29 @@ describe('the outbox claims bulk sends last (models/outbox)', () => {
     assert.ok(!second.messages.some((m) => m.id === followUp.id), 'the follow-up waits for the reply before it');
     // Queued before her replies, it waits for nothing of its own: the campaign goes on in its order.
     assert.ok(second.messages.some((m) => m.id === bulkToAna.id));
+  });
+
+  it('sends a staff message queued while a slow campaign fills the rounds in flight, without waiting for a round to end', async () => {
+    const t = await createTestOrg();
+    // Each campaign send takes 4 s at the provider: the two rounds in flight end only then.
+    const sms = new FakeChannel({ name: 'sms', latencyMs: 4_000 });
+    const chat = new FakeChannel({ name: 'telegram' });
+    const d = new OutboundDispatcher(t.svc.deps.db, new ChannelRegistry([sms, chat]), createLogger('silent'), {
+      pollMs: 60_000, batchSize: 8, maxBatchSize: 8, concurrency: 20, leaseSeconds: 30, maxAttempts: 3, backoff: [1000], organizationIds: [t.org.id],
+    });
+    const batchId = `batch_${newId('event').slice(4)}`;
+    for (let i = 0; i < 24; i++) await queue(t, { to: `+346300000${String(i).padStart(2, '0')}`, batchId });
+    d.start();
+    try {
+      for (let waited = 0; sms.calls < 16 && waited < 3_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(sms.calls, 16, 'two rounds of the campaign are being sent');
+      await queue(t, { channel: 'telegram', to: '555123', text: 'The doctor can see you at 12:00 instead.', sender: 'staff' });
+      d.kick();
+      await chat.waitForSends(1, 2_000);
+      assert.equal(sms.sent.length, 0, 'before any of the campaign\'s rounds ended');
+    } finally {
+      await d.stop();
+    }
   });
 
   it('a campaign\'s message queued for the patient does not keep a bot reply from being handed over', async () => {
