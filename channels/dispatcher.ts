@@ -201,11 +201,7 @@ export class OutboundDispatcher {
       } else if (this.kicked && this.beside.size < MAX_ROUNDS_BESIDE) {
         this.kicked = false;
         try {
-          const round = await this.startRound(this.opts.batchSize, true);
-          if (round.claimed > 0) {
-            this.beside.add(round.done);
-            void round.done.finally(() => this.beside.delete(round.done));
-          }
+          await this.startRound(this.opts.batchSize, true);
         } catch (err) {
           this.logger.error({ err: { message: (err as Error).message } }, 'dispatcher round beside the others failed');
         }
@@ -226,7 +222,7 @@ export class OutboundDispatcher {
     }
   }
 
-  /** Every round, claim beside them and handed-over send not recorded yet. */
+  /** Everything claimed or handed over and not recorded yet: the rounds, the claims beside them and the handed-over rows. */
   private outstanding(): Promise<unknown>[] {
     return [...this.inFlight, ...this.unrecorded, ...this.handedOver, ...this.beside];
   }
@@ -255,9 +251,7 @@ export class OutboundDispatcher {
    */
   sendClaimed(messages: readonly ClaimedMessage[]): void {
     if (messages.length === 0) return;
-    const done = this.dispatch([...messages], Date.now(), false);
-    this.handedOver.add(done);
-    void done.finally(() => this.handedOver.delete(done));
+    void this.dispatch([...messages], Date.now(), this.handedOver);
   }
 
   /**
@@ -277,15 +271,18 @@ export class OutboundDispatcher {
     // The latest claim's view: messages waiting for one still being sent to the same recipient.
     this.heldBack = heldBack > 0;
     if (claimed.length === 0) return { claimed: 0, done: Promise.resolve() };
-    return { claimed: claimed.length, done: this.dispatch(claimed, claimedAt, !beside) };
+    return { claimed: claimed.length, done: this.dispatch(claimed, claimedAt, beside ? this.beside : undefined) };
   }
 
   /**
    * Sends claimed messages in their recipients' lanes and records the results;
-   * settles when all are recorded. A claimed round (`round`) counts among the
-   * rounds in flight and teaches the adaptive claim its pace; handed-over rows do neither.
+   * settles when all are recorded. A claimed round counts among the rounds in
+   * flight and teaches the adaptive claim its pace; sends outside the rounds
+   * (handed over, or claimed beside them) do neither and are kept in `outside`
+   * until recorded.
    */
-  private dispatch(claimed: ClaimedMessage[], claimedAt: number, round: boolean): Promise<void> {
+  private dispatch(claimed: ClaimedMessage[], claimedAt: number, outside?: Set<Promise<unknown>>): Promise<void> {
+    const round = !outside;
     // One recipient's messages go in order (after any of theirs still in flight); different recipients in parallel.
     const queues = new Map<string, ClaimedMessage[]>();
     for (const m of claimed) {
@@ -315,7 +312,9 @@ export class OutboundDispatcher {
       await Promise.all(lanes);
       await Promise.all(records);
     })();
-    if (round) {
+    if (outside) {
+      outside.add(done);
+    } else {
       this.inFlight.add(sent);
       this.unrecorded.add(done);
     }
@@ -327,6 +326,7 @@ export class OutboundDispatcher {
     void done.finally(() => {
       if (round) this.msPerMessage = (Date.now() - claimedAt) / claimed.length;
       this.unrecorded.delete(done);
+      outside?.delete(done);
       // The loop claims again when a claim held messages back behind this round's (per-recipient order; marked as
       // a kick, so a loop busy claiming right now does not miss it and leave them to the next poll), and when a
       // kick is waiting for room. Otherwise an empty claim after every round would cost a walk of the outbox.
