@@ -60,6 +60,11 @@ export interface FindOrCreateConversationInput {
  * messages race: the loser of the unique index reads the winner's row.
  * Fills patient_id / language on the existing conversation when it had none.
  */
+/** The data of a conversation.created event (webhooks), wherever a conversation is opened. */
+export function conversationCreatedData(conversationId: string, patientId: string | null, channel: string): Record<string, unknown> {
+  return { conversation_id: conversationId, patient_id: patientId, channel };
+}
+
 export async function findOrCreateOpenConversation(db: Db, scope: OrgScope, input: FindOrCreateConversationInput): Promise<Conversation> {
   const orgId = scope.organizationId;
   const idleBefore = new Date(input.now.getTime() - input.idleMinutes * 60_000);
@@ -92,7 +97,7 @@ export async function findOrCreateOpenConversation(db: Db, scope: OrgScope, inpu
         orgId, input.channel, input.address, input.now, input.now, input.now],
     )) as { rows: { id: string }[] };
     if (result.rows.length > 0) {
-      await recordEvent(db, orgId, 'conversation.created', id, { conversation_id: id, patient_id: input.patientId ?? null, channel: input.channel }, newId('event'));
+      await recordEvent(db, orgId, 'conversation.created', id, conversationCreatedData(id, input.patientId ?? null, input.channel), newId('event'));
       return (await Conversation.query(db).findById(id))!;
     }
     // Another transaction opened it first: read theirs on the next pass.

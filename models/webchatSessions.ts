@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './base.js';
 import { newId } from '../lib/ids.js';
-import { findOrCreateOpenConversation } from './conversations.js';
+import { conversationCreatedData, findOrCreateOpenConversation } from './conversations.js';
 import { openText, sealEventData } from './encryption.js';
 
 export const WEBCHAT_CHANNEL = 'webchat';
@@ -127,7 +127,7 @@ export async function startWebchatSession(knex: Knex, input: { organizationId: s
   const token = randomBytes(32).toString('base64url');
   const sessionId = newSessionId();
   const conversationId = newId('conversation');
-  const event = sealEventData(knex, { conversation_id: conversationId, patient_id: null, channel: WEBCHAT_CHANNEL });
+  const event = sealEventData(knex, conversationCreatedData(conversationId, null, WEBCHAT_CHANNEL));
   const result = (await knex.raw(
     `WITH org AS (
        SELECT id FROM organizations WHERE id = ?
