@@ -9,7 +9,8 @@ const config = loadConfig({ ENCRYPTION_KEYS: BENCH_ENCRYPTION_KEYS, ...process.e
 const svc = await startService({ config, skipBootstrap: true });
 
 // BENCH_QUERY_STATS_DIR=/tmp/qs writes, when the server stops, each statement's count and time as the pool saw it
-// (waiting for a connection included), keyed by its first words: which statements a turn runs, and how often.
+// (waiting for a connection included), keyed by its first words: which statements a turn runs, and how often;
+// and plans-<pid>.json, how often each connection planned its named statements generically or per execution.
 const statsDir = process.env.BENCH_QUERY_STATS_DIR;
 const stats = new Map<string, { count: number; ms: number }>();
 if (statsDir) {
@@ -28,6 +29,18 @@ if (statsDir) {
 
 process.stdout.write(`LISTENING ${svc.port}\n`);
 process.once('SIGTERM', () => {
-  if (statsDir) writeFileSync(path.join(statsDir, `queries-${process.pid}.json`), JSON.stringify(Object.fromEntries(stats), null, 1));
-  svc.stop().then(() => process.exit(0));
+  void (async () => {
+    if (statsDir) {
+      writeFileSync(path.join(statsDir, `queries-${process.pid}.json`), JSON.stringify(Object.fromEntries(stats), null, 1));
+      // How each connection's named statements were planned: custom plans are planned again at every execution.
+      const client = svc.deps.db.knex.client as unknown as { acquireConnection(): Promise<{ query(sql: string): Promise<{ rows: unknown[] }> }>; releaseConnection(c: unknown): Promise<void> };
+      const conns = await Promise.all(Array.from({ length: 10 }, () => client.acquireConnection()));
+      const plans = [];
+      for (const c of conns) plans.push(...(await c.query('SELECT generic_plans, custom_plans, left(regexp_replace(statement, \'\\s+\', \' \', \'g\'), 90) AS statement FROM pg_prepared_statements')).rows);
+      await Promise.all(conns.map((c) => client.releaseConnection(c)));
+      writeFileSync(path.join(statsDir, `plans-${process.pid}.json`), JSON.stringify(plans, null, 1));
+    }
+    await svc.stop();
+    process.exit(0);
+  })();
 });
