@@ -47,6 +47,8 @@ export function toAppError(err: unknown): AppError | null {
   if (err instanceof ForeignKeyViolationError || native?.code === '23503') return new AppError('UNPROCESSABLE_ENTITY', 'A referenced record does not exist', constraint ? { constraint } : null);
   if (err instanceof CheckViolationError || native?.code === '23514') return new AppError('VALIDATION_ERROR', 'A value is out of range', constraint ? { constraint } : null);
   if (err instanceof DataError || native?.code === '22P02' || native?.code === '22007' || native?.code === '22008') return new AppError('VALIDATION_ERROR', 'A value has the wrong format');
+  // 22021: a NUL byte in text; 22P05: \u0000 in jsonb. Requests are checked for it (route.ts); this catches the rest.
+  if (native?.code === '22021' || native?.code === '22P05') return new AppError('VALIDATION_ERROR', 'A value contains a character that cannot be stored (U+0000)');
   if (err instanceof ConstraintViolationError) return new AppError('CONFLICT', 'The change violates a constraint');
   const status = (err as { status?: number; expose?: boolean })?.status;
   if (status === 413) return new AppError('VALIDATION_ERROR', 'Request body too large');

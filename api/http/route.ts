@@ -97,7 +97,25 @@ function renameAliases(input: unknown, aliases: Record<string, string> | undefin
   return out;
 }
 
+/** The first place (dotted path) in a request value where a string or key holds U+0000, which PostgreSQL cannot store. */
+function nulAt(value: unknown, path: string[] = []): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (!value || typeof value !== 'object') return null;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.includes('\u0000')) return [...path, key.replaceAll('\u0000', '')];
+    const found = nulAt(inner, [...path, key]);
+    if (found) return found;
+  }
+  return null;
+}
+
 function parseOrThrow<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
+  // Checked with or without a schema: a handler may still read the raw value.
+  const nul = nulAt(value);
+  if (nul) {
+    const field: FieldError = { field: nul.join('.') || where, message: 'must not contain the NUL character (U+0000)', ...(where === 'body' ? {} : { in: where }) };
+    throw validationError(`Validation failed: ${field.field}: ${field.message}`, [field]);
+  }
   if (!schema) return undefined as T;
   const result = schema.safeParse(value);
   if (!result.success) {
