@@ -25,7 +25,7 @@ import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type
 import { OPEN_ASK_KEY, phoneAskOpen, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import { claimedAtInsert, type ClaimedMessage } from '../models/outbox.js';
-import type { InboundMessage, InboundResult, OnInbound } from '../lib/inbound.js';
+import { storableInbound, type InboundMessage, type InboundResult, type OnInbound } from '../lib/inbound.js';
 import { render } from './catalog/index.js';
 import { initialState, step } from './dialogue/index.js';
 import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';
@@ -138,7 +138,7 @@ export class ConversationEngine {
   }
 
   /** The `onInbound` of every channel adapter (bound: pass it around as is). */
-  readonly handleInbound: OnInbound = (msg) => this.handle(msg);
+  readonly handleInbound: OnInbound = (msg) => this.handle(storableInbound(msg));
 
   /**
    * The bot speaks first (a phone call): opens or finds the open conversation

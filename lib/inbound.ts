@@ -47,3 +47,27 @@ export interface InboundResult {
 }
 
 export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
+
+/** PostgreSQL cannot store U+0000 in text or jsonb; a patient's message that carries one is kept without it. */
+const NUL = '\u0000';
+
+function withoutNul<T extends string | null | undefined>(value: T): T {
+  return (typeof value === 'string' && value.includes(NUL) ? value.replaceAll(NUL, '') : value) as T;
+}
+
+/**
+ * The message as it can be stored: U+0000 dropped from what the provider or
+ * the visitor sent (text, ids, name, language, media). Rejecting it is not an
+ * option: the patient could not resend a message a provider keeps redelivering.
+ */
+export function storableInbound(msg: InboundMessage): InboundMessage {
+  const { text, from, providerMessageId, clientMessageId, profileName, languageHint, media } = msg;
+  const strings = [text, from, providerMessageId, clientMessageId, profileName, languageHint, ...(media ?? []).flatMap((m) => [m.url, m.contentType])];
+  if (!strings.some((s) => typeof s === 'string' && s.includes(NUL))) return msg;
+  return {
+    ...msg,
+    text: withoutNul(text), from: withoutNul(from), providerMessageId: withoutNul(providerMessageId), clientMessageId: withoutNul(clientMessageId),
+    profileName: withoutNul(profileName), languageHint: withoutNul(languageHint),
+    media: media?.map((m) => ({ url: withoutNul(m.url), contentType: withoutNul(m.contentType) })),
+  };
+}
