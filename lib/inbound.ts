@@ -62,8 +62,6 @@ function withoutNul<T extends string | null | undefined>(value: T): T {
  */
 export function storableInbound(msg: InboundMessage): InboundMessage {
   const { text, from, providerMessageId, clientMessageId, profileName, languageHint, media } = msg;
-  const strings = [text, from, providerMessageId, clientMessageId, profileName, languageHint, ...(media ?? []).flatMap((m) => [m.url, m.contentType])];
-  if (!strings.some((s) => typeof s === 'string' && s.includes(NUL))) return msg;
   return {
     ...msg,
     text: withoutNul(text), from: withoutNul(from), providerMessageId: withoutNul(providerMessageId), clientMessageId: withoutNul(clientMessageId),
