@@ -79,10 +79,12 @@ export function route<P = Record<string, never>, Q = Record<string, never>, B = 
 }
 
 export function fieldErrors(error: z.ZodError, where: string): FieldError[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join('.');
-    return { field: path || where, message: issue.message, ...(where === 'body' ? {} : { in: where }) };
-  });
+  return error.issues.map((issue) => fieldError(issue.path.map(String), issue.message, where));
+}
+
+/** One field's error: named by its dotted path (else by where it came from), with `in` outside the body. */
+function fieldError(path: readonly string[], message: string, where: string): FieldError {
+  return { field: path.join('.') || where, message, ...(where === 'body' ? {} : { in: where }) };
 }
 
 function renameAliases(input: unknown, aliases: Record<string, string> | undefined): unknown {
@@ -113,7 +115,7 @@ function parseOrThrow<T>(schema: z.ZodType<T> | undefined, value: unknown, where
   // Checked with or without a schema: a handler may still read the raw value.
   const nul = nulAt(value);
   if (nul) {
-    const field: FieldError = { field: nul.join('.') || where, message: 'must not contain the NUL character (U+0000)', ...(where === 'body' ? {} : { in: where }) };
+    const field = fieldError(nul, 'must not contain the NUL character (U+0000)', where);
     throw validationError(`Validation failed: ${field.field}: ${field.message}`, [field]);
   }
   if (!schema) return undefined as T;

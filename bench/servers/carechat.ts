@@ -33,8 +33,8 @@ process.once('SIGTERM', () => {
     if (statsDir) {
       writeFileSync(path.join(statsDir, `queries-${process.pid}.json`), JSON.stringify(Object.fromEntries(stats), null, 1));
       // How each connection's named statements were planned: custom plans are planned again at every execution.
-      const client = svc.deps.db.knex.client as unknown as { acquireConnection(): Promise<{ query(sql: string): Promise<{ rows: unknown[] }> }>; releaseConnection(c: unknown): Promise<void> };
-      const conns = await Promise.all(Array.from({ length: 10 }, () => client.acquireConnection()));
+      const client = svc.deps.db.knex.client as unknown as { pool: { max: number }; acquireConnection(): Promise<{ query(sql: string): Promise<{ rows: unknown[] }> }>; releaseConnection(c: unknown): Promise<void> };
+      const conns = await Promise.all(Array.from({ length: client.pool.max }, () => client.acquireConnection()));
       const plans = [];
       for (const c of conns) plans.push(...(await c.query('SELECT generic_plans, custom_plans, left(regexp_replace(statement, \'\\s+\', \' \', \'g\'), 90) AS statement FROM pg_prepared_statements')).rows);
       await Promise.all(conns.map((c) => client.releaseConnection(c)));
