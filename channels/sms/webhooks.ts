@@ -70,6 +70,9 @@ export interface SmsWebhookOptions {
   replyWithinMs?: number;
 }
 
+/** Twilio attaches at most ten media to one message (MediaUrl0 … MediaUrl9). */
+const MAX_MEDIA = 10;
+
 const EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>';
 
 function twiml(ctx: Context, status = 200): void {
@@ -109,7 +112,9 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
       await handleKeyword({ organizationId: orgId }, from, params.MessageSid, text, keyword, receivedAt);
       return twiml(ctx);
     }
-    const media = Array.from({ length: Number(params.NumMedia ?? 0) || 0 }, (_, i) => ({ url: params[`MediaUrl${i}`] ?? '', contentType: params[`MediaContentType${i}`] ?? '' }))
+    // NumMedia only bounds the count: a message carries at most MAX_MEDIA, so no value of it sizes anything bigger.
+    const count = Math.min(MAX_MEDIA, Math.max(0, Math.trunc(Number(params.NumMedia) || 0)));
+    const media = Array.from({ length: count }, (_, i) => ({ url: params[`MediaUrl${i}`] ?? '', contentType: params[`MediaContentType${i}`] ?? '' }))
       .filter((m) => m.url);
     const turn = opts.onInbound({
       organizationId: orgId, channel: 'sms', from, providerMessageId: params.MessageSid, text, receivedAt,

@@ -8,7 +8,7 @@ import { testConfig, testService } from '../support/service.js';
 import { createLogger } from '../../lib/logger.js';
 import { buildPatient } from '../support/factories.js';
 import {
-  FakeTwilio, FAKE_ACCOUNT_SID, FAKE_FROM_NUMBER, FAKE_PUBLIC_URL, closedPortUrl, newInboundSid, sendInboundSms, sendStatusCallback, twilioEnv,
+  FakeTwilio, FAKE_ACCOUNT_SID, FAKE_FROM_NUMBER, FAKE_PUBLIC_URL, closedPortUrl, newInboundSid, postSignedForm, sendInboundSms, sendStatusCallback, twilioEnv,
 } from '../support/fakeTwilio.js';
 import { clientOn, smsOrg, startSmsService, stopSmsServices } from '../support/smsService.js';
 import { Message } from '../../models/messages.js';
@@ -167,6 +167,35 @@ describe('SMS channel (Twilio)', () => {
       await settle(svc);
       assert.equal((await inboundRows(svc, sid)).length, 1);
       assert.equal(fake.to(p.phone!).length, after1, 'no second reply');
+    });
+
+    it('stores an MMS with its media, and a NumMedia out of range neither sizes the media list nor fails the webhook', async () => {
+      const t = await smsOrg();
+      const svc = await startSmsService(fake, [t.org.id]);
+      const p = await buildPatient(t);
+      const mms = (numMedia: string) => {
+        const sid = newInboundSid();
+        const params = {
+          MessageSid: sid, SmsMessageSid: sid, AccountSid: FAKE_ACCOUNT_SID, From: p.phone!, To: t.smsNumber, Body: 'foto', NumMedia: numMedia,
+          MediaUrl0: 'https://api.twilio.com/media/ME0', MediaContentType0: 'image/jpeg', MediaUrl1: 'https://api.twilio.com/media/ME1', MediaContentType1: 'image/png',
+        };
+        return { sid, post: () => postSignedForm('/api/v1/channels/sms/inbound', params, { serviceUrl: svc.url }) };
+      };
+      const two = mms('2');
+      assert.equal((await two.post()).status, 200);
+      const [stored] = await inboundRows(svc, two.sid);
+      assert.deepEqual(stored.metadata.media, [
+        { url: 'https://api.twilio.com/media/ME0', contentType: 'image/jpeg' }, { url: 'https://api.twilio.com/media/ME1', contentType: 'image/png' },
+      ]);
+      // 99999999999 made an array too long to exist (a 500); 1e9 one that ran the process out of memory.
+      for (const numMedia of ['99999999999', '1e9', '-3', 'many']) {
+        const m = mms(numMedia);
+        const res = await m.post();
+        assert.equal(res.status, 200, `NumMedia ${numMedia}`);
+        const rows = await inboundRows(svc, m.sid);
+        assert.equal(rows.length, 1, `NumMedia ${numMedia} stored`);
+        assert.equal((rows[0]!.metadata.media as unknown[] | undefined)?.length ?? 0, ['-3', 'many'].includes(numMedia) ? 0 : 2, `NumMedia ${numMedia}`);
+      }
     });
 
     it('STOP opts the patient out with a confirmation; afterwards neither the bot nor bulk sends reach them', async () => {
