@@ -50,22 +50,28 @@ export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
 
 /** PostgreSQL cannot store U+0000 in text or jsonb; a patient's message that carries one is kept without it. */
 const NUL = '\u0000';
+/** A UTF-16 surrogate without its pair (a JSON body can carry one as an escape): jsonb refuses it, so it becomes U+FFFD. */
+const LONE_SURROGATE = /\p{Cs}/u;
+const LONE_SURROGATES = /\p{Cs}/gu;
 
-function withoutNul<T extends string | null | undefined>(value: T): T {
-  return (typeof value === 'string' && value.includes(NUL) ? value.replaceAll(NUL, '') : value) as T;
+function storable<T extends string | null | undefined>(value: T): T {
+  if (typeof value !== 'string') return value;
+  const withoutNul = value.includes(NUL) ? value.replaceAll(NUL, '') : value;
+  return (LONE_SURROGATE.test(withoutNul) ? withoutNul.replace(LONE_SURROGATES, '\uFFFD') : withoutNul) as T;
 }
 
 /**
  * The message as it can be stored: U+0000 dropped from what the provider or
- * the visitor sent (text, ids, name, language, media). Rejecting it is not an
- * option: the patient could not resend a message a provider keeps redelivering.
+ * the visitor sent (text, ids, name, language, media), and a lone surrogate
+ * replaced. Rejecting it is not an option: the patient could not resend a
+ * message a provider keeps redelivering.
  */
 export function storableInbound(msg: InboundMessage): InboundMessage {
   const { text, from, providerMessageId, clientMessageId, profileName, languageHint, media } = msg;
   return {
     ...msg,
-    text: withoutNul(text), from: withoutNul(from), providerMessageId: withoutNul(providerMessageId), clientMessageId: withoutNul(clientMessageId),
-    profileName: withoutNul(profileName), languageHint: withoutNul(languageHint),
-    media: media?.map((m) => ({ url: withoutNul(m.url), contentType: withoutNul(m.contentType) })),
+    text: storable(text), from: storable(from), providerMessageId: storable(providerMessageId), clientMessageId: storable(clientMessageId),
+    profileName: storable(profileName), languageHint: storable(languageHint),
+    media: media?.map((m) => ({ url: storable(m.url), contentType: storable(m.contentType) })),
   };
 }

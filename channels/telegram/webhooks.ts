@@ -31,7 +31,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Message, Update } from 'grammy/types';
+import type { Update } from 'grammy/types';
 import { organizationForChannelAccount } from '../../models/organizations.js';
 import { answerWithin } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
@@ -40,6 +40,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { Database } from '../../models/db.js';
 import type { InboundMessage, OnInbound } from '../types.js';
 import { TELEGRAM_WEBHOOK_PATH, type TelegramAdapter } from './adapter.js';
+import { readUpdate, type ReadUpdate } from './update.js';
 
 export interface TelegramInboundOptions {
   config: Config;
@@ -56,74 +57,8 @@ export interface TelegramInboundOptions {
 
 export interface TelegramInbound {
   router: Router;
-  /** One update, from the webhook or from polling: normalized and handed to the engine. */
+  /** One update, from the webhook or from polling: read (update.ts), normalized and handed to the engine. */
   handleUpdate(update: Update): Promise<void>;
-}
-
-/** What an update says, normalized; null for updates we ignore. */
-interface Normalized {
-  chatId: string;
-  providerMessageId: string;
-  text: string;
-  profileName: string | null;
-  media?: { url: string; contentType: string }[];
-  kind: 'text' | 'start' | 'callback' | 'contact' | 'other';
-  /** The sender's Telegram app language (from.language_code), when Telegram tells it. */
-  languageCode: string | null;
-}
-
-const fullName = (u: { first_name?: string; last_name?: string } | undefined): string | null =>
-  [u?.first_name, u?.last_name].filter((x) => x && x.trim()).join(' ').trim() || null;
-
-/** A phone number as Telegram shares it (digits, sometimes without the +) in E.164 form. */
-function contactPhone(raw: string): string {
-  const digits = raw.replace(/[^\d+]/g, '');
-  return digits.startsWith('+') ? digits : `+${digits}`;
-}
-
-/** The kind of a non-text message and its file id, when it has one. */
-function mediaOf(m: Message): { kind: string; fileId: string | null; contentType: string } {
-  if (m.photo?.length) return { kind: 'photo', fileId: m.photo[m.photo.length - 1]!.file_id, contentType: 'image/jpeg' };
-  if (m.voice) return { kind: 'voice', fileId: m.voice.file_id, contentType: m.voice.mime_type ?? 'audio/ogg' };
-  if (m.audio) return { kind: 'audio', fileId: m.audio.file_id, contentType: m.audio.mime_type ?? 'audio/mpeg' };
-  if (m.video) return { kind: 'video', fileId: m.video.file_id, contentType: m.video.mime_type ?? 'video/mp4' };
-  if (m.video_note) return { kind: 'video_note', fileId: m.video_note.file_id, contentType: 'video/mp4' };
-  if (m.document) return { kind: 'document', fileId: m.document.file_id, contentType: m.document.mime_type ?? 'application/octet-stream' };
-  if (m.sticker) return { kind: 'sticker', fileId: m.sticker.file_id, contentType: 'image/webp' };
-  if (m.animation) return { kind: 'animation', fileId: m.animation.file_id, contentType: m.animation.mime_type ?? 'video/mp4' };
-  if (m.location) return { kind: 'location', fileId: null, contentType: 'application/vnd.telegram.location' };
-  if (m.contact) return { kind: 'contact', fileId: null, contentType: 'text/vcard' };
-  return { kind: 'other', fileId: null, contentType: 'application/octet-stream' };
-}
-
-/** The update as the engine should see it, or null when we ignore it (not a private chat, an edit, another update kind). */
-export function normalizeUpdate(update: Update): Normalized | null {
-  const cq = update.callback_query;
-  if (cq) {
-    const chat = cq.message?.chat;
-    if (chat && chat.type !== 'private') return null;
-    if (cq.data === undefined) return null;
-    return {
-      chatId: String(chat?.id ?? cq.from.id), providerMessageId: `cbq:${cq.id}`, text: cq.data,
-      profileName: fullName(cq.from), kind: 'callback', languageCode: cq.from.language_code ?? null,
-    };
-  }
-  const m = update.message;
-  if (!m || m.chat.type !== 'private') return null;
-  const base = {
-    chatId: String(m.chat.id), providerMessageId: `${m.chat.id}:${m.message_id}`, profileName: fullName(m.from), languageCode: m.from?.language_code ?? null,
-  };
-  if (typeof m.text === 'string') {
-    if (/^\/start(?:@\w+)?(?:\s|$)/i.test(m.text)) return { ...base, text: '/start', kind: 'start' };
-    return { ...base, text: m.text, kind: 'text' };
-  }
-  // The sender's own number, shared with Telegram's "share contact" button: the answer to the phone question.
-  if (m.contact && m.from && m.contact.user_id === m.from.id) return { ...base, text: contactPhone(m.contact.phone_number), kind: 'contact' };
-  const media = mediaOf(m);
-  return {
-    ...base, text: m.caption ?? '', kind: 'other',
-    media: [{ url: media.fileId ? `telegram-file:${media.fileId}` : `telegram-${media.kind}:`, contentType: media.contentType }],
-  };
 }
 
 /** Constant-time comparison of the secret header. */
@@ -137,11 +72,17 @@ function secretMatches(given: string | undefined, expected: string): boolean {
 export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInbound {
   const { config, logger, adapter } = opts;
 
-  async function handleUpdate(update: Update): Promise<void> {
-    const n = normalizeUpdate(update);
-    if (update.callback_query) await adapter.answerCallbackQuery(update.callback_query.id);
+  async function handleUpdate(raw: Update): Promise<void> {
+    const update = readUpdate(raw);
+    if (update) await handleRead(update);
+    else logger.warn('telegram: an update without an update_id ignored');
+  }
+
+  async function handleRead(update: ReadUpdate): Promise<void> {
+    const n = update.normalized;
+    if (update.callbackQueryId) await adapter.answerCallbackQuery(update.callbackQueryId);
     if (!n) {
-      logger.debug({ update_id: update.update_id }, 'telegram: update ignored (not a private message or a button tap)');
+      logger.debug({ update_id: update.updateId }, 'telegram: update ignored (not a private message or a button tap)');
       return;
     }
     const orgId = (await organizationForChannelAccount(opts.db.knex, 'telegram_bot_id', adapter.botId))?.id ?? null;
@@ -154,7 +95,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
       receivedAt: opts.clock.now(), profileName: n.profileName, languageHint: n.languageCode, ...(n.media ? { media: n.media } : {}),
     };
     const result = await opts.onInbound(msg);
-    logger.info({ update_id: update.update_id, kind: n.kind, duplicate: result.duplicate, conversation_id: result.conversationId }, 'telegram: update handled');
+    logger.info({ update_id: update.updateId, kind: n.kind, duplicate: result.duplicate, conversation_id: result.conversationId }, 'telegram: update handled');
   }
 
   const router = new Router();
@@ -171,14 +112,14 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
       ctx.body = '';
       return;
     }
-    const update = (ctx.request as unknown as { body?: unknown }).body as Update | undefined;
-    if (!update || typeof update !== 'object' || typeof update.update_id !== 'number') {
+    const update = readUpdate((ctx.request as unknown as { body?: unknown }).body);
+    if (!update) {
       ctx.status = 400;
       ctx.body = '';
       return;
     }
     // Telegram redelivers an update it got no 2xx for: answer when the turn is done, or after replyWithinMs (it goes on).
-    const turn = handleUpdate(update);
+    const turn = handleRead(update);
     await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'telegram: update failed after the webhook answered');
     ctx.status = 200;
     ctx.body = '';

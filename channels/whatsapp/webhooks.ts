@@ -23,7 +23,9 @@
  * Meta retries any non-2xx answer, so a notification is answered 200 as soon
  * as its messages are stored and answered, or after `replyWithinMs` with the
  * work finishing in the background; a failure to store answers 500 so Meta
- * redelivers (harmless: the wamid is unique).
+ * redelivers (harmless: the wamid is unique). An item without the shape of
+ * the Cloud API is dropped and the rest handled, with a 200 (notification.ts):
+ * a redelivery would bring the same shape.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
@@ -35,8 +37,9 @@ import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Database } from '../../models/db.js';
 import { applyStatusUpdate } from '../../models/outbox.js';
-import type { DeliveryStatus, InboundMessage, OnInbound } from '../types.js';
+import type { DeliveryStatus, OnInbound } from '../types.js';
 import { WHATSAPP_WEBHOOK_PATH, waIdToE164 } from './adapter.js';
+import { normalizeWhatsAppMessage, readNotification, type WaChange, type WaMessage, type WaStatus } from './notification.js';
 
 export interface WhatsAppWebhookOptions {
   config: Config;
@@ -48,28 +51,6 @@ export interface WhatsAppWebhookOptions {
   /** Answer Meta after this long even when the engine is still thinking (it finishes in the background). */
   replyWithinMs?: number;
 }
-
-/** The parts of a Cloud API notification we read (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks). */
-interface WaMessage {
-  from?: string;
-  id?: string;
-  timestamp?: string;
-  type?: string;
-  text?: { body?: string };
-  interactive?: { type?: string; button_reply?: { id?: string; title?: string }; list_reply?: { id?: string; title?: string } };
-  /** A quick-reply button of a template message. */
-  button?: { payload?: string; text?: string };
-  [media: string]: unknown;
-}
-interface WaStatus { id?: string; status?: string; recipient_id?: string; errors?: { code?: number; title?: string }[] }
-interface WaValue {
-  messaging_product?: string;
-  metadata?: { display_phone_number?: string; phone_number_id?: string };
-  contacts?: { wa_id?: string; profile?: { name?: string } }[];
-  messages?: WaMessage[];
-  statuses?: WaStatus[];
-}
-interface WaNotification { object?: string; entry?: { id?: string; changes?: { field?: string; value?: WaValue }[] }[] }
 
 /** True when `signature` is `sha256=<hex HMAC-SHA256 of raw with secret>`; constant time in the signature's content. */
 export function verifyWhatsAppSignature(secret: string, raw: string | Buffer, signature: string | undefined): boolean {
@@ -84,36 +65,6 @@ function sameSecret(a: string, b: string): boolean {
   const x = createHmac('sha256', 'verify').update(a).digest();
   const y = createHmac('sha256', 'verify').update(b).digest();
   return timingSafeEqual(x, y);
-}
-
-/** The text the engine sees for a message, and its media; null for what is not a message (reactions, system notices). */
-export function normalizeWhatsAppMessage(m: WaMessage): { text: string; media?: InboundMessage['media']; kind: string } | null {
-  const type = m.type ?? 'unknown';
-  switch (type) {
-    case 'text':
-      return { text: m.text?.body ?? '', kind: 'text' };
-    case 'interactive': {
-      const reply = m.interactive?.button_reply ?? m.interactive?.list_reply;
-      if (!reply) return null;
-      return { text: reply.id ?? reply.title ?? '', kind: m.interactive?.type ?? 'interactive' };
-    }
-    case 'button':
-      return { text: m.button?.payload || m.button?.text || '', kind: 'button' };
-    case 'reaction':
-    case 'system':
-    case 'unsupported':
-    case 'request_welcome':
-      return null;
-    default: {
-      // image, audio, video, document, sticker carry { id, mime_type, caption? }; location and contacts carry neither.
-      const part = (m[type] ?? {}) as { id?: string; mime_type?: string; caption?: string };
-      return {
-        text: typeof part.caption === 'string' ? part.caption : '',
-        media: [{ url: part.id ? `whatsapp-media:${part.id}` : `whatsapp-${type}:`, contentType: part.mime_type ?? `application/x-whatsapp-${type}` }],
-        kind: type,
-      };
-    }
-  }
 }
 
 const STATUS: Record<string, DeliveryStatus> = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
@@ -151,9 +102,12 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
       logger.warn({ path: ctx.path }, 'whatsapp: notification with a missing or wrong signature refused');
       return answer(ctx, 401);
     }
-    const body = (ctx.request as unknown as { body?: unknown }).body as WaNotification | undefined;
+    const body = (ctx.request as unknown as { body?: unknown }).body as { object?: unknown } | undefined;
     if (!body || typeof body !== 'object' || body.object !== 'whatsapp_business_account') return answer(ctx, 200);
-    const work = handleNotification(body);
+    const { changes, dropped } = readNotification(body);
+    // Answered 200 all the same: Meta would send the same shape again.
+    if (dropped > 0) logger.warn({ dropped }, 'whatsapp: notification items without the shape of the Cloud API dropped');
+    const work = handleNotification(changes);
     try {
       await answerWithin(work, opts.replyWithinMs ?? 8_000, logger, 'whatsapp: notification failed after the webhook answered');
     } catch (err) {
@@ -164,30 +118,26 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
   });
 
   /** Every change of the notification, in order: messages to the engine, statuses to our rows. */
-  async function handleNotification(body: WaNotification): Promise<void> {
-    for (const entry of body.entry ?? []) {
-      for (const change of entry.changes ?? []) {
-        const value = change.value;
-        if (!value || (change.field && change.field !== 'messages')) continue;
-        const org = await organizationForChannelAccount(knex(), 'whatsapp_phone_number_id', value.metadata?.phone_number_id);
-        if (!org) {
-          logger.warn('whatsapp: notification for a number no organization owns; dropped');
-          continue;
-        }
-        for (const m of value.messages ?? []) await handleMessage(org.id, value, m);
-        for (const s of value.statuses ?? []) await handleStatus(org.own ? org.id : null, s);
+  async function handleNotification(changes: WaChange[]): Promise<void> {
+    for (const change of changes) {
+      const org = await organizationForChannelAccount(knex(), 'whatsapp_phone_number_id', change.phoneNumberId);
+      if (!org) {
+        logger.warn('whatsapp: notification for a number no organization owns; dropped');
+        continue;
       }
+      for (const m of change.messages) await handleMessage(org.id, change, m);
+      for (const s of change.statuses) await handleStatus(org.own ? org.id : null, s);
     }
   }
 
-  async function handleMessage(organizationId: string, value: WaValue, m: WaMessage): Promise<void> {
+  async function handleMessage(organizationId: string, change: WaChange, m: WaMessage): Promise<void> {
     const normalized = normalizeWhatsAppMessage(m);
-    const from = m.from ? waIdToE164(m.from) : null;
-    if (!normalized || !from || !m.id) {
+    const from = waIdToE164(m.from);
+    if (!normalized || !from) {
       logger.debug({ type: m.type, wamid: m.id }, 'whatsapp: notification item ignored');
       return;
     }
-    const profileName = value.contacts?.find((c) => c.wa_id === m.from)?.profile?.name ?? null;
+    const profileName = change.names.get(m.from) ?? null;
     const result = await opts.onInbound({
       organizationId, channel: 'whatsapp', from, providerMessageId: m.id, text: normalized.text, receivedAt: opts.clock.now(),
       ...(normalized.media ? { media: normalized.media } : {}), profileName,
@@ -196,8 +146,8 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
   }
 
   async function handleStatus(organizationId: string | null, s: WaStatus): Promise<void> {
-    const status = s.status ? STATUS[s.status] : undefined;
-    if (!status || !s.id) return;
+    const status = Object.hasOwn(STATUS, s.status) ? STATUS[s.status] : undefined;
+    if (!status) return;
     const errorCode = s.errors?.[0]?.code != null ? String(s.errors[0].code) : null;
     const result = await applyStatusUpdate(knex(), {
       channel: 'whatsapp', providerMessageId: s.id, status, errorCode, at: opts.clock.now(), organizationId,
