@@ -99,13 +99,18 @@ function renameAliases(input: unknown, aliases: Record<string, string> | undefin
   return out;
 }
 
-/** The first place (dotted path) in a request value where a string or key holds U+0000, which PostgreSQL cannot store. */
-function nulAt(value: unknown, path: string[] = []): string[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+/** What PostgreSQL cannot store in text or jsonb: U+0000, and a UTF-16 surrogate without its pair (JSON can escape one). */
+const UNSTORABLE = /[\u0000\p{Cs}]/u; // eslint-disable-line no-control-regex
+const UNSTORABLE_ALL = /[\u0000\p{Cs}]/gu; // eslint-disable-line no-control-regex
+const unstorableMessage = (s: string) => s.includes('\u0000') ? 'must not contain the NUL character (U+0000)' : 'must not contain an unpaired surrogate (it is not valid Unicode)';
+
+/** The first place (dotted path) in a request value where a string or key holds what cannot be stored, and why. */
+function unstorableAt(value: unknown, path: string[] = []): { path: string[]; message: string } | null {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path, message: unstorableMessage(value) } : null;
   if (!value || typeof value !== 'object') return null;
   for (const [key, inner] of Object.entries(value)) {
-    if (key.includes('\u0000')) return [...path, key.replaceAll('\u0000', '')];
-    const found = nulAt(inner, [...path, key]);
+    if (UNSTORABLE.test(key)) return { path: [...path, key.replace(UNSTORABLE_ALL, '')], message: unstorableMessage(key) };
+    const found = unstorableAt(inner, [...path, key]);
     if (found) return found;
   }
   return null;
@@ -113,9 +118,9 @@ function nulAt(value: unknown, path: string[] = []): string[] | null {
 
 function parseOrThrow<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
   // Checked with or without a schema: a handler may still read the raw value.
-  const nul = nulAt(value);
-  if (nul) {
-    const field = fieldError(nul, 'must not contain the NUL character (U+0000)', where);
+  const unstorable = unstorableAt(value);
+  if (unstorable) {
+    const field = fieldError(unstorable.path, unstorable.message, where);
     throw validationError(`Validation failed: ${field.field}: ${field.message}`, [field]);
   }
   if (!schema) return undefined as T;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { createTestOrg, buildPatient } from '../support/factories.js';
 import { toAppError } from '../../api/http/middleware.js';
 
-// PostgreSQL cannot store U+0000; a request that carries one gets a 400 naming where, not a 500.
-describe('requests that carry U+0000', () => {
+// PostgreSQL cannot store U+0000 (nor, in jsonb, half a surrogate pair); a request that carries one gets a 400 naming where, not a 500.
+describe('requests that carry U+0000 or an unpaired surrogate', () => {
   it('POST /patients returns 400 naming the body field, nested ones by their path, and stores nothing', async () => {
     const { admin } = await createTestOrg();
     const res = await admin.client.post('/api/v1/patients', { name: 'Ana\u0000 López', phone: '+34612000111' });
@@ -38,6 +38,23 @@ describe('requests that carry U+0000', () => {
     const after = await t.admin.client.get(`/api/v1/tickets/${created.body.data.id}`);
     assert.equal(after.body.data.title, 'Billing question');
     assert.equal(after.body.data.priority, created.body.data.priority);
+  });
+
+  it('POST /patients returns 400 naming the field that holds an unpaired surrogate, in a value or a key, and stores nothing', async () => {
+    const { admin } = await createTestOrg();
+    // JSON can escape half a surrogate pair: jsonb refuses it, and text would silently get U+FFFD.
+    for (const [body, field] of [
+      [{ name: 'Ana \ud800', phone: '+34612000111' }, 'name'],
+      [{ name: 'Ana', phone: '+34612000111', metadata: { source: 'x\udc00' } }, 'metadata.source'],
+      [{ name: 'Ana', phone: '+34612000111', metadata: { ['so\ud800urce']: 'x' } }, 'metadata.source'],
+    ] as const) {
+      const res = await admin.client.post('/api/v1/patients', body);
+      assert.equal(res.status, 400, field);
+      assert.deepEqual(res.body.error.details.fields, [{ field, message: 'must not contain an unpaired surrogate (it is not valid Unicode)' }]);
+    }
+    const paired = await admin.client.post('/api/v1/patients', { name: 'Ana 🙂', phone: '+34612000111', metadata: { mood: '🙂' } });
+    assert.equal(paired.status, 201, 'a surrogate pair is a character like any other');
+    assert.equal((await admin.client.get('/api/v1/patients')).body.pagination.total, 1);
   });
 
   it('maps the database\'s own refusals of U+0000 (22021 in text, 22P05 in jsonb) to VALIDATION_ERROR', () => {
