@@ -5,6 +5,7 @@ import { ApiClient } from '../support/client.js';
 import { nextSendTime } from '../../models/settings.js';
 import { organizationForChannelAccount } from '../../models/organizations.js';
 import { uniqueTwilioNumber } from '../support/smsService.js';
+import { newBotToken } from '../support/fakeTelegram.js';
 
 const fields = (res: { body: { error: { details: { fields: { field: string }[] } } } }) =>
   res.body.error.details.fields.map((f) => f.field).sort();
@@ -46,7 +47,8 @@ describe('/api/v1/settings', () => {
     const a = await createTestOrg();
     const b = await createTestOrg();
     const number = uniqueTwilioNumber();
-    const set = await a.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number, telegram_bot_id: '7012345678' } });
+    // A bot id of its own: a literal one would be taken by the previous run on a database that is not reset.
+    const set = await a.admin.client.patch('/api/v1/settings/organization', { settings: { sms_number: number, telegram_bot_id: newBotToken().split(':')[0] } });
     assert.equal(set.status, 200);
     assert.equal(set.body.data.settings.sms_number, number);
     assert.equal((await organizationForChannelAccount(a.svc.deps.db.knex, 'sms_number', number))?.id, a.org.id, 'messages to the number reach it');
