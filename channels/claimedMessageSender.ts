@@ -10,7 +10,7 @@ import type { Database } from '../models/db.js';
 import { messageAsks } from '../models/messages.js';
 import type { Logger } from '../lib/logger.js';
 import type { Clock } from '../lib/clock.js';
-import { markFailed, markRetry, markSkipped, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
+import { markFailed, markRetry, markSkipped, releaseClaim, renewClaim, type ClaimedMessage, type ClaimRef } from '../models/outbox.js';
 import { ProviderRefusedError, ProviderUnreachableError, type SendResult } from './types.js';
 import type { ChannelRegistry } from './registry.js';
 import { TokenBucket, type SentRecorder } from './dispatchSupport.js';
@@ -24,6 +24,8 @@ const NOTHING_TO_RECORD = { recorded: Promise.resolve() };
 
 export class ClaimedMessageSender {
   private readonly buckets = new Map<string, TokenBucket>();
+  /** Set by stop(): messages not yet handed to their channel go back to the queue. */
+  private stopping = false;
 
   constructor(
     private readonly db: Database,
@@ -33,6 +35,20 @@ export class ClaimedMessageSender {
     private readonly recorder: SentRecorder,
     private readonly opts: Pick<DispatcherOptions, 'leaseSeconds' | 'maxAttempts' | 'backoff'>,
   ) {}
+
+  /**
+   * From now on a message not yet handed to its channel is given back
+   * (releaseClaim) instead of sent: the shutdown waits for the sends in flight,
+   * not for a channel's pace to work through every claimed message.
+   */
+  stop(): void {
+    this.stopping = true;
+  }
+
+  /** Sends again (the dispatcher started again). */
+  resume(): void {
+    this.stopping = false;
+  }
 
   private backoffMs(attempt: number): number {
     const b = this.opts.backoff;
@@ -77,6 +93,7 @@ export class ClaimedMessageSender {
         await markFailed(this.db.knex, claim, `max_attempts: gave up after ${maxAttempts} attempts`, this.clock.now());
         return NOTHING_TO_RECORD;
       }
+      if (this.stopping) return await this.giveBack(claim, log);
       // Fencing: a message that waited a third of its lease (pacing, a slow round) renews the claim before it is
       // sent; when another instance already retook it, this one stands down instead of sending it twice.
       if (Date.now() - claimedAt > (this.opts.leaseSeconds * 1000) / 3
@@ -103,7 +120,8 @@ export class ClaimedMessageSender {
           // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
           const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;
           if (found) this.logger.info({ ...log, part: i + 1 }, 'outbound found at the provider after an in-doubt attempt; not resent');
-          if (!found) await bucket?.take();
+          // Stopping while it waits for its turn at the channel's pace: back to the queue, unless a part already went.
+          if (!found && bucket && !(await bucket.take(() => this.stopping && sent === alreadySent))) return await this.giveBack(claim, log);
           this.logger.debug({ ...log, part: i + 1, parts: parts.length, to: m.to_address, text: parts[i].text }, 'sending');
           result = found ?? await adapter.send(out);
           if (i === 0) firstId = result.providerMessageId;
@@ -122,6 +140,12 @@ export class ClaimedMessageSender {
     } catch (err) {
       this.recordError(log, err);
     }
+    return NOTHING_TO_RECORD;
+  }
+
+  private async giveBack(claim: ClaimRef, log: Record<string, unknown>): Promise<{ recorded: Promise<void> }> {
+    const released = await releaseClaim(this.db.knex, claim);
+    this.logger.debug({ ...log, released }, 'outbound given back to the queue: this instance is stopping');
     return NOTHING_TO_RECORD;
   }
 

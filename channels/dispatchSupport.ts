@@ -13,15 +13,17 @@ export class TokenBucket {
   constructor(private readonly rate: number, private readonly burst = Math.max(1, rate)) {
     this.tokens = this.burst;
   }
-  async take(): Promise<void> {
+  /** Waits for a token; false, without one, once `giveUp` says so while waiting. */
+  async take(giveUp?: () => boolean): Promise<boolean> {
     for (;;) {
       const now = Date.now();
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
       this.last = now;
       if (this.tokens >= 1) {
         this.tokens -= 1;
-        return;
+        return true;
       }
+      if (giveUp?.()) return false;
       await sleep(Math.ceil(((1 - this.tokens) / this.rate) * 1000));
     }
   }

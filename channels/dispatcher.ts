@@ -114,12 +114,19 @@ export class OutboundDispatcher {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.sender.resume();
     this.loopDone = this.loop();
   }
 
-  /** Stops polling and waits for the sends in flight to be recorded. */
+  /**
+   * Stops polling and waits for the sends in flight to be recorded; claimed
+   * messages not yet handed to their channel go back to the queue for the
+   * next instance (ClaimedMessageSender.stop), so a paced backlog does not
+   * hold the shutdown.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.sender.stop();
     this.wake?.();
     await this.loopDone;
     while (this.outstanding().length > 0) await Promise.allSettled(this.outstanding());

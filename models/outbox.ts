@@ -248,6 +248,16 @@ export async function renewClaim(db: Db, claim: ClaimRef, until: Date): Promise<
   return n === 1;
 }
 
+/**
+ * Gives a claim back untried (its instance is stopping): the row is due again
+ * for any instance and the attempt it was claimed for does not count. False
+ * when the claim was no longer ours.
+ */
+export async function releaseClaim(db: Db, claim: ClaimRef): Promise<boolean> {
+  const n = await underClaim((db as Knex)('messages'), claim).update({ claimed_until: null, attempts: claim.attempts - 1, updated_at: (db as Knex).fn.now() });
+  return n === 1;
+}
+
 /** Progress of a split message: parts already sent are not sent again on retry. */
 export interface SendProgress { partsSent: number; firstProviderMessageId: string | null }
 
