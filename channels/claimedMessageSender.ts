@@ -1,7 +1,8 @@
 /**
  * One claimed message's send, for the dispatcher (dispatcher.ts): the checks
  * at send time (channel installed and enabled, the patient's opt-out,
- * attempts, a claim held so long it must be renewed first), the channel's
+ * attempts, the instance stopping, a claim held so long it must be renewed
+ * first), the channel's
  * pacing, the parts of a long text, and the result: a send is recorded with
  * the others of the moment (SentRecorder), a failure is retried with backoff or
  * given up visibly.
