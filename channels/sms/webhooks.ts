@@ -9,7 +9,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { organizationForChannelAccount } from '../../models/organizations.js';
-import { answerWithin } from '../webhookDeadline.js';
+import { answerWithin, storedSignal } from '../webhookDeadline.js';
 import { isSignedByTwilio, twilioParams } from '../twilioRequest.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
@@ -116,12 +116,13 @@ export function createSmsWebhooks(opts: SmsWebhookOptions): Router {
     const count = Math.min(MAX_MEDIA, Math.max(0, Math.trunc(Number(params.NumMedia) || 0)));
     const media = Array.from({ length: count }, (_, i) => ({ url: params[`MediaUrl${i}`] ?? '', contentType: params[`MediaContentType${i}`] ?? '' }))
       .filter((m) => m.url);
+    const { stored, mark } = storedSignal();
     const turn = opts.onInbound({
       organizationId: orgId, channel: 'sms', from, providerMessageId: params.MessageSid, text, receivedAt,
-      ...(media.length ? { media } : {}), profileName: params.ProfileName ?? null,
+      ...(media.length ? { media } : {}), profileName: params.ProfileName ?? null, onStored: mark,
     });
-    // Twilio waits 15 s at most; the message is stored within the first transaction, the reply follows through the outbox.
-    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'sms: inbound turn failed after the webhook answered');
+    // Twilio waits 15 s at most; the message is stored by the turn's first statement, the reply follows through the outbox.
+    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'sms: inbound turn failed after the webhook answered', stored);
     twiml(ctx);
   });
 

@@ -33,7 +33,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Update } from 'grammy/types';
 import { organizationForChannelAccount } from '../../models/organizations.js';
-import { answerWithin } from '../webhookDeadline.js';
+import { answerWithin, storedSignal } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -78,7 +78,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
     else logger.warn('telegram: an update without an update_id ignored');
   }
 
-  async function handleRead(update: ReadUpdate): Promise<void> {
+  async function handleRead(update: ReadUpdate, onStored?: () => void): Promise<void> {
     const n = update.normalized;
     if (update.callbackQueryId) await adapter.answerCallbackQuery(update.callbackQueryId);
     if (!n) {
@@ -93,6 +93,7 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
     const msg: InboundMessage = {
       organizationId: orgId, channel: 'telegram', from: n.chatId, providerMessageId: n.providerMessageId, text: n.text,
       receivedAt: opts.clock.now(), profileName: n.profileName, languageHint: n.languageCode, ...(n.media ? { media: n.media } : {}),
+      ...(onStored ? { onStored } : {}),
     };
     const result = await opts.onInbound(msg);
     logger.info({ update_id: update.updateId, kind: n.kind, duplicate: result.duplicate, conversation_id: result.conversationId }, 'telegram: update handled');
@@ -119,8 +120,9 @@ export function createTelegramInbound(opts: TelegramInboundOptions): TelegramInb
       return;
     }
     // Telegram redelivers an update it got no 2xx for: answer when the turn is done, or after replyWithinMs (it goes on).
-    const turn = handleRead(update);
-    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'telegram: update failed after the webhook answered');
+    const { stored, mark } = storedSignal();
+    const turn = handleRead(update, mark);
+    await answerWithin(turn, opts.replyWithinMs ?? 8_000, logger, 'telegram: update failed after the webhook answered', stored);
     ctx.status = 200;
     ctx.body = '';
   });

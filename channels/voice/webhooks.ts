@@ -196,7 +196,8 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       organizationId: call.organization_id, channel: 'voice', from: call.from_number, providerMessageId: `${call.call_sid}:${n}`, text, receivedAt: now,
     });
     let stored: Awaited<typeof turn> | undefined;
-    await answerWithin(turn.then((r) => { stored = r; }), opts.replyWithinMs ?? 10_000, logger, 'voice: turn failed after the call was answered');
+    // The deadline runs from now, stored or not: a caller waits on the line, and Twilio gives up on the call after 15 s.
+    await answerWithin(turn.then((r) => { stored = r; }), opts.replyWithinMs ?? 10_000, logger, 'voice: turn failed after the call was answered', Promise.resolve());
     const conversationId = stored?.conversationId ?? call.conversation_id;
     if (stored && !stored.duplicate) await recordCallTurn(knex(), scope, call.id, { conversationId, turn: true, now });
     let replies = await claimSpokenReplies(knex(), scope, conversationId, call.call_sid, now);

@@ -21,8 +21,8 @@
  * bot speaks): on WhatsApp there is no carrier keyword handling to mimic.
  *
  * Meta retries any non-2xx answer, so a notification is answered 200 as soon
- * as its messages are stored and answered, or after `replyWithinMs` with the
- * work finishing in the background; a failure to store answers 500 so Meta
+ * as its messages are stored and answered, or `replyWithinMs` after they were
+ * stored, with the work finishing in the background; a failure to store answers 500 so Meta
  * redelivers (harmless: the wamid is unique). An item without the shape of
  * the Cloud API is dropped and the rest handled, with a 200 (notification.ts):
  * a redelivery would bring the same shape.
@@ -31,7 +31,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { organizationForChannelAccount } from '../../models/organizations.js';
-import { answerWithin } from '../webhookDeadline.js';
+import { answerWithin, storedSignal } from '../webhookDeadline.js';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
@@ -107,9 +107,14 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
     const { changes, dropped } = readNotification(body);
     // Answered 200 all the same: Meta would send the same shape again.
     if (dropped > 0) logger.warn({ dropped }, 'whatsapp: notification items without the shape of the Cloud API dropped');
-    const work = handleNotification(changes);
+    // The deadline runs once every message of the notification is stored (or left out).
+    const { stored, mark } = storedSignal();
+    let unstored = changes.reduce((n, c) => n + c.messages.length, 0);
+    const oneStored = () => { if (--unstored === 0) mark(); };
+    if (unstored === 0) mark();
+    const work = handleNotification(changes, oneStored);
     try {
-      await answerWithin(work, opts.replyWithinMs ?? 8_000, logger, 'whatsapp: notification failed after the webhook answered');
+      await answerWithin(work, opts.replyWithinMs ?? 8_000, logger, 'whatsapp: notification failed after the webhook answered', stored);
     } catch (err) {
       logger.error({ err: { message: (err as Error).message } }, 'whatsapp: notification failed; Meta will redeliver it');
       return answer(ctx, 500);
@@ -118,29 +123,32 @@ export function createWhatsAppWebhooks(opts: WhatsAppWebhookOptions): Router {
   });
 
   /** Every change of the notification, in order: messages to the engine, statuses to our rows. */
-  async function handleNotification(changes: WaChange[]): Promise<void> {
+  /** `done` is called once for each message of the notification: stored, or left out. */
+  async function handleNotification(changes: WaChange[], done: () => void): Promise<void> {
     for (const change of changes) {
       const org = await organizationForChannelAccount(knex(), 'whatsapp_phone_number_id', change.phoneNumberId);
       if (!org) {
         logger.warn('whatsapp: notification for a number no organization owns; dropped');
+        change.messages.forEach(done);
         continue;
       }
-      for (const m of change.messages) await handleMessage(org.id, change, m);
+      for (const m of change.messages) await handleMessage(org.id, change, m, done);
       for (const s of change.statuses) await handleStatus(org.own ? org.id : null, s);
     }
   }
 
-  async function handleMessage(organizationId: string, change: WaChange, m: WaMessage): Promise<void> {
+  async function handleMessage(organizationId: string, change: WaChange, m: WaMessage, done: () => void): Promise<void> {
     const normalized = normalizeWhatsAppMessage(m);
     const from = waIdToE164(m.from);
     if (!normalized || !from) {
+      done();
       logger.debug({ type: m.type, wamid: m.id }, 'whatsapp: notification item ignored');
       return;
     }
     const profileName = change.names.get(m.from) ?? null;
     const result = await opts.onInbound({
       organizationId, channel: 'whatsapp', from, providerMessageId: m.id, text: normalized.text, receivedAt: opts.clock.now(),
-      ...(normalized.media ? { media: normalized.media } : {}), profileName,
+      ...(normalized.media ? { media: normalized.media } : {}), profileName, onStored: done,
     });
     logger.debug({ wamid: m.id, kind: normalized.kind, duplicate: result.duplicate }, 'whatsapp: inbound message');
   }
