@@ -89,6 +89,25 @@ describe('channels/dispatcher: rows handed over by their commit', () => {
     }
   });
 
+  it('handed-over rows still waiting for the channel\'s pace when it stops go back to the queue, unleased, for the next instance', async () => {
+    const t = await createTestOrg();
+    const paced = new FakeChannel({ ratePerSecond: 1 });
+    const d = dispatcher(t, [paced]);
+    await started(d);
+    const replies: ClaimedMessage[] = [];
+    for (let i = 0; i < 4; i++) replies.push(await storeClaimed(t, { until: d.claimUntil('telegram', t.org.id)!, now: new Date() }, { to: `pace-${i}` }));
+    d.sendClaimed(replies);
+    await paced.waitForSends(1, 2_000);
+    await d.stop();
+    const waiting = (await Promise.all(replies.map((r) => reload(t, r.id)))).filter((row) => row.status === 'queued');
+    assert.ok(waiting.length > 0, 'a reply was still waiting for its turn');
+    assert.equal(waiting.length + paced.sent.length, replies.length);
+    for (const row of waiting) assert.deepEqual([row.claimed_until, row.attempts], [null, 0]);
+    const next = new FakeChannel();
+    await dispatcher(t, [next]).drain();
+    assert.deepEqual([...paced.sent, ...next.sent].map((s) => s.id).sort(), replies.map((r) => r.id).sort());
+  });
+
   it('a handed-over row its instance never sent is retaken once its lease has expired', async () => {
     const t = await createTestOrg();
     const clock = fixedClock(new Date());
