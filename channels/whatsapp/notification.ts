@@ -41,15 +41,14 @@ export type WaStatus = z.infer<typeof waStatus>;
 
 const waContact = z.object({ wa_id: z.string(), profile: z.object({ name: z.string().optional().catch(undefined) }).optional().catch(undefined) });
 
-const change = z.object({
-  field: z.string().optional(),
-  value: z.object({
-    // Meta's ids are digits; anything else cannot name one of our numbers.
-    metadata: z.object({ phone_number_id: z.string().regex(/^\d{1,32}$/) }),
-    contacts: z.unknown().optional(),
-    messages: z.unknown().optional(),
-    statuses: z.unknown().optional(),
-  }),
+/** A change: only the `messages` field's are read (an app may subscribe to others, whose values differ). */
+const change = z.object({ field: z.string().optional(), value: z.unknown() });
+const messagesValue = z.object({
+  // Meta's ids are digits; anything else cannot name one of our numbers.
+  metadata: z.object({ phone_number_id: z.string().regex(/^\d{1,32}$/) }),
+  contacts: z.unknown().optional(),
+  messages: z.unknown().optional(),
+  statuses: z.unknown().optional(),
 });
 
 export interface WaChange {
@@ -63,6 +62,12 @@ export interface WaChange {
 /** The notification's changes of the `messages` field, each with the items that have the shape we read; `dropped` counts the rest. */
 export function readNotification(body: unknown): { changes: WaChange[]; dropped: number } {
   let dropped = 0;
+  /** `value` as `schema` reads it; null, counted as dropped, when it does not. */
+  const read = <T>(value: unknown, schema: z.ZodType<T>): T | null => {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) dropped++;
+    return parsed.success ? parsed.data : null;
+  };
   /** The elements of `list` that `schema` reads; anything else (a list that is not one included) counts as dropped. */
   const itemsOf = <T>(list: unknown, schema: z.ZodType<T>): T[] => {
     if (list === undefined || list === null) return [];
@@ -70,22 +75,20 @@ export function readNotification(body: unknown): { changes: WaChange[]; dropped:
       dropped++;
       return [];
     }
-    return list.flatMap((item) => {
-      const parsed = schema.safeParse(item);
-      if (!parsed.success) dropped++;
-      return parsed.success ? [parsed.data] : [];
-    });
+    return list.flatMap((item) => read(item, schema) ?? []);
   };
   const changes: WaChange[] = [];
   const entries = itemsOf((body as { entry?: unknown }).entry, z.object({ changes: z.unknown() }));
   for (const entry of entries) {
     for (const c of itemsOf(entry.changes, change)) {
       if (c.field && c.field !== 'messages') continue;
+      const value = read(c.value, messagesValue);
+      if (!value) continue;
       const names = new Map<string, string>();
-      for (const contact of itemsOf(c.value.contacts, waContact)) if (contact.profile?.name) names.set(contact.wa_id, contact.profile.name);
+      for (const contact of itemsOf(value.contacts, waContact)) if (contact.profile?.name) names.set(contact.wa_id, contact.profile.name);
       changes.push({
-        phoneNumberId: c.value.metadata.phone_number_id, names,
-        messages: itemsOf(c.value.messages, waMessage), statuses: itemsOf(c.value.statuses, waStatus),
+        phoneNumberId: value.metadata.phone_number_id, names,
+        messages: itemsOf(value.messages, waMessage), statuses: itemsOf(value.statuses, waStatus),
       });
     }
   }

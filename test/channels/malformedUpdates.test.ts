@@ -14,6 +14,7 @@ import { uniquePhone } from '../support/factories.js';
 import { inboundRows, setupWhatsAppOrg, waitUntil, withFakeWhatsApp } from '../support/whatsappService.js';
 import { inboundMessage, newWamid, notification, postNotification, statusNotification, waId } from '../support/fakeWhatsApp.js';
 import { telegramHarness } from '../support/telegramHarness.js';
+import { readNotification } from '../../channels/whatsapp/notification.js';
 import { callbackUpdate, contactUpdate, newTelegramUser, postUpdate, textUpdate } from '../support/fakeTelegram.js';
 
 /** The one message of an inbound notification, to bend out of shape. */
@@ -40,6 +41,13 @@ describe('WhatsApp notifications with parts of the wrong shape', function () {
     const wamid = newWamid();
     assert.equal((await postNotification(svc.url, inboundMessage(pnid, uniquePhone(), { text: 'Hola' }, wamid))).status, 200);
     assert.equal((await inboundRows(svc, wamid)).length, 1);
+  });
+
+  it('reads only the messages field: a change of another field is skipped, not counted as malformed', () => {
+    const other = { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'message_template_status_update', value: { event: 'APPROVED', message_template_id: 5 } }] }] };
+    assert.deepEqual(readNotification(other), { changes: [], dropped: 0 });
+    const broken = { object: 'whatsapp_business_account', entry: [{ id: '1', changes: [{ field: 'messages', value: { messages: [] } }] }] };
+    assert.deepEqual(readNotification(broken), { changes: [], dropped: 1 }, 'a messages change without its number is malformed');
   });
 
   it('stores and answers the good messages of a notification whose other items are malformed, and leaves those out', async () => {
