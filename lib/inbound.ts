@@ -3,6 +3,8 @@
  * shared by channels/ (which produce it) and bot/ (which consumes it), so
  * neither imports the other.
  */
+import { storableText } from './storableText.js';
+
 export type ChannelName = 'webchat' | 'sms' | 'whatsapp' | 'telegram' | 'voice';
 
 /** A provider payload normalized at the edge. */
@@ -48,16 +50,8 @@ export interface InboundResult {
 
 export type OnInbound = (msg: InboundMessage) => Promise<InboundResult>;
 
-/** PostgreSQL cannot store U+0000 in text or jsonb; a patient's message that carries one is kept without it. */
-const NUL = '\u0000';
-/** A UTF-16 surrogate without its pair (a JSON body can carry one as an escape): jsonb refuses it, so it becomes U+FFFD. */
-const LONE_SURROGATE = /\p{Cs}/u;
-const LONE_SURROGATES = /\p{Cs}/gu;
-
 function storable<T extends string | null | undefined>(value: T): T {
-  if (typeof value !== 'string') return value;
-  const withoutNul = value.includes(NUL) ? value.replaceAll(NUL, '') : value;
-  return (LONE_SURROGATE.test(withoutNul) ? withoutNul.replace(LONE_SURROGATES, '\uFFFD') : withoutNul) as T;
+  return (typeof value === 'string' ? storableText(value) : value) as T;
 }
 
 /**

@@ -7,6 +7,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
 import { validationError, type FieldError } from '../../lib/errors.js';
+import { unstorableReason, withoutUnstorable } from '../../lib/storableText.js';
 import { authorize, type Permission, type Principal } from '../policies.js';
 import { registerForOpenApi } from './openapi.js';
 import type { AppDeps } from '../deps.js';
@@ -99,17 +100,16 @@ function renameAliases(input: unknown, aliases: Record<string, string> | undefin
   return out;
 }
 
-/** What PostgreSQL cannot store in text or jsonb: U+0000, and a UTF-16 surrogate without its pair (JSON can escape one). */
-const UNSTORABLE = /[\u0000\p{Cs}]/u; // eslint-disable-line no-control-regex
-const UNSTORABLE_ALL = /[\u0000\p{Cs}]/gu; // eslint-disable-line no-control-regex
-const unstorableMessage = (s: string) => s.includes('\u0000') ? 'must not contain the NUL character (U+0000)' : 'must not contain an unpaired surrogate (it is not valid Unicode)';
-
 /** The first place (dotted path) in a request value where a string or key holds what cannot be stored, and why. */
 function unstorableAt(value: unknown, path: string[] = []): { path: string[]; message: string } | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? { path, message: unstorableMessage(value) } : null;
+  if (typeof value === 'string') {
+    const message = unstorableReason(value);
+    return message ? { path, message } : null;
+  }
   if (!value || typeof value !== 'object') return null;
   for (const [key, inner] of Object.entries(value)) {
-    if (UNSTORABLE.test(key)) return { path: [...path, key.replace(UNSTORABLE_ALL, '')], message: unstorableMessage(key) };
+    const message = unstorableReason(key);
+    if (message) return { path: [...path, withoutUnstorable(key)], message };
     const found = unstorableAt(inner, [...path, key]);
     if (found) return found;
   }
