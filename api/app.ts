@@ -24,8 +24,9 @@ export function createApp(deps: AppDeps): CreatedApp {
   app.use(accessLog(deps.logger, metrics.observe));
   app.use(errorEnvelope(deps.logger));
   app.use(securityHeaders());
+  // Multipart only where a route takes a file (api/http/multipart.ts), after the caller is authorized.
   app.use(koaBody({
-    multipart: true,
+    multipart: false,
     includeUnparsed: true,
     jsonLimit: '1mb',
     formLimit: '1mb',

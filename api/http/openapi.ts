@@ -78,6 +78,12 @@ function requestBody(spec: RouteSpec): JsonSchema | undefined {
   for (const [alias, canonical] of Object.entries(spec.aliases ?? {})) {
     if (json.properties?.[canonical]) json.properties[alias] = { ...json.properties[canonical], description: `Alias of ${canonical}` };
   }
+  if (spec.upload) {
+    const withFile = json as { properties?: Record<string, JsonSchema>; required?: string[] };
+    withFile.properties = { ...withFile.properties, [spec.upload.field]: { type: 'string', format: 'binary', description: spec.upload.description } };
+    withFile.required = [...(withFile.required ?? []), spec.upload.field];
+    return { required: true, content: { 'multipart/form-data': { schema: withFile } } };
+  }
   const contentType = spec.bodyType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
   return { required: true, content: { [contentType]: { schema: json } } };
 }

@@ -12,6 +12,7 @@ import { authorize, type Permission, type Principal } from '../policies.js';
 import { registerForOpenApi } from './openapi.js';
 import type { AppDeps } from '../deps.js';
 import type { RateLimitName } from './rateLimit.js';
+import { multipartUpload, type UploadedFile, type UploadSpec } from './multipart.js';
 
 export interface Pagination { page: number; limit: number; total: number; total_pages: number }
 
@@ -31,6 +32,8 @@ export interface RouteInput<P, Q, B> {
   /** The authenticated principal (throws 401 when the route is public). */
   principal: Principal;
   orgId: string;
+  /** The file of a route that takes one (RouteSpec.upload), when the request carried it. */
+  upload?: UploadedFile;
 }
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -48,7 +51,9 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   params?: z.ZodType<P>;
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
-  bodyType?: 'json' | 'form';
+  bodyType?: 'json' | 'form' | 'multipart';
+  /** The route takes a file (multipart/form-data): `body` describes the other fields. */
+  upload?: UploadSpec;
   /** Alternative input names (alias -> canonical), accepted in body and query. */
   aliases?: Record<string, string>;
   response: z.ZodType;
@@ -141,12 +146,21 @@ export function mountRoutes(router: Router, prefix: string, routes: MountableRou
     registerForOpenApi(spec);
     const middleware = [];
     if (spec.rateLimit) middleware.push(deps.rateLimits.middleware(spec.rateLimit));
-    router[spec.method](spec.fullPath, ...middleware, async (ctx: Context) => {
+    const authorizeRequest = (ctx: Context) => {
       const principal = ctx.state.principal as Principal | undefined;
       if (spec.auth !== 'none') {
         if (!principal) throw deps.unauthorized(ctx);
         if (spec.permission) authorize(principal, ...[spec.permission].flat());
       }
+      return principal;
+    };
+    // A file is read only from a caller allowed to send it.
+    if (spec.upload) {
+      const parse = multipartUpload(spec.upload);
+      middleware.push((ctx: Context, next: () => Promise<unknown>) => { authorizeRequest(ctx); return parse(ctx, next as () => Promise<void>); });
+    }
+    router[spec.method](spec.fullPath, ...middleware, async (ctx: Context) => {
+      const principal = authorizeRequest(ctx);
       const params = parseOrThrow(spec.params, ctx.params, 'path');
       const query = parseOrThrow(spec.query, renameAliases(ctx.query, spec.aliases), 'query');
       const rawBody = requestBodyOf(ctx) ?? (spec.body ? {} : undefined);
@@ -155,6 +169,7 @@ export function mountRoutes(router: Router, prefix: string, routes: MountableRou
         ctx, deps, params, query, body,
         principal: principal as Principal,
         orgId: principal?.organizationId as string,
+        upload: ctx.state.upload as UploadedFile | undefined,
       });
       if (spec.raw || !result) return;
       ctx.status = result.status ?? spec.status ?? 200;
