@@ -2,6 +2,7 @@
  * Composition root: config -> database -> engine -> channels -> API -> schedulers,
  * and graceful shutdown. `startService` is what tests and benchmarks start too.
  */
+import { createTranscriber } from './lib/transcription.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -112,6 +113,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     rateLimits: createRateLimits({ enabled: config.RATE_LIMITS_ENABLED, redis }),
     hooks: {},
     startedAt: new Date(),
+    transcriber: createTranscriber(config, logger),
     unauthorized: () => unauthorized(),
   };
   // Provider webhooks are mounted with the app; they reach the engine once it exists (below).

@@ -8,6 +8,7 @@ import { AppError } from '../lib/errors.js';
 import type { Database } from '../models/db.js';
 import type { RateLimits } from './http/rateLimit.js';
 import type { TokenService } from '../models/tokens.js';
+import type { Transcriber } from '../lib/transcription.js';
 
 /**
  * Hooks that main.ts wires to the engine and channels, so api/ never imports
@@ -41,6 +42,8 @@ export interface AppDeps {
   tokens: TokenService;
   hooks: AppHooks;
   startedAt: Date;
+  /** Speech to text for voice messages (null: no OpenAI-compatible service configured). */
+  transcriber?: Transcriber | null;
   unauthorized(ctx: Context): AppError;
   /**
    * Routers mounted as they are (provider webhooks: their own signature

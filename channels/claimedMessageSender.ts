@@ -16,6 +16,7 @@ import { ProviderRefusedError, ProviderUnreachableError, type SendResult } from 
 import type { ChannelRegistry } from './registry.js';
 import { TokenBucket, type SentRecorder } from './dispatchSupport.js';
 import { renderForChannel } from './dispatchText.js';
+import { outboundMediaOf } from './outboundMedia.js';
 import type { DispatcherOptions } from './dispatcher.js';
 
 const clip = (s: string) => (s.length > 500 ? `${s.slice(0, 497)}...` : s);
@@ -102,7 +103,13 @@ export class ClaimedMessageSender {
         this.logger.warn(log, 'outbound claim lost before sending (retaken after its lease); not sent here');
         return NOTHING_TO_RECORD;
       }
-      const parts = renderForChannel(m.content, m.options, adapter.capabilities);
+      // A voice message is its audio alone (its content is the file's URL, not words to send).
+      const media = outboundMediaOf(m.metadata);
+      if (media && !adapter.capabilities.media) {
+        await this.recordFailure(m, claim, new ProviderRefusedError(`${adapter.name} cannot carry an audio file`, 'media_not_supported'), maxAttempts, { partsSent: 0, firstProviderMessageId: null });
+        return NOTHING_TO_RECORD;
+      }
+      const parts = media ? [{ text: '', options: null }] : renderForChannel(m.content, m.options, adapter.capabilities);
       const { ask, askClosed } = messageAsks(m.metadata);
       const alreadySent = typeof m.metadata?.parts_sent === 'number' ? m.metadata.parts_sent : 0;
       let firstId = alreadySent > 0 ? m.provider_message_id : null;
@@ -117,6 +124,7 @@ export class ClaimedMessageSender {
             sender: m.sender, createdAt: new Date(m.created_at), part: i,
             ...(i === parts.length - 1 && ask ? { asksPhone: { label: ask.label } } : {}),
             ...(i === parts.length - 1 && askClosed ? { closesPhoneAsk: true } : {}),
+            ...(media ? { media } : {}),
           };
           // A retry may follow an attempt the provider took but we never recorded (crash, timeout): ask before resending.
           const found = i === alreadySent && m.attempts > 1 && adapter.findSent ? await adapter.findSent(out) : null;

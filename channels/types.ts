@@ -11,9 +11,32 @@ export type { ChannelName, InboundMessage, InboundResult, OnInbound } from '../l
 export interface ChannelCapabilities {
   /** Can show tappable options; otherwise options are rendered as a numbered list. */
   buttons: boolean;
+  /** Can carry an audio file (OutboundMessage.media): POST /messages/voice refuses a channel without it. */
   media: boolean;
   /** Longest text the provider accepts in one message; longer text is split. */
   maxTextLength: number;
+}
+
+import type { AudioFormat } from '../models/mediaFiles.js';
+
+/** The audio formats a voice message may have (POST /messages/voice). */
+export type { AudioFormat };
+
+/**
+ * An audio file sent as a message: the provider (or the visitor's browser)
+ * fetches it from `url`, a capability URL served by GET /media/:id/:token.
+ */
+export interface OutboundMedia {
+  kind: 'audio';
+  /** Absolute where PUBLIC_URL is set; a path (`/media/...`) otherwise, which only web chat can use. */
+  url: string;
+  format: AudioFormat;
+  /** audio/mpeg, audio/ogg or audio/wav. */
+  mimeType: string;
+  /** Whole seconds, rounded; null when the file does not tell. */
+  durationSeconds: number | null;
+  /** What a file-like message is called where the channel shows a name (voice-message.mp3). */
+  fileName: string;
 }
 
 export interface OutboundMessage {
@@ -36,6 +59,8 @@ export interface OutboundMessage {
   asksPhone?: { label: string } | null;
   /** The phone question was answered: a channel that showed its share-my-number control removes it. On the last part only. */
   closesPhoneAsk?: boolean;
+  /** A voice message: the audio to send (`text` is then empty, or a caption where the channel has one). */
+  media?: OutboundMedia | null;
 }
 
 export interface SendResult {

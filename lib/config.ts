@@ -47,6 +47,9 @@ const schema = z.object({
   OPENAI_BASE_URL: z.string().url().optional(),
   OPENAI_MODEL: z.string().default('gpt-4o-mini'),
   OPENAI_TIMEOUT_MS: z.coerce.number().int().positive().default(4000),
+  // Voice messages staff send (POST /messages/voice) are transcribed by the same service when it is configured.
+  OPENAI_TRANSCRIPTION_MODEL: z.string().default('whisper-1'),
+  OPENAI_TRANSCRIPTION_TIMEOUT_MS: z.coerce.number().int().positive().default(15000),
   // Conversations read per query by the organization-wide export (messages: five times as many).
   EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(200),
   CONVERSATION_IDLE_MINUTES: z.coerce.number().int().positive().default(24 * 60),

@@ -9,7 +9,7 @@ const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export const PREFIXES = {
   organization: 'org', user: 'usr', apiKey: 'key', patient: 'pat', doctor: 'doc', appointment: 'apt',
   conversation: 'conv', message: 'msg', ticket: 'tkt', ticketComment: 'tcm', webhook: 'wh', event: 'evt',
-  call: 'call', batch: 'batch', template: 'tpl', reminder: 'rem', refreshToken: 'rtk', delivery: 'dlv',
+  call: 'call', batch: 'batch', template: 'tpl', reminder: 'rem', refreshToken: 'rtk', delivery: 'dlv', media: 'med',
 } as const;
 
 export type IdKind = keyof typeof PREFIXES;

@@ -95,6 +95,9 @@ export const SEALED_COLUMNS = [
   { table: 'patients', column: 'notes' },
   { table: 'appointments', column: 'notes' },
   { table: 'appointments', column: 'reason' },
+  // A voice message's audio (base64 inside the sealed text: up to 5 MB of audio, about 9 MB stored) and its transcription.
+  { table: 'media_files', column: 'data' },
+  { table: 'media_files', column: 'transcription' },
 ] as const;
 export type SealedColumn = (typeof SEALED_COLUMNS)[number];
 
@@ -110,9 +113,14 @@ export type SealedValueName = SealedColumnName | `events.${(typeof SEALED_EVENT_
  * Where sealed values are stored, as SQL: the value (`value`), the rows that
  * can hold one (`holds`), and the assignment that writes `v.value` back.
  */
-interface SealedPlace { name: SealedValueName; table: string; value: string; holds: string; assign: string }
+interface SealedPlace { name: SealedValueName; table: string; value: string; holds: string; assign: string; maxBatch?: number }
+/** Audio files re-sealed per statement at most: a batch of them is held in memory whole, several times over. */
+const MEDIA_REWRAP_BATCH = 8;
 const SEALED_PLACES: readonly SealedPlace[] = [
-  ...SEALED_COLUMNS.map((c) => ({ name: nameOf(c), table: c.table, value: c.column, holds: 'true', assign: `${c.column} = v.value` })),
+  ...SEALED_COLUMNS.map((c) => ({
+    name: nameOf(c), table: c.table, value: c.column, holds: 'true', assign: `${c.column} = v.value`,
+    ...(c.table === 'media_files' && c.column === 'data' ? { maxBatch: MEDIA_REWRAP_BATCH } : {}),
+  })),
   // Inside events.data, kept as long as the events: a key removed after the status said the rotation was complete must
   // not leave them unreadable. events_sealed_fields (migration 022) indexes the few events that carry one.
   ...SEALED_EVENT_FIELDS.map((f) => ({
@@ -147,8 +155,8 @@ export const REWRAP_BATCH = 500;
 export async function rewrapSealedRows(db: Db, scope: OrgScope, opts: { afterId?: string; limit?: number; column?: SealedValueName } = {}): Promise<{ rewrapped: number; nextAfterId: string | null }> {
   const ring = keyRingOf(db);
   if (!ring) return { rewrapped: 0, nextAfterId: null };
-  const limit = opts.limit ?? REWRAP_BATCH;
-  const { table, value, holds, assign } = SEALED_PLACES.find((p) => p.name === (opts.column ?? 'messages.content'))!;
+  const { table, value, holds, assign, maxBatch } = SEALED_PLACES.find((p) => p.name === (opts.column ?? 'messages.content'))!;
+  const limit = Math.min(opts.limit ?? REWRAP_BATCH, maxBatch ?? Infinity);
   const pending = notUnderPrimary(ring, value);
   return (db as Knex).transaction(async (trx) => {
     const rows = (await trx.raw(

@@ -40,10 +40,14 @@ export interface StoredOutbound {
   content: string;
   options: { value: string; label: string }[] | null;
   created_at: Date;
+  /** metadata.media only: a voice message's audio (its `content` is then the URL), for outboundMediaOf. */
+  media: unknown;
 }
 
 const SESSION_COLUMNS = ['id', 'organization_id', 'conversation_id', 'patient_id', 'created_at', 'last_seen_at'];
 const OUTBOUND_COLUMNS = ['id', 'organization_id', 'conversation_id', 'to_address', 'sender', 'content', 'options', 'created_at'];
+// Not the whole metadata: the replay needs only a voice message's audio.
+const MEDIA_COLUMN = "metadata->'media' as media";
 // Statuses a visitor may see: a queued row is shown early rather than late (the socket drops the later live copy).
 const VISIBLE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read'];
 
@@ -170,7 +174,7 @@ export async function listOutboundAfter(db: Db, orgId: string, conversationId: s
     .where((w) => w.whereNull('next_attempt_at').orWhere('next_attempt_at', '<=', now).orWhereNot('status', 'queued'))
     .orderBy('id')
     .limit(limit)
-    .select(OUTBOUND_COLUMNS)
+    .select([...OUTBOUND_COLUMNS, q(db).raw(MEDIA_COLUMN)])
     .then((rows: StoredOutbound[]) => rows.map((r) => ({ ...r, content: openText(db, r.content) })));
 }
 
@@ -178,6 +182,6 @@ export async function listOutboundAfter(db: Db, orgId: string, conversationId: s
 export async function loadOutboundMessage(db: Db, conversationId: string, messageId: string): Promise<StoredOutbound | undefined> {
   return q(db)('messages')
     .where({ id: messageId, conversation_id: conversationId, direction: 'outbound' })
-    .first(OUTBOUND_COLUMNS)
+    .first([...OUTBOUND_COLUMNS, q(db).raw(MEDIA_COLUMN)])
     .then((row: StoredOutbound | undefined) => (row ? { ...row, content: openText(db, row.content) } : undefined));
 }

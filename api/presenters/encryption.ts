@@ -16,17 +16,19 @@ const COUNT_FIELDS = {
   appointment_notes: 'appointments.notes',
   appointment_reasons: 'appointments.reason',
   event_resolutions: 'events.resolution',
+  voice_messages: 'media_files.data',
+  voice_transcriptions: 'media_files.transcription',
 } as const satisfies Record<string, SealedValueName>;
 
 export const encryptionStatusSchema = z.object({
-  enabled: z.boolean().describe('Free text about patients (messages, ticket comments, descriptions and resolutions, notes, reasons) is sealed at rest (ENCRYPTION_KEYS is set)'),
+  enabled: z.boolean().describe('Free text about patients (messages, ticket comments, descriptions and resolutions, notes, reasons, voice messages and their transcriptions) is sealed at rest (ENCRYPTION_KEYS is set)'),
   algorithm: z.string().nullable(),
   primary_key_id: z.string().nullable().describe('The key new content is sealed with (the first of ENCRYPTION_KEYS)'),
   key_ids: z.array(z.string()).describe('Every configured key, the primary first; never the keys themselves'),
   key_rotation_days: z.number().int(),
   last_rotation: z.string().nullable().describe('When the primary key first sealed'),
   next_rotation: z.string().nullable().describe('When a new primary key is due'),
-  rotation_complete: z.boolean().describe('Every sealed value of the organization (messages, ticket comments, descriptions and resolutions, notes, reasons, and the resolutions in ticket.resolved events) is under the primary key: older keys may be removed'),
+  rotation_complete: z.boolean().describe('Every sealed value of the organization (messages, ticket comments, descriptions and resolutions, notes, reasons, voice messages and their transcriptions, and the resolutions in ticket.resolved events) is under the primary key: older keys may be removed'),
   encrypted_conversations: z.number().int().describe('Conversations with messages, all of them sealed'),
   encrypted_patients: z.number().int().describe('Patients with messages, all of them sealed'),
   messages: sealedCountsSchema,
@@ -37,6 +39,8 @@ export const encryptionStatusSchema = z.object({
   appointment_notes: sealedCountsSchema,
   appointment_reasons: sealedCountsSchema.describe('The free-text reason of appointments'),
   event_resolutions: sealedCountsSchema.describe('Resolutions carried by ticket.resolved events (kept for webhook redelivery)'),
+  voice_messages: sealedCountsSchema.describe('The audio files of voice messages (POST /messages/voice)'),
+  voice_transcriptions: sealedCountsSchema.describe('The transcriptions of voice messages'),
 });
 
 export function presentEncryptionStatus(s: EncryptionStatus, rotationDays: number): z.infer<typeof encryptionStatusSchema> {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Message } from '../../models/messages.js';
 import { iso } from './patients.js';
 import { visibleStatus } from '../../models/outbox.js';
+import { storedMediaOf } from '../../models/mediaFiles.js';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -22,11 +23,32 @@ export const messageSchema = z.object({
   sent_at: z.string().nullable(),
   delivered_at: z.string().nullable(),
   read_at: z.string().nullable(),
+  /** A voice message's audio (content_type voice; `content` is the file's URL). */
+  metadata: z.object({
+    duration: z.number().int().nullable().describe('Seconds, rounded'),
+    format: z.enum(['mp3', 'ogg', 'wav']),
+    size_bytes: z.number().int(),
+    transcription: z.string().nullable().describe('What the audio says, when an OpenAI-compatible service transcribed it'),
+  }).optional(),
 });
 
 export type MessageView = z.infer<typeof messageSchema>;
 
-export function presentMessage(m: Message): MessageView {
+/** The voice part of a message's view: `transcriptions` holds the opened transcription by media file id (transcriptionsOf). */
+function voiceMetadata(m: Message, transcriptions?: ReadonlyMap<string, string | null>): MessageView['metadata'] {
+  if (m.content_type !== 'voice') return undefined;
+  const media = storedMediaOf(m.metadata);
+  if (!media) return undefined;
+  return { duration: media.duration_seconds, format: media.format, size_bytes: media.size_bytes, transcription: transcriptions?.get(media.id) ?? null };
+}
+
+/** The ids of the media files behind `messages`' voice messages (for transcriptionsOf). */
+export function voiceMediaIds(messages: readonly Message[]): string[] {
+  return messages.filter((m) => m.content_type === 'voice').map((m) => storedMediaOf(m.metadata)?.id).filter((id): id is string => Boolean(id));
+}
+
+export function presentMessage(m: Message, transcriptions?: ReadonlyMap<string, string | null>): MessageView {
+  const voice = voiceMetadata(m, transcriptions);
   return {
     id: m.id,
     conversation_id: m.conversation_id,
@@ -44,5 +66,6 @@ export function presentMessage(m: Message): MessageView {
     sent_at: iso(m.sent_at),
     delivered_at: iso(m.delivered_at),
     read_at: iso(m.read_at),
+    ...(voice ? { metadata: voice } : {}),
   };
 }

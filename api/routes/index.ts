@@ -1,6 +1,7 @@
 /** Every router of the API, in one list (each file is one resource). */
 import type { MountableRoute } from '../http/route.js';
-import { systemRoutes, adminHealthRoutes } from './system.js';
+import { systemRoutes as healthAndDocsRoutes, adminHealthRoutes } from './system.js';
+import { mediaRoutes } from './media.js';
 import { authRoutes } from './auth.js';
 import { usersRoutes } from './users.js';
 import { apiKeysRoutes } from './apiKeys.js';
@@ -10,6 +11,7 @@ import { appointmentsRoutes } from './appointments.js';
 import { conversationExportRoutes } from './conversationExports.js';
 import { conversationRoutes } from './conversations.js';
 import { messageRoutes } from './messages.js';
+import { voiceMessageRoutes } from './voiceMessages.js';
 import { ticketRoutes } from './tickets.js';
 import { callLogRoutes } from './callLogs.js';
 import { communicationRoutes } from './communications.js';
@@ -19,7 +21,8 @@ import { channelRoutes } from './channels.js';
 import { webhookRoutes } from './webhooks.js';
 import { analyticsRoutes } from './analytics.js';
 
-export { systemRoutes };
+/** Mounted without the /api/v1 prefix. */
+export const systemRoutes: MountableRoute[] = [...healthAndDocsRoutes, ...mediaRoutes];
 
 export const apiRoutes: MountableRoute[] = [
   ...adminHealthRoutes,
@@ -33,6 +36,7 @@ export const apiRoutes: MountableRoute[] = [
   ...conversationExportRoutes,
   ...conversationRoutes,
   ...messageRoutes,
+  ...voiceMessageRoutes,
   ...ticketRoutes,
   ...callLogRoutes,
   ...communicationRoutes,

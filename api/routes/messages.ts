@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import { route } from '../http/route.js';
 import { messageSchema, presentMessage } from '../presenters/messages.js';
-import { getPatient } from '../../models/patients.js';
+import type { Knex } from 'knex';
+import type { Db, OrgScope } from '../../models/base.js';
+import { getPatient, type Patient } from '../../models/patients.js';
 import { findOrCreateOpenConversation, latestConversationOfPatient } from '../../models/conversations.js';
 import { queueOutboundMessage } from '../../models/messages.js';
 import { fieldError, unprocessable } from '../../lib/errors.js';
@@ -10,6 +12,32 @@ import { fieldError, unprocessable } from '../../lib/errors.js';
 const CHANNELS = ['webchat', 'sms', 'whatsapp', 'telegram'] as const;
 /** Channels whose address is the patient's phone number. */
 const PHONE_CHANNELS: readonly string[] = ['sms', 'whatsapp'];
+
+export type MessageChannel = (typeof CHANNELS)[number];
+export const MESSAGE_CHANNELS: readonly MessageChannel[] = CHANNELS;
+
+/** Where a message to the patient goes: the channel asked for, else the one of their latest conversation. */
+export async function findDestination(db: Db, scope: OrgScope, patientId: string, requested: MessageChannel | undefined): Promise<{ patient: Patient; channel: string; address: string }> {
+  const patient = await getPatient(db, scope, patientId);
+  if (requested && PHONE_CHANNELS.includes(requested)) {
+    if (!patient.phone) throw unprocessable(`The patient has no phone number for ${requested}`, { field: 'channel', fields: [{ field: 'channel', message: 'the patient has no phone number' }] });
+    return { patient, channel: requested, address: patient.phone };
+  }
+  const latest = await latestConversationOfPatient(db, scope, patient.id, requested);
+  if (latest) return { patient, channel: latest.channel, address: latest.channel_address };
+  if (requested) throw unprocessable(`The patient has no ${requested} address yet`, { field: 'channel', fields: [{ field: 'channel', message: `no ${requested} address known for this patient` }] });
+  throw fieldError('channel', 'is required: the patient has no conversation yet');
+}
+
+/** findDestination, and the open conversation there (opened when there is none), in the caller's transaction. */
+export async function openDestination(trx: Knex.Transaction, scope: OrgScope, patientId: string, requested: MessageChannel | undefined, opts: { idleMinutes: number; now: Date }) {
+  const found = await findDestination(trx, scope, patientId, requested);
+  const conversation = await findOrCreateOpenConversation(trx, scope, {
+    channel: found.channel, address: found.address, patientId: found.patient.id, language: found.patient.preferred_language,
+    idleMinutes: opts.idleMinutes, now: opts.now,
+  });
+  return { ...found, conversation };
+}
 
 export const messageRoutes = [
   route({
@@ -27,24 +55,7 @@ export const messageRoutes = [
       const scope = { organizationId: orgId };
       const now = deps.clock.now();
       const message = await deps.db.knex.transaction(async (trx) => {
-        const patient = await getPatient(trx, scope, body.patient_id);
-        let channel: string;
-        let address: string | null = null;
-        const latest = await latestConversationOfPatient(trx, scope, patient.id, body.channel);
-        if (body.channel && PHONE_CHANNELS.includes(body.channel)) {
-          channel = body.channel;
-          address = patient.phone;
-          if (!address) throw unprocessable(`The patient has no phone number for ${channel}`, { field: 'channel', fields: [{ field: 'channel', message: 'the patient has no phone number' }] });
-        } else if (latest) {
-          channel = latest.channel;
-          address = latest.channel_address;
-        } else if (body.channel) {
-          throw unprocessable(`The patient has no ${body.channel} address yet`, { field: 'channel', fields: [{ field: 'channel', message: `no ${body.channel} address known for this patient` }] });
-        } else {
-          throw fieldError('channel', 'is required: the patient has no conversation yet');
-        }
-        const conv = await findOrCreateOpenConversation(trx, scope, {
-          channel, address, patientId: patient.id, language: patient.preferred_language,
+        const { patient, conversation: conv, channel, address } = await openDestination(trx, scope, body.patient_id, body.channel, {
           idleMinutes: deps.config.CONVERSATION_IDLE_MINUTES, now,
         });
         return queueOutboundMessage(trx, scope, {

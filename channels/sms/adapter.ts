@@ -4,6 +4,7 @@
  * TWILIO_API_BASE_URL when that is set (tests: a fake Twilio on 127.0.0.1).
  * Without an account SID, an auth token and a sender (a number or a messaging
  * service) the channel is off and health() says which setting is missing.
+ * A voice message goes as an MMS: its URL as MediaUrl, which Twilio fetches.
  */
 import twilio from 'twilio';
 import type { Config } from '../../lib/config.js';
@@ -12,6 +13,7 @@ import {
   ProviderRefusedError, ProviderUnreachableError,
   type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMessage, type SendResult,
 } from '../types.js';
+import { requirePublicMediaUrl } from '../outboundMedia.js';
 
 /** Path of the delivery-status webhook (channels/sms/webhooks.ts). */
 export const SMS_STATUS_PATH = '/api/v1/channels/sms/status';
@@ -48,11 +50,19 @@ export interface TwilioSmsOptions {
   timeoutMs?: number;
 }
 
-interface TwilioMessageLike { sid: string; to: string; body: string; dateCreated: Date | null; status: string }
+interface TwilioMessageLike { sid: string; to: string; body: string; dateCreated: Date | null; status: string; numMedia?: string | null }
+
+
+/** What a message says: its text as Body, or for a voice message the audio as MediaUrl (Twilio takes it without a Body) and any caption. */
+function content(msg: OutboundMessage): { body: string } | { mediaUrl: string[]; body?: string } {
+  if (!msg.media) return { body: msg.text };
+  const caption = msg.text.trim();
+  return { mediaUrl: [requirePublicMediaUrl(msg.media, 'Twilio').url], ...(caption ? { body: caption } : {}) };
+}
 
 export class TwilioSmsAdapter implements ChannelAdapter {
   readonly name = 'sms' as const;
-  readonly capabilities: ChannelCapabilities = { buttons: false, media: false, maxTextLength: SMS_MAX_TEXT_LENGTH };
+  readonly capabilities: ChannelCapabilities = { buttons: false, media: true, maxTextLength: SMS_MAX_TEXT_LENGTH };
   readonly enabled: boolean;
   readonly ratePerSecond: number;
   /** Why the channel is off (missing settings), or null. */
@@ -99,9 +109,10 @@ export class TwilioSmsAdapter implements ChannelAdapter {
 
   async send(msg: OutboundMessage): Promise<SendResult> {
     if (!this.client) throw new ProviderRefusedError(`sms channel ${this.disabledReason}`, 'channel_disabled');
+    const what = content(msg);
     try {
       const created = await this.client.messages.create({
-        to: msg.to, body: msg.text, ...this.sender(), ...(this.statusCallback ? { statusCallback: this.statusCallback } : {}),
+        to: msg.to, ...what, ...this.sender(), ...(this.statusCallback ? { statusCallback: this.statusCallback } : {}),
       });
       this.lastError = null;
       return { providerMessageId: created.sid };
@@ -113,15 +124,18 @@ export class TwilioSmsAdapter implements ChannelAdapter {
   /**
    * After an in-doubt attempt (a crash or timeout between Twilio accepting a
    * message and our record of it), looks for that message at Twilio: the same
-   * recipient and text, created no earlier than our row. Found: its sid, and
-   * the dispatcher records it instead of sending again.
+   * recipient and text (and, for a voice message, with media), created no
+   * earlier than our row. Found: its sid, and the dispatcher records it
+   * instead of sending again.
    */
   async findSent(msg: OutboundMessage): Promise<SendResult | null> {
     if (!this.client) return null;
     const since = Math.floor(msg.createdAt.getTime() / 1000) * 1000;
     try {
       const recent = (await this.client.messages.list({ to: msg.to, limit: 50 })) as unknown as TwilioMessageLike[];
-      const match = recent.find((m) => m.body === msg.text && m.dateCreated != null && m.dateCreated.getTime() >= since);
+      const body = msg.media ? msg.text.trim() : msg.text;
+      const match = recent.find((m) => m.body === body && (!msg.media || Number(m.numMedia ?? 0) > 0)
+        && m.dateCreated != null && m.dateCreated.getTime() >= since);
       return match ? { providerMessageId: match.sid } : null;
     } catch (err) {
       throw this.mapError(err);

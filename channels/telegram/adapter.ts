@@ -11,15 +11,20 @@
  * Options go out as inline buttons. The phone question carries a reply
  * keyboard with one share-my-contact button (the patient may type the number
  * instead); the reply the engine marks as closing that question removes it.
+ *
+ * A voice message goes by its URL, which Telegram fetches: OGG as a voice
+ * note (sendVoice), MP3 as audio (sendAudio). WAV is refused: Telegram
+ * fetches a file by URL only as GIF, PDF or ZIP (the API refuses it first).
  */
 import { Bot, GrammyError, HttpError } from 'grammy';
-import type { InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update } from 'grammy/types';
+import type { InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update } from 'grammy/types';
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import {
   ProviderRefusedError, ProviderUnreachableError,
-  type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMessage, type SendResult,
+  type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMedia, type OutboundMessage, type SendResult,
 } from '../types.js';
+import { requirePublicMediaUrl } from '../outboundMedia.js';
 
 /** Path of the webhook Telegram posts updates to (channels/telegram/webhooks.ts). */
 export const TELEGRAM_WEBHOOK_PATH = '/api/v1/channels/telegram/webhook';
@@ -92,11 +97,12 @@ export function replyMarkup(msg: Pick<OutboundMessage, 'options' | 'asksPhone' |
   return undefined;
 }
 
+
 const timeoutAfter = (ms: number) => new Promise<'timeout'>((resolve) => { setTimeout(() => resolve('timeout'), ms).unref(); });
 
 export class TelegramAdapter implements ChannelAdapter {
   readonly name = 'telegram' as const;
-  readonly capabilities: ChannelCapabilities = { buttons: true, media: false, maxTextLength: TELEGRAM_MAX_TEXT_LENGTH };
+  readonly capabilities: ChannelCapabilities = { buttons: true, media: true, maxTextLength: TELEGRAM_MAX_TEXT_LENGTH };
   readonly enabled: boolean;
   readonly ratePerSecond = TELEGRAM_RATE_PER_SECOND;
   readonly mode: TelegramMode;
@@ -217,14 +223,33 @@ export class TelegramAdapter implements ChannelAdapter {
 
   async send(msg: OutboundMessage): Promise<SendResult> {
     if (!this.bot) throw new ProviderRefusedError('telegram channel not configured: set TELEGRAM_BOT_TOKEN', 'channel_disabled');
+    const media = msg.media ? requirePublicMediaUrl(msg.media, 'Telegram') : null;
+    if (media?.format === 'wav') {
+      throw new ProviderRefusedError('Telegram fetches files by URL only as GIF, PDF or ZIP: send the voice message as OGG or MP3', 'media_format_not_supported');
+    }
     try {
-      const markup = replyMarkup(msg);
-      const sent = await this.bot.api.sendMessage(msg.to, msg.text, markup ? { reply_markup: markup } : {});
+      const sent = media ? await this.sendMedia(this.bot, msg, media) : await this.sendText(this.bot, msg);
       this.lastError = null;
       return { providerMessageId: `${sent.chat.id}:${sent.message_id}` };
     } catch (err) {
       throw this.mapError(err);
     }
+  }
+
+  private sendText(bot: Bot, msg: OutboundMessage): Promise<Message> {
+    const markup = replyMarkup(msg);
+    return bot.api.sendMessage(msg.to, msg.text, markup ? { reply_markup: markup } : {});
+  }
+
+  /** One call by the audio's format; the text, if any, is its caption, and the duration (when known) what the player shows. */
+  private sendMedia(bot: Bot, msg: OutboundMessage, media: OutboundMedia): Promise<Message> {
+    const caption = msg.text.trim();
+    const markup = replyMarkup(msg);
+    const common = { ...(caption ? { caption } : {}), ...(markup ? { reply_markup: markup } : {}) };
+    const duration = media.durationSeconds !== null ? { duration: media.durationSeconds } : {};
+    return media.format === 'ogg'
+      ? bot.api.sendVoice(msg.to, media.url, { ...common, ...duration })
+      : bot.api.sendAudio(msg.to, media.url, { ...common, ...duration });
   }
 
   /** Answers a button tap (stops the client's spinner); a failure (an expired query) only costs the spinner. */

@@ -18,6 +18,7 @@ import {
 } from '../../models/webchatSessions.js';
 import type { ChannelAdapter, ChannelCapabilities, ChannelHealth, OnInbound, OutboundMessage, SendResult } from '../types.js';
 import { renderForChannel } from '../dispatchText.js';
+import { outboundMediaOf } from '../outboundMedia.js';
 import { RateWindow, VisitorConnection } from './connection.js';
 import { MAX_FRAME_BYTES, messageFrame, parseClientFrame, type ClientMessageFrame, type MessageFrame } from './protocol.js';
 
@@ -45,7 +46,7 @@ const CLOSE_GRACE_MS = 2_000;
 
 export class WebchatAdapter implements ChannelAdapter {
   readonly name = 'webchat' as const;
-  readonly capabilities: ChannelCapabilities = { buttons: true, media: false, maxTextLength: 4000 };
+  readonly capabilities: ChannelCapabilities = { buttons: true, media: true, maxTextLength: 4000 };
   readonly enabled = true;
 
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
@@ -98,7 +99,7 @@ export class WebchatAdapter implements ChannelAdapter {
 
   /** Pushes to this instance's sockets of the conversation; 'sent' (replayed on reconnect) when none got it. */
   async send(msg: OutboundMessage): Promise<SendResult> {
-    const frame = messageFrame({ id: msg.id, sender: msg.sender, text: msg.text, options: msg.options, createdAt: msg.createdAt });
+    const frame = messageFrame({ id: msg.id, sender: msg.sender, text: msg.text, options: msg.options, createdAt: msg.createdAt, media: msg.media });
     const targets = this.connectionsFor(msg.conversationId, msg.to);
     if (targets.length === 0) {
       if (msg.conversationId) await this.publish(msg.id, msg.conversationId, msg.part);
@@ -179,7 +180,7 @@ export class WebchatAdapter implements ChannelAdapter {
     let missed: MessageFrame[] = [];
     if (opened.resumed && after) {
       const rows = await listOutboundAfter(this.opts.db.knex, orgId, opened.conversationId, after, now);
-      missed = rows.map(toFrame);
+      missed = rows.map((row) => storedFrame(row, this.capabilities)).filter((f): f is MessageFrame => f !== null);
     }
     await conn.finishReplay(missed);
     for (const raw of early) this.onFrame(conn, Buffer.from(raw, 'utf8'), false);
@@ -299,9 +300,8 @@ export class WebchatAdapter implements ChannelAdapter {
   private async pushLocal(conversationId: string, messageId: string, part?: number): Promise<boolean> {
     const row = await loadOutboundMessage(this.opts.db.knex, conversationId, messageId);
     if (!row) return false;
-    const piece = part === undefined ? { text: row.content, options: row.options } : renderForChannel(row.content, row.options, this.capabilities)[part];
-    if (!piece) return false;
-    const frame = messageFrame({ id: row.id, sender: row.sender, text: piece.text, options: piece.options, createdAt: row.created_at });
+    const frame = storedFrame(row, this.capabilities, part);
+    if (!frame) return false;
     const targets = this.connectionsFor(conversationId, row.to_address).filter((c) => c.organizationId === row.organization_id);
     const results = await Promise.all(targets.map((c) => c.push(frame)));
     return results.some(Boolean);
@@ -336,8 +336,17 @@ export class WebchatAdapter implements ChannelAdapter {
   }
 }
 
-function toFrame(row: StoredOutbound): MessageFrame {
-  return messageFrame({ id: row.id, sender: row.sender, text: row.content, options: row.options, createdAt: row.created_at });
+/**
+ * The frame of a stored row (the same as its live send): the whole row, or the
+ * `part` the dispatcher split it into. A voice message is never split: its
+ * content is the audio's URL, which messageFrame does not show as text.
+ */
+function storedFrame(row: StoredOutbound, caps: ChannelCapabilities, part?: number): MessageFrame | null {
+  const media = outboundMediaOf({ media: row.media });
+  const whole = part === undefined || (media !== null && part === 0);
+  const piece = whole ? { text: row.content, options: row.options } : renderForChannel(row.content, row.options, caps)[part];
+  if (!piece) return null;
+  return messageFrame({ id: row.id, sender: row.sender, text: piece.text, options: piece.options, createdAt: row.created_at, media });
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V): void {

@@ -105,8 +105,11 @@ export class VisitorConnection {
 /**
  * The id and the text: the dispatcher sends a text longer than the channel's
  * limit as several parts under the same message id, and each part must show.
+ * A voice message is never split: its id alone (its live copy may carry a
+ * caption its replayed copy lacks).
  */
 function dedupeKey(frame: MessageFrame): string {
+  if (frame.audio) return `${frame.id}:audio`;
   return `${frame.id}:${createHash('sha1').update(frame.text).digest('base64url').slice(0, 16)}`;
 }
 

@@ -4,6 +4,7 @@
  * in one place (the widget in public/widget/carechat.js speaks the same).
  */
 import { z } from 'zod';
+import type { AudioFormat, OutboundMedia } from '../types.js';
 
 export const MAX_TEXT_LENGTH = 2000;
 export const MAX_CLIENT_ID_LENGTH = 100;
@@ -27,6 +28,14 @@ export interface MessageFrame {
   text: string;
   options: { value: string; label: string }[];
   created_at: string;
+  /** A voice message's audio (present only then): `url` may be a path, which the widget resolves against its server. */
+  audio?: AudioFrame;
+}
+
+export interface AudioFrame {
+  url: string;
+  format: AudioFormat;
+  duration_seconds: number | null;
 }
 
 export type ServerFrame =
@@ -70,13 +79,32 @@ export function parseClientFrame(raw: string): ParsedFrame {
   return { ok: true, frame: { ...parsed.data, text: parsed.data.text.trim() } };
 }
 
-export function messageFrame(row: { id: string; sender: string; text: string; options: { value: string; label: string }[] | null; createdAt: Date }): MessageFrame {
+export interface FrameSource {
+  id: string;
+  sender: string;
+  text: string;
+  options: { value: string; label: string }[] | null;
+  createdAt: Date;
+  media?: OutboundMedia | null;
+}
+
+export function messageFrame(row: FrameSource): MessageFrame {
   return {
     type: 'message',
     id: row.id,
     sender: row.sender === 'staff' ? 'staff' : 'assistant',
-    text: row.text,
+    text: row.media ? captionOf(row.text, row.media) : row.text,
     options: (row.options ?? []).map((o) => ({ value: String(o.value), label: String(o.label) })),
     created_at: new Date(row.createdAt).toISOString(),
+    ...(row.media ? { audio: audioFrame(row.media) } : {}),
   };
+}
+
+function audioFrame(media: OutboundMedia): AudioFrame {
+  return { url: media.url, format: media.format, duration_seconds: media.durationSeconds };
+}
+
+/** A stored voice message's content is its URL: that is never shown as a caption. */
+function captionOf(text: string, media: OutboundMedia): string {
+  return text.trim() === media.url ? '' : text;
 }

@@ -13,8 +13,9 @@ import { toE164 } from '../../lib/phone.js';
 import type { WhatsAppTemplate } from '../../models/settings.js';
 import {
   ProviderRefusedError, ProviderUnreachableError,
-  type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMessage, type SendResult,
+  type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMedia, type OutboundMessage, type SendResult,
 } from '../types.js';
+import { requirePublicMediaUrl } from '../outboundMedia.js';
 
 /** Path of the webhook: GET for Meta's verification handshake, POST for notifications (channels/whatsapp/webhooks.ts). */
 export const WHATSAPP_WEBHOOK_PATH = '/api/v1/channels/whatsapp/cloud';
@@ -148,11 +149,25 @@ export function buildTemplatePayload(to: string, template: WhatsAppTemplate, par
   };
 }
 
+/**
+ * The Graph API body of a voice message, the audio fetched by Meta from its
+ * link. MP3 and OGG go as an audio message, which takes no caption; WhatsApp's
+ * audio takes no WAV, so a WAV goes as a document with its file name (and the
+ * caption, if any).
+ */
+export function buildWhatsAppMediaPayload(to: string, media: OutboundMedia, text: string): Record<string, unknown> {
+  const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to };
+  if (media.format !== 'wav') return { ...base, type: 'audio', audio: { link: media.url } };
+  const caption = text.trim();
+  return { ...base, type: 'document', document: { link: media.url, filename: media.fileName, ...(caption ? { caption } : {}) } };
+}
+
+
 interface GraphError { message?: string; type?: string; code?: number; error_subcode?: number; fbtrace_id?: string; error_data?: { details?: string } }
 
 export class WhatsAppCloudAdapter implements ChannelAdapter {
   readonly name = 'whatsapp' as const;
-  readonly capabilities: ChannelCapabilities = { buttons: true, media: false, maxTextLength: WHATSAPP_MAX_TEXT_LENGTH };
+  readonly capabilities: ChannelCapabilities = { buttons: true, media: true, maxTextLength: WHATSAPP_MAX_TEXT_LENGTH };
   readonly enabled: boolean;
   readonly ratePerSecond: number;
   /** Why the channel is off (missing settings), or null. */
@@ -191,10 +206,14 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     if (!this.endpoint) throw new ProviderRefusedError(`whatsapp channel ${this.disabledReason}`, 'channel_disabled');
     const to = e164ToWaId(msg.to);
     if (!to) throw new ProviderRefusedError('the recipient is not a phone number', 'invalid_recipient');
+    const payload = msg.media
+      ? buildWhatsAppMediaPayload(to, requirePublicMediaUrl(msg.media, 'WhatsApp'), msg.text)
+      : buildWhatsAppPayload(to, msg.text, msg.options);
     try {
-      return await this.post(this.endpoint, buildWhatsAppPayload(to, msg.text, msg.options));
+      return await this.post(this.endpoint, payload);
     } catch (err) {
       if (!(err instanceof ProviderRefusedError) || err.code !== String(REENGAGEMENT_CODE)) throw err;
+      if (msg.media) throw closedWindowForMedia(err);
       return this.sendAsTemplate(this.endpoint, to, msg, err);
     }
   }
@@ -243,7 +262,7 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
    * refusals; an expired token is retryable (messages wait for the fix) and
    * takes the channel down; everything else (131026 undeliverable, 131047
    * re-engagement window closed, 100 invalid parameter...) is a final refusal
-   * (`send` answers 131047 with the organization's template, when it has one).
+   * (`send` answers 131047 to a text message with the organization's template, when it has one).
    */
   private mapError(status: number, error: GraphError | null): Error {
     const code = typeof error?.code === 'number' ? error.code : null;
@@ -279,6 +298,17 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     const verify = this.opts.config.WHATSAPP_VERIFY_TOKEN ? '' : '; no WHATSAPP_VERIFY_TOKEN, so Meta cannot verify the webhook';
     return { name: 'whatsapp', enabled: true, status: 'up', detail: `WhatsApp Cloud API${verify}` };
   }
+}
+
+/**
+ * A template carries text only: replacing a voice message with one would
+ * tell the patient nothing of the audio, so the message fails visibly instead.
+ */
+function closedWindowForMedia(refusal: ProviderRefusedError): ProviderRefusedError {
+  return new ProviderRefusedError(
+    "outside WhatsApp's 24-hour window: a voice message cannot go as a template; send it after the patient writes again",
+    refusal.code, false, refusal.payload,
+  );
 }
 
 /** fetch wraps the cause (ECONNREFUSED, a timeout) in a TypeError "fetch failed": name the cause. */

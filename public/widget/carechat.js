@@ -20,6 +20,8 @@
   var MAX_TEXT = 2000;
   var PING_EVERY_MS = 25000;
   var PONG_WAIT_MS = 10000;
+  var VOICE_LABEL = 'Voice message';
+  var VOICE_FAILED = 'This voice message could not be played.';
 
   var store = {
     get: function (k) { try { return window.localStorage.getItem(KEY + k); } catch (e) { return null; } },
@@ -32,7 +34,6 @@
     save: function (items) { try { window.sessionStorage.setItem(KEY + 'transcript', JSON.stringify(items.slice(-60))); } catch (e) { /* full */ } },
   };
 
-
   var ICON = '<svg viewBox="0 0 24 24" aria-hidden="true" focusable="false"><path fill="currentColor" d="M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3zm5 0a1.5 1.5 0 1 0 0 3 1.5 1.5 0 0 0 0-3z"/></svg>';
 
   function el(tag, attrs, text) {
@@ -40,6 +41,11 @@
     for (var k in attrs) if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]);
     if (text != null) node.textContent = text;
     return node;
+  }
+
+  function append(parent, children) {
+    children.forEach(function (child) { parent.appendChild(child); });
+    return parent;
   }
 
   // ---- DOM -----------------------------------------------------------------
@@ -60,13 +66,9 @@
   var state = el('div', { class: 'cc-state', 'data-state': 'connecting', role: 'status' });
   var stateDot = el('span', { class: 'cc-dot', 'aria-hidden': 'true' });
   var stateText = el('span', {}, 'Connecting…');
-  state.appendChild(stateDot);
-  state.appendChild(stateText);
-  heading.appendChild(title);
-  heading.appendChild(state);
+  append(heading, [title, append(state, [stateDot, stateText])]);
   var closeBtn = el('button', { type: 'button', class: 'cc-close', 'aria-label': 'Close chat' }, '×');
-  header.appendChild(heading);
-  header.appendChild(closeBtn);
+  append(header, [heading, closeBtn]);
 
   var log = el('div', { class: 'cc-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0' });
   var typing = el('div', { class: 'cc-typing', 'aria-live': 'polite' });
@@ -74,20 +76,12 @@
   var label = el('label', { for: 'cc-input', class: 'cc-sr' }, 'Type your message');
   var input = el('textarea', { id: 'cc-input', class: 'cc-input', rows: '1', maxlength: String(MAX_TEXT), placeholder: 'Type your message…', enterkeyhint: 'send' });
   var send = el('button', { type: 'submit', class: 'cc-send' }, 'Send');
-  form.appendChild(label);
-  form.appendChild(input);
-  form.appendChild(send);
+  append(form, [label, input, send]);
   var note = el('div', { class: 'cc-note' }, 'In an emergency, call your local emergency number.');
 
-  panel.appendChild(header);
-  panel.appendChild(log);
-  panel.appendChild(typing);
-  panel.appendChild(form);
-  panel.appendChild(note);
-  root.appendChild(panel);
-  root.appendChild(launcher);
-  shadow.appendChild(style);
-  shadow.appendChild(root);
+  append(panel, [header, log, typing, form, note]);
+  append(root, [panel, launcher]);
+  append(shadow, [style, root]);
 
   // ---- state ---------------------------------------------------------------
   var ws = null;
@@ -134,20 +128,38 @@
   }
 
   function clearOptions() {
-    var groups = log.querySelectorAll('.cc-options');
-    for (var i = 0; i < groups.length; i++) {
-      var buttons = groups[i].querySelectorAll('button');
-      for (var j = 0; j < buttons.length; j++) buttons[j].disabled = true;
-    }
+    Array.prototype.forEach.call(log.querySelectorAll('.cc-options button'), function (b) { b.disabled = true; });
   }
+
+  // A voice message's URL may be a path (/media/…): it is the CareChat server's, never the host page's.
+  function mediaUrl(url) {
+    try { var u = new URL(String(url), SERVER); return /^https?:$/.test(u.protocol) ? u.href : null; } catch (e) { return null; }
+  }
+
+  function voiceLabel(sec) {
+    if (typeof sec !== 'number' || !(sec >= 0)) return VOICE_LABEL;
+    return VOICE_LABEL + ', ' + Math.floor(Math.round(sec) / 60) + ':' + ('0' + (Math.round(sec) % 60)).slice(-2);
+  }
+
+  // preload="none": nothing is fetched until the visitor presses play (an expired link then says so).
+  function renderVoice(bubble, item) {
+    var src = mediaUrl(item.audio.url);
+    var player = src && bubble.appendChild(el('audio', { class: 'cc-audio', controls: '', preload: 'none', src: src, 'aria-label': voiceLabel(item.audio.duration_seconds) }));
+    if (player) player.addEventListener('error', function () { player.replaceWith(el('span', { class: 'cc-meta', role: 'status' }, VOICE_FAILED)); });
+    if (item.text) bubble.appendChild(el('span', { class: 'cc-caption' }, item.text));
+  }
+
+  // A long message may come as several parts under one id (the text tells them apart); a voice message never is.
+  function seenKey(item) { return item.id + '\n' + (item.audio ? '\u0000audio' : item.text); }
 
   function renderTheirs(item, live) {
     clearOptions();
     var staff = item.sender === 'staff';
-    var bubble = el('div', { class: 'cc-msg ' + (staff ? 'cc-msg-staff' : 'cc-msg-bot'), 'data-message-id': item.id, 'data-sender': item.sender });
+    var bubble = el('div', { class: 'cc-msg ' + (staff ? 'cc-msg-staff' : 'cc-msg-bot') + (item.audio ? ' cc-msg-voice' : ''), 'data-message-id': item.id, 'data-sender': item.sender });
     if (staff) bubble.appendChild(el('span', { class: 'cc-who' }, 'Clinic staff'));
     else bubble.appendChild(el('span', { class: 'cc-sr' }, 'Assistant: '));
-    bubble.appendChild(document.createTextNode(item.text));
+    if (item.audio) renderVoice(bubble, item);
+    else bubble.appendChild(document.createTextNode(item.text));
     log.appendChild(bubble);
     if (item.options && item.options.length && live) {
       var group = el('div', { class: 'cc-options', role: 'group', 'aria-label': 'Suggested replies' });
@@ -167,7 +179,7 @@
   function restore() {
     items.forEach(function (item, i) {
       if (item.mine) renderMine(item);
-      else { seen[item.id + '\n' + item.text] = true; lastSender = item.sender; renderTheirs(item, i === items.length - 1); }
+      else { seen[seenKey(item)] = true; lastSender = item.sender; renderTheirs(item, i === items.length - 1); }
     });
     items.forEach(function (item) {
       if (item.mine && item.state !== 'sent') pending.push({ type: 'message', id: item.cid, text: item.text });
@@ -183,10 +195,7 @@
     clearTimeout(typingTimer);
     typing.textContent = '';
     if (!on) return;
-    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
-    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
-    typing.appendChild(el('span', { 'aria-hidden': 'true' }));
-    typing.appendChild(document.createTextNode(' Assistant is typing…'));
+    append(typing, [el('span', { 'aria-hidden': 'true' }), el('span', { 'aria-hidden': 'true' }), el('span', { 'aria-hidden': 'true' }), document.createTextNode(' Assistant is typing…')]);
     // Never leave it spinning if no reply comes.
     typingTimer = setTimeout(function () { showTyping(false); }, 20000);
   }
@@ -284,13 +293,13 @@
         break;
       case 'message':
         store.set('after', frame.id);
-        // A long message may come as several parts under one id: the text is part of the key.
-        if (seen[frame.id + '\n' + frame.text]) break;
-        seen[frame.id + '\n' + frame.text] = true;
+        var item = { id: frame.id, sender: frame.sender, text: frame.text, options: frame.options || [], at: frame.created_at };
+        if (frame.audio && typeof frame.audio.url === 'string') item.audio = { url: frame.audio.url, format: frame.audio.format, duration_seconds: frame.audio.duration_seconds };
+        if (seen[seenKey(item)]) break;
+        seen[seenKey(item)] = true;
         showTyping(false);
         received++;
         lastSender = frame.sender;
-        var item = { id: frame.id, sender: frame.sender, text: frame.text, options: frame.options || [], at: frame.created_at };
         remember(item);
         renderTheirs(item, true);
         if (panel.hidden) setUnread(unread + 1);

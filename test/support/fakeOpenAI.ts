@@ -1,6 +1,8 @@
 /**
  * A fake OpenAI-compatible server on 127.0.0.1: POST /v1/chat/completions
- * answers with a programmed tool call, an error, garbage, or nothing in time.
+ * answers with a programmed tool call, an error, garbage, or nothing in time;
+ * POST /v1/audio/transcriptions (multipart, as the client uploads the file)
+ * with a programmed text, an error or nothing in time.
  * The real `openai` client talks to it over HTTP.
  */
 import http from 'node:http';
@@ -12,8 +14,15 @@ export type FakeOpenAIMode =
   | { kind: 'garbage' }
   | { kind: 'hang'; ms: number };
 
+export type FakeTranscriptionMode = { kind: 'text'; text: string } | { kind: 'error'; status: number } | { kind: 'hang'; ms: number };
+
+/** A transcription request as received: the form's text fields, and the file's name, type and bytes. */
+export interface FakeTranscriptionRequest { fields: Record<string, string>; fileName: string | null; fileType: string | null; file: Buffer }
+
 export interface FakeOpenAI {
   baseURL: string;
+  transcriptions: FakeTranscriptionRequest[];
+  setTranscription(mode: FakeTranscriptionMode): void;
   requests: Array<{ path: string; body: { model: string; messages: Array<{ role: string; content: string }>; tools?: unknown[]; tool_choice?: unknown } }>;
   setMode(mode: FakeOpenAIMode): void;
   close(): Promise<void>;
@@ -21,8 +30,26 @@ export interface FakeOpenAI {
 
 export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', args: { intent: 'unknown' } }): Promise<FakeOpenAI> {
   let mode = initial;
+  let transcription: FakeTranscriptionMode = { kind: 'text', text: 'fake transcription' };
   const requests: FakeOpenAI['requests'] = [];
+  const transcriptions: FakeTranscriptionRequest[] = [];
   const server = http.createServer((req, res) => {
+    if (req.url === '/v1/audio/transcriptions') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        transcriptions.push(readMultipart(Buffer.concat(chunks), req.headers['content-type'] ?? ''));
+        const t = transcription;
+        if (t.kind === 'hang') {
+          setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"text":"too late"}'), t.ms).unref();
+        } else if (t.kind === 'error') {
+          res.writeHead(t.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { message: 'fake failure', type: 'server_error' } }));
+        } else {
+          res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ text: t.text }));
+        }
+      });
+      return;
+    }
     let raw = '';
     req.on('data', (c: Buffer) => { raw += c.toString(); });
     req.on('end', () => {
@@ -58,7 +85,37 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
   return {
     baseURL: `http://127.0.0.1:${port}/v1`,
     requests,
+    transcriptions,
     setMode: (m) => { mode = m; },
+    setTranscription: (m) => { transcription = m; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
+}
+
+/** The parts of a multipart/form-data body, as the openai client sends a transcription (text fields and one file). */
+function readMultipart(body: Buffer, contentType: string): FakeTranscriptionRequest {
+  const boundary = /boundary=(?:"([^"]+)"|([^;]+))/.exec(contentType);
+  const out: FakeTranscriptionRequest = { fields: {}, fileName: null, fileType: null, file: Buffer.alloc(0) };
+  if (!boundary) return out;
+  const delimiter = Buffer.from(`--${boundary[1] ?? boundary[2]}`);
+  let at = body.indexOf(delimiter);
+  while (at !== -1) {
+    const next = body.indexOf(delimiter, at + delimiter.length);
+    if (next === -1) break;
+    const part = body.subarray(at + delimiter.length + 2, next - 2);
+    const headEnd = part.indexOf('\r\n\r\n');
+    const head = part.subarray(0, headEnd).toString('utf8');
+    const content = part.subarray(headEnd + 4);
+    const name = /name="([^"]*)"/.exec(head)?.[1] ?? '';
+    const fileName = /filename="([^"]*)"/.exec(head)?.[1];
+    if (fileName !== undefined) {
+      out.fileName = fileName;
+      out.fileType = /content-type:\s*([^\r\n]+)/i.exec(head)?.[1] ?? null;
+      out.file = Buffer.from(content);
+    } else {
+      out.fields[name] = content.toString('utf8');
+    }
+    at = next;
+  }
+  return out;
 }

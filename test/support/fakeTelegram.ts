@@ -4,10 +4,11 @@
  * "result": ...}` or `{"ok": false, "error_code", "description",
  * "parameters"?}` like Telegram. It knows getMe, sendMessage,
  * answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo and
+ * sendVoice, sendAudio, sendDocument (the file as an HTTP URL), and
  * getUpdates with long-poll semantics (an offset confirms the updates before
  * it; with none waiting, the call waits up to `timeout` seconds for one; 409
  * while a webhook is set). It records every call, can be told to refuse
- * sendMessage (403 blocked, 400 chat not found, 429 with retry_after, 500),
+ * the sends (403 blocked, 400 chat not found, 429 with retry_after, 500),
  * keeps each sent message's markup (inline buttons, a reply keyboard, its removal),
  * and makes updates as Telegram sends them, for the webhook or for polling.
  */
@@ -42,7 +43,14 @@ export interface FakeSentMessage {
   replyKeyboard: { buttons: { text: string; requestContact: boolean }[]; oneTime: boolean; resize: boolean } | null;
   /** The message removes the reply keyboard (reply_markup.remove_keyboard). */
   removesKeyboard: boolean;
+  /** A file sent by URL (sendVoice, sendAudio, sendDocument; `text` is then its caption or ''), else null. */
+  media: { kind: FakeMediaKind; url: string; caption: string | null; duration: number | null } | null;
 }
+
+type FakeMediaKind = 'voice' | 'audio' | 'document';
+/** The send methods that take a file, and the parameter that carries it. */
+const MEDIA_METHODS: Record<string, FakeMediaKind> = { sendVoice: 'voice', sendAudio: 'audio', sendDocument: 'document' };
+type Markup = Pick<FakeSentMessage, 'buttons' | 'replyKeyboard' | 'removesKeyboard'> & { raw: unknown };
 
 export type FakeSendFailure =
   | { kind: 'refuse'; errorCode: number; description: string; retryAfter?: number }
@@ -86,13 +94,13 @@ export class FakeTelegram extends FakeProviderServer {
     return this.sent.filter((m) => m.chatId === String(chatId));
   }
 
-  /** The next sendMessage calls fail this way, one failure each, in order. */
+  /** The next sends (sendMessage or a file) fail this way, one failure each, in order. */
   failNext(...failures: FakeSendFailure[]): this {
     this.failures.push(...failures);
     return this;
   }
 
-  /** Every sendMessage to this chat fails this way (until reset()). */
+  /** Every send to this chat fails this way (until reset()). */
   failChat(chatId: string | number, failure: FakeSendFailure): this {
     this.chatFailures.set(String(chatId), failure);
     return this;
@@ -202,51 +210,68 @@ export class FakeTelegram extends FakeProviderServer {
       }
       case 'sendMessage':
         return this.sendMessage(token, payload, req, res);
+      case 'sendVoice': case 'sendAudio': case 'sendDocument':
+        return this.sendMedia(token, MEDIA_METHODS[method]!, payload, req, res);
       default:
         return writeJson(res, 404, { ok: false, error_code: 404, description: 'Not Found: method not found' });
     }
   }
 
-  private sendMessage(token: string, payload: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
-    const chatId = String(payload.chat_id ?? '');
-    const text = typeof payload.text === 'string' ? payload.text : '';
+  /** Answers with the failure set for this send, if any (true: answered). */
+  private failed(chatId: string, req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const failure = this.chatFailures.get(chatId) ?? this.failures.shift();
-    if (failure?.kind === 'drop') {
-      req.socket.destroy();
-      return;
-    }
+    if (failure?.kind === 'drop') req.socket.destroy();
     if (failure?.kind === 'refuse') {
-      return writeJson(res, failure.errorCode, {
+      writeJson(res, failure.errorCode, {
         ok: false, error_code: failure.errorCode, description: failure.description,
         ...(failure.retryAfter !== undefined ? { parameters: { retry_after: failure.retryAfter } } : {}),
       });
     }
-    if (!chatId) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: chat_id is empty' });
-    if (!text.trim()) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message text is empty' });
-    if (text.length > 4096) return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: message is too long' });
-    const markup = typeof payload.reply_markup === 'string' ? JSON.parse(payload.reply_markup) : payload.reply_markup;
-    const rows = (markup as { inline_keyboard?: { text: string; callback_data: string }[][] } | undefined)?.inline_keyboard ?? [];
-    const buttons = rows.flat().map((b) => ({ text: b.text, data: b.callback_data }));
-    if (buttons.some((b) => Buffer.byteLength(b.data ?? '', 'utf8') > 64 || !b.data)) {
-      return writeJson(res, 400, { ok: false, error_code: 400, description: 'Bad Request: BUTTON_DATA_INVALID' });
-    }
-    const keyboard = (markup as { keyboard?: { text: string; request_contact?: boolean }[][]; one_time_keyboard?: boolean; resize_keyboard?: boolean } | undefined);
-    const replyKeyboard = keyboard?.keyboard ? {
-      buttons: keyboard.keyboard.flat().map((b) => ({ text: b.text, requestContact: b.request_contact === true })),
-      oneTime: keyboard.one_time_keyboard === true, resize: keyboard.resize_keyboard === true,
-    } : null;
-    const removesKeyboard = (markup as { remove_keyboard?: boolean } | undefined)?.remove_keyboard === true;
-    const messageId = (this.messageIds.get(chatId) ?? 0) + 1;
-    this.messageIds.set(chatId, messageId);
-    this.sent.push({ token, chatId, messageId, text, buttons, replyKeyboard, removesKeyboard });
-    const botId = Number(token.split(':')[0]);
+    return failure !== undefined;
+  }
+
+  private sendMessage(token: string, payload: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chatId = String(payload.chat_id ?? '');
+    const text = typeof payload.text === 'string' ? payload.text : '';
+    if (this.failed(chatId, req, res)) return;
+    if (!chatId) return badRequest(res, 'chat_id is empty');
+    if (!text.trim()) return badRequest(res, 'message text is empty');
+    if (text.length > 4096) return badRequest(res, 'message is too long');
+    const markup = markupOf(payload);
+    if (!markup) return badRequest(res, 'BUTTON_DATA_INVALID');
+    this.answerSent(res, { token, chatId, text, ...markup, media: null }, { text });
+  }
+
+  /** sendVoice, sendAudio or sendDocument with the file as an HTTP URL, which Telegram fetches. */
+  private sendMedia(token: string, kind: FakeMediaKind, payload: Record<string, unknown>, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chatId = String(payload.chat_id ?? '');
+    const url = payload[kind];
+    const caption = typeof payload.caption === 'string' ? payload.caption : null;
+    if (this.failed(chatId, req, res)) return;
+    if (!chatId) return badRequest(res, 'chat_id is empty');
+    if (typeof url !== 'string' || !/^https?:\/\/[^/]/.test(url)) return badRequest(res, 'wrong HTTP URL specified');
+    if (caption !== null && caption.length > 1024) return badRequest(res, 'message caption is too long');
+    const markup = markupOf(payload);
+    if (!markup) return badRequest(res, 'BUTTON_DATA_INVALID');
+    const duration = typeof payload.duration === 'number' ? payload.duration : null;
+    const file = { file_id: `fake_${kind}_${Date.now()}`, file_unique_id: `u${Date.now()}`, ...(duration !== null ? { duration } : {}) };
+    this.answerSent(res, { token, chatId, text: caption ?? '', ...markup, media: { kind, url, caption, duration } }, { [kind]: file, ...(caption ? { caption } : {}) });
+  }
+
+  /** Records a sent message and answers with it as Telegram does (a Message with its new id). */
+  private answerSent(res: http.ServerResponse, sent: Omit<FakeSentMessage, 'messageId'> & { raw: unknown }, content: Record<string, unknown>): void {
+    const { raw, ...message } = sent;
+    const messageId = (this.messageIds.get(sent.chatId) ?? 0) + 1;
+    this.messageIds.set(sent.chatId, messageId);
+    this.sent.push({ ...message, messageId });
+    const botId = Number(sent.token.split(':')[0]);
     writeJson(res, 200, {
       ok: true,
       result: {
-        message_id: messageId, date: Math.floor(Date.now() / 1000), text,
+        message_id: messageId, date: Math.floor(Date.now() / 1000), ...content,
         from: { id: botId, is_bot: true, first_name: 'Clinic bot', username: `clinic_${botId}_bot` },
-        chat: { id: Number(chatId), type: 'private', first_name: 'Patient' },
-        ...(markup ? { reply_markup: markup } : {}),
+        chat: { id: Number(sent.chatId), type: 'private', first_name: 'Patient' },
+        ...(raw ? { reply_markup: raw } : {}),
       },
     });
   }
@@ -256,6 +281,22 @@ export class FakeTelegram extends FakeProviderServer {
     return this.webhooks.get(token);
   }
 }
+
+/** A send's reply_markup (JSON or a form's JSON string) as recorded; null when a button's callback_data is invalid. */
+function markupOf(payload: Record<string, unknown>): Markup | null {
+  const raw = typeof payload.reply_markup === 'string' ? JSON.parse(payload.reply_markup) : payload.reply_markup;
+  const rows = (raw as { inline_keyboard?: { text: string; callback_data: string }[][] } | undefined)?.inline_keyboard ?? [];
+  const buttons = rows.flat().map((b) => ({ text: b.text, data: b.callback_data }));
+  if (buttons.some((b) => Buffer.byteLength(b.data ?? '', 'utf8') > 64 || !b.data)) return null;
+  const keyboard = (raw as { keyboard?: { text: string; request_contact?: boolean }[][]; one_time_keyboard?: boolean; resize_keyboard?: boolean } | undefined);
+  const replyKeyboard = keyboard?.keyboard ? {
+    buttons: keyboard.keyboard.flat().map((b) => ({ text: b.text, requestContact: b.request_contact === true })),
+    oneTime: keyboard.one_time_keyboard === true, resize: keyboard.resize_keyboard === true,
+  } : null;
+  return { buttons, replyKeyboard, removesKeyboard: (raw as { remove_keyboard?: boolean } | undefined)?.remove_keyboard === true, raw };
+}
+
+const badRequest = (res: http.ServerResponse, what: string) => writeJson(res, 400, { ok: false, error_code: 400, description: `Bad Request: ${what}` });
 
 function writeJson(res: http.ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.writableEnded) return;

@@ -1,7 +1,7 @@
 /**
  * A fake Twilio REST API on 127.0.0.1, at Twilio's wire protocol: form POSTs
  * to /2010-04-01/Accounts/{sid}/Messages.json answered like Twilio (201, a
- * message resource with an `SM…` sid), and the message list (GET, newest
+ * message resource with an `SM…` sid; a Body, MediaUrl fields or both), and the message list (GET, newest
  * first) the adapter reads after an in-doubt attempt. It records every
  * message, and can be told to refuse (400 with a Twilio code), to answer 500,
  * or to drop connections. Plus helpers that send signed inbound webhooks and
@@ -24,7 +24,12 @@ export interface FakeTwilioMessage {
   to: string;
   from: string | null;
   messagingServiceSid: string | null;
+  /** The Body field ('' when it was not sent: a message with MediaUrl alone). */
   body: string;
+  /** The MediaUrl fields, in order (an MMS; empty for a text). */
+  mediaUrls: string[];
+  /** The names of the form fields posted, sorted (to tell an absent Body from an empty one). */
+  fields: string[];
   statusCallback: string | null;
   /** The Basic auth user the request carried. */
   authUser: string | null;
@@ -134,13 +139,16 @@ export class FakeTwilio extends FakeProviderServer {
     if (mode.kind === 'error500') return json(500, { code: 20500, message: 'Internal Server Error', status: 500 });
     if (mode.kind === 'refuse') return json(mode.status, { code: mode.code, message: mode.message, more_info: `https://www.twilio.com/docs/errors/${mode.code}`, status: mode.status });
     const body = form.get('Body');
-    if (!to || body == null || (!form.get('From') && !form.get('MessagingServiceSid'))) {
-      return json(400, { code: 21604, message: "A 'To' phone number, a 'From' or 'MessagingServiceSid' and a 'Body' are required.", status: 400 });
+    const mediaUrls = form.getAll('MediaUrl');
+    if (!to || (body == null && mediaUrls.length === 0) || (!form.get('From') && !form.get('MessagingServiceSid'))) {
+      return json(400, { code: 21604, message: "A 'To' phone number, a 'From' or 'MessagingServiceSid' and a 'Body' or 'MediaUrl' are required.", status: 400 });
     }
+    // Twilio fetches each MediaUrl itself: it must be a public http(s) URL.
+    if (mediaUrls.some((u) => !/^https?:\/\//.test(u))) return json(400, { code: 21620, message: 'Invalid media URL(s)', status: 400 });
     const auth = req.headers.authorization?.startsWith('Basic ') ? Buffer.from(req.headers.authorization.slice(6), 'base64').toString().split(':')[0]! : null;
     const message: FakeTwilioMessage = {
       sid: `SM${randomBytes(16).toString('hex')}`, accountSid, to, from: form.get('From'), messagingServiceSid: form.get('MessagingServiceSid'),
-      body, statusCallback: form.get('StatusCallback'), authUser: auth, createdAt: new Date(),
+      body: body ?? '', mediaUrls, fields: [...new Set(form.keys())].sort(), statusCallback: form.get('StatusCallback'), authUser: auth, createdAt: new Date(),
     };
     this.messages.push(message);
     json(201, this.resource(message));
@@ -151,7 +159,7 @@ export class FakeTwilio extends FakeProviderServer {
     return {
       sid: x.sid, account_sid: x.accountSid, to: x.to, from: x.from, messaging_service_sid: x.messagingServiceSid, body: x.body,
       status: 'queued', direction: 'outbound-api', api_version: '2010-04-01', num_segments: String(Math.max(1, Math.ceil(x.body.length / 153))),
-      num_media: '0', date_created: rfc2822(x.createdAt), date_updated: rfc2822(x.createdAt), date_sent: null,
+      num_media: String(x.mediaUrls.length), date_created: rfc2822(x.createdAt), date_updated: rfc2822(x.createdAt), date_sent: null,
       error_code: null, error_message: null, price: null, price_unit: 'USD',
       uri: `/2010-04-01/Accounts/${x.accountSid}/Messages/${x.sid}.json`, subresource_uris: {},
     };

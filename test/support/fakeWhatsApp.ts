@@ -2,7 +2,8 @@
  * A fake WhatsApp Cloud API (Meta Graph API) on 127.0.0.1, at its wire
  * protocol: JSON POSTs to /v21.0/{phone_number_id}/messages with a Bearer
  * token, answered like Graph (200, `{messaging_product, contacts, messages:
- * [{id: "wamid…"}]}`) or with a Graph error body (`{error: {message, type,
+ * [{id: "wamid…"}]}`; text, interactive, template, and audio or document
+ * messages by link) or with a Graph error body (`{error: {message, type,
  * code, error_subcode, fbtrace_id}}`). It records every accepted message and
  * can be told to refuse, to answer 500 or to drop connections. Plus helpers
  * that post notifications to the service signed as Meta signs them
@@ -24,7 +25,7 @@ export interface FakeWaMessage {
   /** The recipient as sent: digits only. */
   to: string;
   type: string;
-  /** The text body, the interactive body's text, or a template's first body parameter. */
+  /** The text body, the interactive body's text, a template's first body parameter, or a document's caption. */
   text: string;
   /** A template message's name and language code, else null. */
   template: { name: string; language: string } | null;
@@ -33,6 +34,8 @@ export interface FakeWaMessage {
     body: { text: string };
     action: { buttons?: { type: string; reply: { id: string; title: string } }[]; button?: string; sections?: { rows: { id: string; title: string; description?: string }[] }[] };
   } | null;
+  /** An audio or document message's file (by link), else null. */
+  media: { type: 'audio' | 'document'; link: string; filename: string | null; caption: string | null } | null;
   /** The Authorization header. */
   auth: string | null;
   raw: Record<string, unknown>;
@@ -156,11 +159,12 @@ export class FakeWhatsApp extends FakeProviderServer {
     if (problem) return graphError(400, 100, `(#100) ${problem}`);
     const interactive = (body.interactive ?? null) as FakeWaMessage['interactive'];
     const template = body.type === 'template' ? body.template as FakeTemplate : null;
+    const media = mediaOf(body);
     const message: FakeWaMessage = {
       id: `wamid.${randomBytes(24).toString('base64url')}`, phoneNumberId: decodeURIComponent(m[1]!), to, type: String(body.type),
-      text: body.type === 'text' ? (body.text as { body: string }).body : template ? template.components[0].parameters[0].text : interactive?.body.text ?? '',
+      text: body.type === 'text' ? (body.text as { body: string }).body : template ? template.components[0].parameters[0].text : interactive?.body.text ?? media?.caption ?? '',
       template: template ? { name: template.name, language: template.language.code } : null,
-      interactive, auth: req.headers.authorization ?? null, raw: body,
+      interactive, media, auth: req.headers.authorization ?? null, raw: body,
     };
     this.messages.push(message);
     json(200, { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: message.id }] });
@@ -191,11 +195,32 @@ function validateTemplate(t: FakeTemplate | undefined): string | null {
   return p.text.length <= 1024 ? null : 'Param text is too long';
 }
 
+type FakeMediaObject = { link?: unknown; id?: unknown; caption?: unknown; filename?: unknown };
+
+/** An audio or document message's object as recorded, else null. */
+function mediaOf(body: Record<string, unknown>): FakeWaMessage['media'] {
+  if (body.type !== 'audio' && body.type !== 'document') return null;
+  const o = body[body.type] as FakeMediaObject;
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  return { type: body.type, link: String(o.link), filename: str(o.filename), caption: str(o.caption) };
+}
+
+/** An audio or document object as the real API checks it: a public link (Meta fetches it); audio takes no caption or file name. */
+function validateMedia(type: 'audio' | 'document', o: FakeMediaObject | undefined): string | null {
+  if (!o || typeof o !== 'object') return `Param ${type} is required`;
+  if (typeof o.link !== 'string' || !/^https?:\/\/[^/]/.test(o.link)) return `Param ${type}['link'] is not a valid URL`;
+  if (type === 'audio' && (o.caption !== undefined || o.filename !== undefined)) return 'Param audio takes no caption or filename';
+  if (o.caption !== undefined && (typeof o.caption !== 'string' || !o.caption || o.caption.length > 1024)) return `Param ${type}['caption'] is invalid`;
+  if (o.filename !== undefined && (typeof o.filename !== 'string' || !o.filename)) return `Param ${type}['filename'] is invalid`;
+  return null;
+}
+
 /** What the real API rejects with (#100): the limits the adapter must respect. */
 function validate(body: Record<string, unknown>): string | null {
   if (body.messaging_product !== 'whatsapp') return 'The parameter messaging_product is required.';
   if (typeof body.to !== 'string' || !/^\d{6,15}$/.test(body.to)) return 'Invalid parameter: to';
   if (body.type === 'template') return validateTemplate(body.template as FakeTemplate | undefined);
+  if (body.type === 'audio' || body.type === 'document') return validateMedia(body.type, body[body.type] as FakeMediaObject | undefined);
   if (body.type === 'text') {
     const text = (body.text as { body?: unknown } | undefined)?.body;
     return typeof text === 'string' && text.length > 0 && text.length <= 4096 ? null : 'Param text[\'body\'] is invalid';

@@ -1,0 +1,124 @@
+/**
+ * Audio files of voice messages (POST /messages/voice). The bytes are sealed
+ * at rest like message content (as base64 inside the sealed text, so the
+ * re-sealing after a key rotation and the encryption status cover them as a
+ * sealed column), with the transcription beside them. A provider or a web
+ * chat visitor fetches a file by its capability URL (mediaPath): the token in
+ * it is the authority, so only its SHA-256 is kept, and a file is served only
+ * while its conversation is not deleted.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db, OrgScope } from './base.js';
+import { newId } from '../lib/ids.js';
+import { UNREADABLE } from '../lib/encryption.js';
+import { openText, sealText } from './encryption.js';
+
+export type AudioFormat = 'mp3' | 'ogg' | 'wav';
+
+export const AUDIO_MIME_TYPES: Readonly<Record<AudioFormat, string>> = { mp3: 'audio/mpeg', ogg: 'audio/ogg', wav: 'audio/wav' };
+
+/** What metadata.media of a voice message holds (snake_case, as stored). */
+export interface StoredMedia {
+  id: string;
+  url: string;
+  format: AudioFormat;
+  mime_type: string;
+  duration_seconds: number | null;
+  size_bytes: number;
+  file_name: string;
+}
+
+const FORMATS: readonly string[] = Object.keys(AUDIO_MIME_TYPES);
+
+/** The audio a stored message carries (metadata.media), or null when none (or not in a shape this code wrote). */
+export function storedMediaOf(metadata: Record<string, unknown> | null | undefined): StoredMedia | null {
+  const m = metadata?.media as Partial<StoredMedia> | undefined;
+  if (!m || typeof m !== 'object' || typeof m.url !== 'string' || !FORMATS.includes(m.format as string)) return null;
+  return {
+    id: typeof m.id === 'string' ? m.id : '',
+    url: m.url,
+    format: m.format as AudioFormat,
+    mime_type: typeof m.mime_type === 'string' ? m.mime_type : AUDIO_MIME_TYPES[m.format as AudioFormat],
+    duration_seconds: typeof m.duration_seconds === 'number' ? m.duration_seconds : null,
+    size_bytes: typeof m.size_bytes === 'number' ? m.size_bytes : 0,
+    file_name: typeof m.file_name === 'string' ? m.file_name : `voice-message.${m.format}`,
+  };
+}
+
+/** A reserved file: its id and token are known before the message that carries its URL is stored. */
+export interface MediaFileRef { id: string; token: string; format: AudioFormat }
+
+export interface MediaFileInput {
+  patientId: string | null;
+  conversationId: string;
+  messageId: string;
+  bytes: Buffer;
+  durationMs: number | null;
+  transcription: string | null;
+  transcriptionLanguage: string | null;
+  now: Date;
+}
+
+const hashOf = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/** A new file's id and capability token (256 random bits). */
+export function reserveMediaFile(format: AudioFormat): MediaFileRef {
+  return { id: newId('media'), token: randomBytes(32).toString('base64url'), format };
+}
+
+/** Where the file is served, relative to the service's origin (GET /media/:org/:id/:token). */
+export function mediaPath(scope: OrgScope, ref: MediaFileRef): string {
+  return `/media/${scope.organizationId}/${ref.id}/${ref.token}.${ref.format}`;
+}
+
+/** Stores a reserved file, sealed, in the transaction that stores its message. */
+export async function storeMediaFile(db: Db, scope: OrgScope, ref: MediaFileRef, input: MediaFileInput): Promise<void> {
+  await (db as Knex)('media_files').insert({
+    id: ref.id,
+    organization_id: scope.organizationId,
+    patient_id: input.patientId,
+    conversation_id: input.conversationId,
+    message_id: input.messageId,
+    format: ref.format,
+    mime_type: AUDIO_MIME_TYPES[ref.format],
+    byte_size: input.bytes.length,
+    duration_ms: input.durationMs,
+    token_hash: hashOf(ref.token),
+    data: sealText(db, input.bytes.toString('base64')),
+    transcription: input.transcription === null ? null : sealText(db, input.transcription),
+    transcription_language: input.transcriptionLanguage,
+    created_at: input.now,
+  });
+}
+
+export interface ServedMediaFile { bytes: Buffer; mimeType: string; format: AudioFormat }
+
+/**
+ * The file behind a capability URL, or null (unknown id, wrong token, deleted
+ * conversation, or bytes no configured key opens): the caller answers 404 to all.
+ */
+export async function readServedMediaFile(db: Db, scope: OrgScope, id: string, token: string): Promise<ServedMediaFile | null> {
+  const row = (await (db as Knex)('media_files as m')
+    .join('conversations as c', function joinLive() {
+      this.on('c.id', '=', 'm.conversation_id').andOn('c.organization_id', '=', 'm.organization_id');
+    })
+    .whereNull('c.deleted_at')
+    .where({ 'm.id': id, 'm.organization_id': scope.organizationId })
+    .first('m.token_hash', 'm.data', 'm.mime_type', 'm.format')) as { token_hash: string; data: string; mime_type: string; format: AudioFormat } | undefined;
+  if (!row) return null;
+  const given = Buffer.from(hashOf(token), 'hex');
+  const kept = Buffer.from(row.token_hash, 'hex');
+  if (given.length !== kept.length || !timingSafeEqual(given, kept)) return null;
+  const encoded = openText(db, row.data);
+  if (encoded === UNREADABLE) return null;
+  return { bytes: Buffer.from(encoded, 'base64'), mimeType: row.mime_type, format: row.format };
+}
+
+/** The transcriptions of the organization's files `ids` (opened), for presenting their messages. */
+export async function transcriptionsOf(db: Db, scope: OrgScope, ids: readonly string[]): Promise<Map<string, string | null>> {
+  if (ids.length === 0) return new Map();
+  const rows = (await (db as Knex)('media_files').where('organization_id', scope.organizationId).whereIn('id', [...new Set(ids)])
+    .select('id', 'transcription')) as { id: string; transcription: string | null }[];
+  return new Map(rows.map((r) => [r.id, r.transcription === null ? null : openText(db, r.transcription)]));
+}
