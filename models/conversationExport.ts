@@ -4,13 +4,15 @@
  * read in bounded batches (keyset pagination), so a caller can stream it
  * without ever holding the whole export. No transaction is held between
  * batches: the caller may wait on a slow client between two reads (PGlite
- * has a single connection).
+ * has a single connection). Voice messages come with their transcriptions
+ * (attachTranscriptions).
  */
 import type { Knex } from 'knex';
 import type { Db, OrgScope } from './base.js';
 import { filteredConversations, getConversation, type Conversation, type ConversationFilter } from './conversations.js';
 import { listConversationMessages, Message } from './messages.js';
 import { getOrganization } from './organizations.js';
+import { attachTranscriptions } from './mediaFiles.js';
 
 export interface ConversationExport {
   organization: { id: string; name: string; time_zone: string };
@@ -23,6 +25,7 @@ export interface ConversationExport {
 export async function loadConversationExport(db: Db, scope: OrgScope, id: string): Promise<ConversationExport> {
   const conversation = await getConversation(db, scope, id);
   const messages = await listConversationMessages(db, scope, id);
+  await attachTranscriptions(db, scope, messages);
   const org = await getOrganization(db, scope.organizationId);
   return { organization: { id: org.id, name: org.name, time_zone: org.time_zone }, conversation, messages };
 }
@@ -114,5 +117,7 @@ async function messagesPage(db: Db, scope: OrgScope, ids: string[], after: { pos
     q.whereRaw('(array_position(?::text[], messages.conversation_id), messages.created_at, messages.id) > (?, ?::timestamptz, ?)',
       [ids, after.position, after.createdAt, after.id]);
   }
-  return (await q) as PagedMessage[];
+  const page = (await q) as PagedMessage[];
+  await attachTranscriptions(db, scope, page);
+  return page;
 }

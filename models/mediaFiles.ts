@@ -115,10 +115,28 @@ export async function readServedMediaFile(db: Db, scope: OrgScope, id: string, t
   return { bytes: Buffer.from(encoded, 'base64'), mimeType: row.mime_type, format: row.format };
 }
 
-/** The transcriptions of the organization's files `ids` (opened), for presenting their messages. */
-export async function transcriptionsOf(db: Db, scope: OrgScope, ids: readonly string[]): Promise<Map<string, string | null>> {
-  if (ids.length === 0) return new Map();
-  const rows = (await (db as Knex)('media_files').where('organization_id', scope.organizationId).whereIn('id', [...new Set(ids)])
+/** The opened transcription of each voice message read with attachTranscriptions (or noted by its sender). */
+const transcriptions = new WeakMap<object, string | null>();
+
+/** A voice message's transcription, when attachTranscriptions (or noteTranscription) gave it one; null otherwise. */
+export function transcriptionOf(message: object): string | null {
+  return transcriptions.get(message) ?? null;
+}
+
+/** Notes a voice message's transcription on the message just stored (its sender has it in hand). */
+export function noteTranscription(message: object, text: string | null): void {
+  transcriptions.set(message, text);
+}
+
+/**
+ * Reads the transcriptions of `messages`' voice messages (one statement),
+ * opened, for presenting and exporting them (transcriptionOf).
+ */
+export async function attachTranscriptions<M extends { content_type: string; metadata: Record<string, unknown> | null }>(db: Db, scope: OrgScope, messages: readonly M[]): Promise<void> {
+  const voice = messages.map((m) => ({ m, id: m.content_type === 'voice' ? storedMediaOf(m.metadata)?.id : undefined })).filter((v): v is { m: M; id: string } => Boolean(v.id));
+  if (voice.length === 0) return;
+  const rows = (await (db as Knex)('media_files').where('organization_id', scope.organizationId).whereIn('id', [...new Set(voice.map((v) => v.id))])
     .select('id', 'transcription')) as { id: string; transcription: string | null }[];
-  return new Map(rows.map((r) => [r.id, r.transcription === null ? null : openText(db, r.transcription)]));
+  const byId = new Map(rows.map((r) => [r.id, r.transcription === null ? null : openText(db, r.transcription)]));
+  for (const { m, id } of voice) transcriptions.set(m, byId.get(id) ?? null);
 }

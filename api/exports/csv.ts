@@ -9,12 +9,13 @@ import type { Conversation } from '../../models/conversations.js';
 import type { Message } from '../../models/messages.js';
 import { visibleStatus } from '../../models/outbox.js';
 import { iso } from '../presenters/patients.js';
+import { transcriptionOf } from '../../models/mediaFiles.js';
 
 export const CSV_CONTENT_TYPE = 'text/csv; charset=utf-8';
 
 export const CSV_COLUMNS = [
   'conversation_id', 'message_id', 'timestamp', 'patient_id', 'patient_name', 'channel', 'language',
-  'direction', 'sender', 'content_type', 'status', 'content',
+  'direction', 'sender', 'content_type', 'status', 'content', 'transcription',
 ] as const;
 
 type CsvRow = Record<(typeof CSV_COLUMNS)[number], string>;
@@ -34,6 +35,8 @@ export function messageRow(c: Conversation, m: Message): CsvRow {
     content_type: m.content_type,
     status: visibleStatus(m),
     content: m.content,
+    // A voice message's words (its content is the audio's URL).
+    transcription: transcriptionOf(m) ?? '',
   };
 }
 

@@ -13,6 +13,7 @@ import { DateTime } from 'luxon';
 import type { ConversationExport } from '../../models/conversationExport.js';
 import type { Message } from '../../models/messages.js';
 import { visibleStatus } from '../../models/outbox.js';
+import { storedMediaOf, transcriptionOf } from '../../models/mediaFiles.js';
 
 export const PDF_CONTENT_TYPE = 'application/pdf';
 
@@ -106,7 +107,7 @@ export async function renderConversationPdf(exp: ConversationExport, opts: PdfOp
     if (doc.y + 40 > doc.page.height - doc.page.margins.bottom) doc.addPage();
     const status = m.direction === 'outbound' ? ` · ${visibleStatus(m)}` : '';
     doc.font('bold').fontSize(9).fillColor('#555555').text(`${local(m.created_at)} · ${printable(senderLabel(m, c.patient_name ?? null))}${status}`, { width });
-    doc.font('body').fontSize(11).fillColor('black').text(printable(m.content) || ' ', { width });
+    doc.font('body').fontSize(11).fillColor('black').text(printable(pdfBody(m)) || ' ', { width });
     if (m.options?.length) {
       doc.fontSize(9).fillColor('#555555').text(`Options: ${m.options.map((o, i) => `${i + 1}. ${printable(o.label)}`).join('   ')}`, { width });
     }
@@ -133,4 +134,13 @@ function rule(doc: PDFKit.PDFDocument, width: number): void {
   const y = doc.y;
   doc.moveTo(doc.page.margins.left, y).lineTo(doc.page.margins.left + width, y).lineWidth(0.5).strokeColor('#999999').stroke();
   doc.moveDown(0.8);
+}
+
+/** What a message says in the transcript: a voice message by its length and words (its content is only the audio's URL). */
+function pdfBody(m: Message): string {
+  const media = m.content_type === 'voice' ? storedMediaOf(m.metadata) : null;
+  if (!media) return m.content;
+  const length = media.duration_seconds === null ? '' : ` (${Math.floor(media.duration_seconds / 60)}:${String(media.duration_seconds % 60).padStart(2, '0')})`;
+  const words = transcriptionOf(m);
+  return `[Voice message${length}]${words ? ` ${words}` : ''}`;
 }

@@ -51,10 +51,10 @@ export function presentConversation(c: Conversation): ConversationView {
   };
 }
 
-export function presentConversationDetail(c: Conversation, messages: Message[], transcriptions?: ReadonlyMap<string, string | null>): ConversationDetailView {
+export function presentConversationDetail(c: Conversation, messages: Message[]): ConversationDetailView {
   return {
     ...presentConversation(c),
-    messages: messages.map((m) => presentMessage(m, transcriptions)),
+    messages: messages.map(presentMessage),
     metadata: { intent: c.intent, sentiment: c.sentiment, escalated: c.escalated },
   };
 }

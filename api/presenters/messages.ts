@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Message } from '../../models/messages.js';
 import { iso } from './patients.js';
 import { visibleStatus } from '../../models/outbox.js';
-import { storedMediaOf } from '../../models/mediaFiles.js';
+import { storedMediaOf, transcriptionOf } from '../../models/mediaFiles.js';
 
 export const messageSchema = z.object({
   id: z.string(),
@@ -34,21 +34,16 @@ export const messageSchema = z.object({
 
 export type MessageView = z.infer<typeof messageSchema>;
 
-/** The voice part of a message's view: `transcriptions` holds the opened transcription by media file id (transcriptionsOf). */
-function voiceMetadata(m: Message, transcriptions?: ReadonlyMap<string, string | null>): MessageView['metadata'] {
+/** The voice part of a message's view; its transcription when attachTranscriptions read it. */
+function voiceMetadata(m: Message): MessageView['metadata'] {
   if (m.content_type !== 'voice') return undefined;
   const media = storedMediaOf(m.metadata);
   if (!media) return undefined;
-  return { duration: media.duration_seconds, format: media.format, size_bytes: media.size_bytes, transcription: transcriptions?.get(media.id) ?? null };
+  return { duration: media.duration_seconds, format: media.format, size_bytes: media.size_bytes, transcription: transcriptionOf(m) };
 }
 
-/** The ids of the media files behind `messages`' voice messages (for transcriptionsOf). */
-export function voiceMediaIds(messages: readonly Message[]): string[] {
-  return messages.filter((m) => m.content_type === 'voice').map((m) => storedMediaOf(m.metadata)?.id).filter((id): id is string => Boolean(id));
-}
-
-export function presentMessage(m: Message, transcriptions?: ReadonlyMap<string, string | null>): MessageView {
-  const voice = voiceMetadata(m, transcriptions);
+export function presentMessage(m: Message): MessageView {
+  const voice = voiceMetadata(m);
   return {
     id: m.id,
     conversation_id: m.conversation_id,

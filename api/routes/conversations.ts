@@ -4,8 +4,8 @@ import { route, paginationQuery, paginate, parseSort, idParam } from '../http/ro
 import { channelInput, conversationStatusInput, dateOrDateTime, languageInput } from '../schemas/common.js';
 import { orgDateBounds } from '../../models/dateRange.js';
 import { conversationSchema, conversationDetailSchema, presentConversation, presentConversationDetail } from '../presenters/conversations.js';
-import { messageSchema, presentMessage, voiceMediaIds } from '../presenters/messages.js';
-import { transcriptionsOf } from '../../models/mediaFiles.js';
+import { messageSchema, presentMessage } from '../presenters/messages.js';
+import { attachTranscriptions } from '../../models/mediaFiles.js';
 import {
   CONVERSATION_SORTS, closeConversation, deleteConversation, getConversation, handoffConversation, listConversations,
   queueStaffReply, resumeConversation,
@@ -17,7 +17,8 @@ async function detail(deps: AppDeps, orgId: string, id: string) {
   const scope = { organizationId: orgId };
   const conv = await getConversation(deps.db.knex, scope, id);
   const messages = await listConversationMessages(deps.db.knex, scope, id);
-  return presentConversationDetail(conv, messages, await transcriptionsOf(deps.db.knex, scope, voiceMediaIds(messages)));
+  await attachTranscriptions(deps.db.knex, scope, messages);
+  return presentConversationDetail(conv, messages);
 }
 
 const convParam = idParam('conv');

@@ -12,7 +12,7 @@ import type { UploadedFile } from '../http/multipart.js';
 import { messageSchema, presentMessage } from '../presenters/messages.js';
 import { languageInput } from '../schemas/common.js';
 import { queueOutboundMessage } from '../../models/messages.js';
-import { AUDIO_MIME_TYPES, mediaPath, reserveMediaFile, storeMediaFile, type StoredMedia } from '../../models/mediaFiles.js';
+import { AUDIO_MIME_TYPES, mediaPath, noteTranscription, reserveMediaFile, storeMediaFile, type StoredMedia } from '../../models/mediaFiles.js';
 import { readAudioFacts, type AudioFacts } from '../../lib/audio.js';
 import { fieldError, unprocessable } from '../../lib/errors.js';
 import { findDestination, MESSAGE_CHANNELS, openDestination } from './messages.js';
@@ -83,7 +83,8 @@ export const voiceMessageRoutes = [
         return queued;
       });
       deps.hooks.outboundQueued?.();
-      return { data: presentMessage(message, new Map([[ref.id, transcription?.text ?? null]])), message: 'Voice message queued for delivery' };
+      noteTranscription(message, transcription?.text ?? null);
+      return { data: presentMessage(message), message: 'Voice message queued for delivery' };
     },
   }),
 ];

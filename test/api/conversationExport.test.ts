@@ -1,31 +1,9 @@
 import assert from 'node:assert/strict';
-import { parse } from 'csv-parse/sync';
-import { getDocument } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { createTestOrg, createTestUser, buildPatient, buildConversation, insertConversation, type TestOrg } from '../support/factories.js';
 import { startExtraService } from '../support/service.js';
-import { ApiClient, type ApiResponse } from '../support/client.js';
+import { ApiClient } from '../support/client.js';
 import { queueOutboundMessage } from '../../models/messages.js';
-
-type Row = Record<string, string>;
-const COLUMNS = ['conversation_id', 'message_id', 'timestamp', 'patient_id', 'patient_name', 'channel', 'language', 'direction', 'sender', 'content_type', 'status', 'content'];
-
-function csvRows(res: ApiResponse): Row[] {
-  assert.ok(res.text.startsWith('\uFEFF'), 'a UTF-8 byte order mark for spreadsheets');
-  const header = parse(res.text, { bom: true, to_line: 1 }) as string[][];
-  assert.deepEqual(header[0], COLUMNS);
-  return parse(res.text, { bom: true, columns: true }) as Row[];
-}
-
-async function pdfText(bytes: Buffer): Promise<{ pages: number; text: string }> {
-  assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
-  const doc = await getDocument({ data: new Uint8Array(bytes), verbosity: 0 }).promise;
-  let text = '';
-  for (let p = 1; p <= doc.numPages; p++) {
-    const content = await (await doc.getPage(p)).getTextContent();
-    for (const item of content.items) if ('str' in item) text += item.str + (item.hasEOL ? '\n' : '');
-  }
-  return { pages: doc.numPages, text };
-}
+import { csvRows, pdfText } from '../support/exports.js';
 
 const day = (iso: string) => new Date(iso);
 const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
@@ -68,7 +46,7 @@ describe('/api/v1/conversations/:id/export', () => {
     assert.deepEqual(rows[0], {
       conversation_id: conv.id, message_id: conv.messageIds[0], timestamp: '2025-03-10T09:00:01.000Z', patient_id: patient.id,
       patient_name: 'José "Pepe" García, Jr.', channel: 'whatsapp', language: 'es', direction: 'inbound', sender: 'patient',
-      content_type: 'text', status: 'received', content: tricky,
+      content_type: 'text', status: 'received', content: tricky, transcription: '',
     });
     assert.equal(rows[1].sender, 'assistant');
     assert.equal(rows[1].status, 'delivered');

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestOrg, buildPatient, buildConversation, type TestOrg } from '../support/factories.js';
 import { ApiClient, type ApiResponse } from '../support/client.js';
 import { assertMatchesOpenApi } from '../support/openapi.js';
@@ -11,6 +13,7 @@ import { waitForStatus } from '../support/whatsappService.js';
 import { parseKeyRing } from '../../lib/encryption.js';
 import { rewrapSealedRows } from '../../models/encryption.js';
 import { TEST_ENCRYPTION_KEYS } from '../support/service.js';
+import { csvRows, pdfText } from '../support/exports.js';
 
 const MP3 = readFileSync(new URL('../fixtures/audio/voice.mp3', import.meta.url));
 const OGG = readFileSync(new URL('../fixtures/audio/voice.ogg', import.meta.url));
@@ -162,8 +165,9 @@ describe('/api/v1/messages/voice', () => {
     assert.equal(await t.svc.deps.db.knex('media_files').where({ organization_id: t.org.id }).count('* as n').first().then((r) => Number(r!.n)), 0);
   });
 
-  it('multipart bodies are not read on other routes', async () => {
+  it('multipart bodies are not read on other routes, and no upload reaches the disk', async () => {
     const t = await createTestOrg();
+    const tmpBefore = new Set(readdirSync(tmpdir()));
     const form = new FormData();
     form.append('content', 'Hello');
     form.append('audio_file', new Blob([new Uint8Array(MP3)]), 'a.mp3');
@@ -171,6 +175,13 @@ describe('/api/v1/messages/voice', () => {
     assert.equal(res.status, 400);
     const fields = (await res.json()).error.details.fields.map((f: { field: string }) => f.field).sort();
     assert.deepEqual(fields, ['content', 'patient_id']);
+    // Nor unauthenticated, nor on the voice route itself: the file is read in memory.
+    const anonymous = await fetch(`${t.svc.url}/api/v1/auth/login`, { method: 'POST', body: form });
+    assert.equal(anonymous.status, 400);
+    const { patient } = await webchatPatient(t);
+    assert.equal((await postVoice(t.admin.client, { fields: { patient_id: patient.id }, file: { bytes: MP3, name: 'a.mp3' } })).status, 202);
+    const sizeOf = (f: string) => { try { return statSync(join(tmpdir(), f)).size; } catch { return -1; } }; // other processes' files come and go
+    assert.deepEqual(readdirSync(tmpdir()).filter((f) => !tmpBefore.has(f) && sizeOf(f) === MP3.length), []);
   });
 
   it('re-sealing after a key rotation moves a voice message to the primary key, and it is served the same', async () => {
@@ -239,6 +250,30 @@ describe('/api/v1/messages/voice', () => {
       assert.match(stored.transcription, /^enc:v1:/);
       const detail = await client.get(`/api/v1/conversations/${res.body.data.conversation_id}`);
       assert.equal(detail.body.data.messages.find((m: { id: string }) => m.id === res.body.data.id).metadata.transcription, 'Tus resultados están listos.');
+    });
+
+    it('conversation exports carry a voice message and its transcription: JSON metadata, the CSV transcription column, the PDF transcript', async () => {
+      const t = await createTestOrg();
+      const { client } = await providerService(t);
+      const patient = await buildPatient(t);
+      openai.setTranscription({ kind: 'text', text: 'Your results are ready' });
+      const res = await postVoice(client, { fields: { patient_id: patient.id, channel: 'sms' }, file: { bytes: OGG, name: 'a.ogg' } });
+      assert.equal(res.status, 202, res.text);
+      const conv = res.body.data.conversation_id;
+      const json = await client.get(`/api/v1/conversations/${conv}/export?format=json`);
+      assert.deepEqual(json.body.messages.find((m: { id: string }) => m.id === res.body.data.id).metadata,
+        { duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Your results are ready' });
+      const row = csvRows(await client.get(`/api/v1/conversations/${conv}/export?format=csv`)).find((r) => r.message_id === res.body.data.id)!;
+      assert.equal(row.content_type, 'voice');
+      assert.equal(row.content, res.body.data.content);
+      assert.equal(row.transcription, 'Your results are ready');
+      const { text } = await pdfText((await client.get(`/api/v1/conversations/${conv}/export?format=pdf`)).bytes);
+      assert.match(text.replace(/\s+/g, ' '), /\[Voice message \(0:03\)\] Your results are ready/);
+      assert.ok(!text.includes('/media/'), 'the PDF shows the words, not the URL');
+      // The organization-wide export too.
+      const day = new Date().toISOString().slice(0, 10);
+      const all = csvRows(await client.get(`/api/v1/conversations/export?start_date=${day}&end_date=${day}&patient_id=${patient.id}&format=csv`));
+      assert.equal(all.find((r) => r.message_id === res.body.data.id)?.transcription, 'Your results are ready');
     });
 
     it('a transcription that fails or times out leaves the voice message untranscribed, and it is sent all the same', async () => {
