@@ -83,6 +83,16 @@ export class ProviderRefusedError extends Error {
 /** We could not reach the provider (network, timeout, 5xx): retry with backoff. */
 export class ProviderUnreachableError extends Error {}
 
+/** Why an inbound media could not be fetched: the engine may tell a patient their voice note was too long. */
+export type MediaFetchReason = 'too_large' | 'refused' | 'unreachable' | 'not_ours';
+
+/** One of a channel's inbound media could not be fetched (ChannelAdapter.fetchMedia). */
+export class MediaFetchError extends Error {
+  constructor(message: string, readonly reason: MediaFetchReason = 'unreachable') {
+    super(message);
+  }
+}
+
 export type DeliveryStatus = 'sent' | 'delivered' | 'read' | 'failed' | 'undelivered';
 
 /** Delivery and read receipts, normalized. */
@@ -121,6 +131,8 @@ export interface ChannelAdapter {
    * being recorded (a crash or a timeout); found means recorded, not resent.
    */
   findSent?(msg: OutboundMessage): Promise<SendResult | null>;
+  /** Optional: the bytes of one of this channel's inbound media (InboundMessage.media[i]), for transcribing a patient's voice note. Rejects (MediaFetchError) when the provider refuses, the file is larger than maxBytes, or it cannot be reached within timeoutMs. */
+  fetchMedia?(media: { url: string; contentType: string }, opts: { maxBytes: number; timeoutMs: number }): Promise<{ bytes: Buffer; contentType: string }>;
   /** Provider webhooks, mounted by main.ts under /api/v1. */
   router?: Router;
   health(): ChannelHealth;

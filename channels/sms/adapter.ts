@@ -14,6 +14,7 @@ import {
   type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMessage, type SendResult,
 } from '../types.js';
 import { requirePublicMediaUrl } from '../outboundMedia.js';
+import { fetchTwilioMedia } from './media.js';
 
 /** Path of the delivery-status webhook (channels/sms/webhooks.ts). */
 export const SMS_STATUS_PATH = '/api/v1/channels/sms/status';
@@ -140,6 +141,13 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     } catch (err) {
       throw this.mapError(err);
     }
+  }
+
+  /** A patient's MMS media (a voice note) by its MediaUrl, for transcription (channels/sms/media.ts). */
+  async fetchMedia(media: { url: string; contentType: string }, limits: { maxBytes: number; timeoutMs: number }): Promise<{ bytes: Buffer; contentType: string }> {
+    const file = await fetchTwilioMedia(this.opts.config, media, limits);
+    this.opts.logger.debug({ bytes: file.bytes.length, content_type: file.contentType }, 'sms: inbound media fetched');
+    return file;
   }
 
   /** Twilio's answer to our error types: a coded 4xx is a refusal (429/20429 retryable); no answer or 5xx is unreachable. */

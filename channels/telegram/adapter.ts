@@ -21,10 +21,11 @@ import type { InlineKeyboardMarkup, Message, ReplyKeyboardMarkup, ReplyKeyboardR
 import type { Config } from '../../lib/config.js';
 import type { Logger } from '../../lib/logger.js';
 import {
-  ProviderRefusedError, ProviderUnreachableError,
+  MediaFetchError, ProviderRefusedError, ProviderUnreachableError,
   type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMedia, type OutboundMessage, type SendResult,
 } from '../types.js';
 import { requirePublicMediaUrl } from '../outboundMedia.js';
+import { TELEGRAM_DEFAULT_API_ROOT, fetchTelegramFile } from './media.js';
 
 /** Path of the webhook Telegram posts updates to (channels/telegram/webhooks.ts). */
 export const TELEGRAM_WEBHOOK_PATH = '/api/v1/channels/telegram/webhook';
@@ -116,17 +117,20 @@ export class TelegramAdapter implements ChannelAdapter {
   /** Polling: true once grammY fetched the bot's identity and removed any webhook. */
   private pollingReady = false;
   private lastError: string | null = null;
+  /** The Bot API root grammY calls; files are downloaded from it too. */
+  private readonly apiRoot: string;
 
   constructor(private readonly opts: TelegramAdapterOptions) {
     const c = opts.config;
     this.enabled = Boolean(c.TELEGRAM_BOT_TOKEN);
     this.mode = telegramMode(c);
     this.botId = telegramBotId(c.TELEGRAM_BOT_TOKEN);
+    this.apiRoot = (c.TELEGRAM_API_ROOT ?? TELEGRAM_DEFAULT_API_ROOT).replace(/\/+$/, '');
     const pollingTimeout = opts.pollingTimeoutSeconds ?? 25;
     this.bot = c.TELEGRAM_BOT_TOKEN
       ? new Bot(c.TELEGRAM_BOT_TOKEN, {
         client: {
-          ...(c.TELEGRAM_API_ROOT ? { apiRoot: c.TELEGRAM_API_ROOT.replace(/\/+$/, '') } : {}),
+          apiRoot: this.apiRoot,
           timeoutSeconds: opts.timeoutSeconds ?? pollingTimeout + 15,
         },
       })
@@ -250,6 +254,14 @@ export class TelegramAdapter implements ChannelAdapter {
     return media.format === 'ogg'
       ? bot.api.sendVoice(msg.to, media.url, { ...common, ...duration })
       : bot.api.sendAudio(msg.to, media.url, { ...common, ...duration });
+  }
+
+  /** A patient's file (a voice note) by its `telegram-file:<file_id>`, for transcription (channels/telegram/media.ts). */
+  async fetchMedia(media: { url: string; contentType: string }, limits: { maxBytes: number; timeoutMs: number }): Promise<{ bytes: Buffer; contentType: string }> {
+    if (!this.bot) throw new MediaFetchError('telegram channel not configured: set TELEGRAM_BOT_TOKEN', 'refused');
+    const file = await fetchTelegramFile({ bot: this.bot, token: this.opts.config.TELEGRAM_BOT_TOKEN!, apiRoot: this.apiRoot }, media, limits);
+    this.opts.logger.debug({ bytes: file.bytes.length, content_type: file.contentType }, 'telegram: inbound file fetched');
+    return file;
   }
 
   /** Answers a button tap (stops the client's spinner); a failure (an expired query) only costs the spinner. */

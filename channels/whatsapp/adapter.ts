@@ -16,6 +16,7 @@ import {
   type ChannelAdapter, type ChannelCapabilities, type ChannelHealth, type OutboundMedia, type OutboundMessage, type SendResult,
 } from '../types.js';
 import { requirePublicMediaUrl } from '../outboundMedia.js';
+import { fetchWhatsAppMedia } from './media.js';
 
 /** Path of the webhook: GET for Meta's verification handshake, POST for notifications (channels/whatsapp/webhooks.ts). */
 export const WHATSAPP_WEBHOOK_PATH = '/api/v1/channels/whatsapp/cloud';
@@ -231,6 +232,13 @@ export class WhatsAppCloudAdapter implements ChannelAdapter {
     }
     this.opts.logger.info({ message_id: msg.id, part: msg.part ?? 0, template: template.name }, 'whatsapp: outside the 24-hour window, sending as a template');
     return this.post(endpoint, buildTemplatePayload(to, template, templateParameter(msg.text, msg.options)));
+  }
+
+  /** A patient's media (a voice note) by its `whatsapp-media:<id>`, for transcription (channels/whatsapp/media.ts). */
+  async fetchMedia(media: { url: string; contentType: string }, limits: { maxBytes: number; timeoutMs: number }): Promise<{ bytes: Buffer; contentType: string }> {
+    const file = await fetchWhatsAppMedia(this.opts.config, media, limits);
+    this.opts.logger.debug({ bytes: file.bytes.length, content_type: file.contentType }, 'whatsapp: inbound media fetched');
+    return file;
   }
 
   /** POSTs one message; its wamid, or the Graph answer as one of our errors. */

@@ -15,6 +15,8 @@
 import http from 'node:http';
 import type { Update } from 'grammy/types';
 import { FakeProviderServer } from './fakeProvider.js';
+import type { FakeMediaOptions, FakeMediaRequest } from './fakeMediaStore.js';
+import { FakeTelegramFiles, writeJson } from './fakeTelegramFiles.js';
 
 export const FAKE_TELEGRAM_SECRET = 'fake-telegram-webhook-secret_0123456789';
 
@@ -74,6 +76,12 @@ export class FakeTelegram extends FakeProviderServer {
   private readonly chatFailures = new Map<string, FakeSendFailure>();
   private failures: FakeSendFailure[] = [];
   private nextUpdateId = 100_000;
+  /** Patients' files (fakeTelegramFiles.ts); getFile calls are recorded as calls too. */
+  readonly files = new FakeTelegramFiles();
+  /** A file a patient sent (a voice note): its file_id (`telegram-file:<file_id>` inbound) and the path getFile gives. */
+  readonly addMedia = (bytes: Buffer, contentType: string, options: FakeMediaOptions = {}): { fileId: string; filePath: string } => this.files.add(bytes, contentType, options);
+  /** Every file download (GET /file/bot<token>/<path>). */
+  get fileRequests(): FakeMediaRequest[] { return this.files.store.requests; }
 
   override async stop(): Promise<void> {
     for (const p of this.pollers) clearTimeout(p.timer);
@@ -151,6 +159,7 @@ export class FakeTelegram extends FakeProviderServer {
 
   protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
+    if (url.pathname.startsWith('/file/')) return this.files.serve(req, res, url);
     const m = /^\/bot(\d+:[A-Za-z0-9_-]+)\/([A-Za-z]+)$/.exec(url.pathname);
     if (!m) return writeJson(res, 404, { ok: false, error_code: 404, description: 'Not Found' });
     const [, token, method] = m as unknown as [string, string, string];
@@ -208,6 +217,8 @@ export class FakeTelegram extends FakeProviderServer {
         req.resume();
         return;
       }
+      case 'getFile':
+        return this.files.getFile(token, payload, res);
       case 'sendMessage':
         return this.sendMessage(token, payload, req, res);
       case 'sendVoice': case 'sendAudio': case 'sendDocument':
@@ -297,12 +308,6 @@ function markupOf(payload: Record<string, unknown>): Markup | null {
 }
 
 const badRequest = (res: http.ServerResponse, what: string) => writeJson(res, 400, { ok: false, error_code: 400, description: `Bad Request: ${what}` });
-
-function writeJson(res: http.ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent || res.writableEnded) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
-}
 
 async function readBody(req: http.IncomingMessage): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];

@@ -4,7 +4,11 @@
  * message resource with an `SM…` sid; a Body, MediaUrl fields or both), and the message list (GET, newest
  * first) the adapter reads after an in-doubt attempt. It records every
  * message, and can be told to refuse (400 with a Twilio code), to answer 500,
- * or to drop connections. Plus helpers that send signed inbound webhooks and
+ * or to drop connections. It serves inbound MMS media (addMedia) as Twilio
+ * does: GET of the Media URL with Basic auth (401, code 20003, without)
+ * answers a 302 to a pre-signed storage path of the fake, which serves the
+ * bytes without auth and, like S3, refuses a request that also carries an
+ * Authorization header (400). Plus helpers that send signed inbound webhooks and
  * status callbacks the way Twilio signs them.
  */
 import http from 'node:http';
@@ -12,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
 import { FakeProviderServer } from './fakeProvider.js';
+import { FakeMediaStore, serveBytes, type FakeMediaOptions, type FakeMediaRequest } from './fakeMediaStore.js';
 
 export const FAKE_ACCOUNT_SID = `AC${'1'.repeat(32)}`;
 export const FAKE_AUTH_TOKEN = 'fake-twilio-auth-token-0123456789';
@@ -51,6 +56,22 @@ export class FakeTwilio extends FakeProviderServer {
   private mode: FakeTwilioMode = { kind: 'ok' };
   private modeCount = Infinity;
   private readonly perRecipient = new Map<string, FakeTwilioMode>();
+  /** Inbound MMS media (addMedia), keyed by the storage object's name. */
+  readonly media = new FakeMediaStore();
+  private readonly mediaPaths = new Map<string, string>();
+
+  /** A file a patient sent by MMS (a voice note): its Media URL, as MediaUrl<i> of the inbound webhook carries it. */
+  addMedia(bytes: Buffer, contentType: string, options: FakeMediaOptions = {}): { url: string } {
+    const path = `/2010-04-01/Accounts/${FAKE_ACCOUNT_SID}/Messages/MM${randomBytes(16).toString('hex')}/Media/ME${randomBytes(16).toString('hex')}`;
+    const file = this.media.add(bytes, contentType, options);
+    this.mediaPaths.set(path, file.key);
+    return { url: `${this.url}${path}` };
+  }
+
+  /** Every GET of a Media URL and of the storage it redirects to. */
+  get mediaRequests(): FakeMediaRequest[] {
+    return this.media.requests;
+  }
 
   /** The next `times` sends (default: all until `ok()`) answer this way. */
   setMode(mode: FakeTwilioMode, times = Infinity): this {
@@ -114,6 +135,7 @@ export class FakeTwilio extends FakeProviderServer {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
+    if (req.method === 'GET' && await this.answerMedia(req, res, url, json)) return;
     if (!m) return json(404, { code: 20404, message: 'The requested resource was not found', status: 404 });
     const accountSid = m[1]!;
     if (req.method === 'GET') {
@@ -153,6 +175,30 @@ export class FakeTwilio extends FakeProviderServer {
     this.messages.push(message);
     json(201, this.resource(message));
     this.notify();
+  }
+
+  /** A Media URL (302 to storage) or the storage object (true: answered); other GETs are not media. */
+  private async answerMedia(req: http.IncomingMessage, res: http.ServerResponse, url: URL, json: (status: number, body: unknown) => void): Promise<boolean> {
+    const storage = /^\/media-storage\/([0-9a-f]+)$/.exec(url.pathname);
+    const key = storage ? storage[1]! : this.mediaPaths.get(url.pathname);
+    if (!key && !/\/Media\/[^/]+$/.test(url.pathname)) return false;
+    this.media.record(req);
+    const file = key ? this.media.get(key) : undefined;
+    if (!file) {
+      json(404, { code: 20404, message: `The requested resource ${url.pathname} was not found`, more_info: 'https://www.twilio.com/docs/errors/20404', status: 404 });
+    } else if (storage && req.headers.authorization) {
+      res.writeHead(400, { 'content-type': 'application/xml' });
+      res.end('<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>');
+    } else if (storage) {
+      await serveBytes(res, file);
+    } else if (req.headers.authorization !== `Basic ${Buffer.from(`${FAKE_ACCOUNT_SID}:${FAKE_AUTH_TOKEN}`).toString('base64')}`) {
+      json(401, { code: 20003, message: 'Authenticate', more_info: 'https://www.twilio.com/docs/errors/20003', status: 401 });
+    } else {
+      res.writeHead(302, { location: `${this.url}/media-storage/${file.key}?X-Amz-Expires=14400&X-Amz-Signature=${randomBytes(16).toString('hex')}` });
+      res.end();
+    }
+    this.notify();
+    return true;
   }
 
   private resource(x: FakeTwilioMessage): Record<string, unknown> {

@@ -5,13 +5,18 @@
  * [{id: "wamid…"}]}`; text, interactive, template, and audio or document
  * messages by link) or with a Graph error body (`{error: {message, type,
  * code, error_subcode, fbtrace_id}}`). It records every accepted message and
- * can be told to refuse, to answer 500 or to drop connections. Plus helpers
+ * can be told to refuse, to answer 500 or to drop connections. It also
+ * serves inbound media (addMedia) as the Cloud API does: GET /v21.0/{media id}
+ * answers `{url, mime_type, sha256, file_size, id, messaging_product}`, the
+ * url (a lookaside-like path of the fake) gives the bytes; both need the
+ * Bearer token (401, code 190 without it). Plus helpers
  * that post notifications to the service signed as Meta signs them
  * (X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>).
  */
 import http from 'node:http';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { FakeProviderServer } from './fakeProvider.js';
+import { FakeMediaStore, declaredSize, serveBytes, type FakeMediaOptions, type FakeMediaRequest } from './fakeMediaStore.js';
 
 export const FAKE_WA_TOKEN = 'EAAfake-whatsapp-access-token';
 export const FAKE_WA_PHONE_NUMBER_ID = '106540352242922';
@@ -56,6 +61,20 @@ export class FakeWhatsApp extends FakeProviderServer {
   private readonly perRecipient = new Map<string, FakeWaMode>();
   /** Recipients whose last message is more than 24 hours old: anything but a template answers 131047. */
   private readonly outside = new Set<string>();
+  /** Inbound media files (addMedia). */
+  readonly media = new FakeMediaStore();
+
+  /** A media file a patient sent (a voice note): its media id, as a notification would carry it (`whatsapp-media:<id>` inbound). */
+  addMedia(bytes: Buffer, contentType: string, options: FakeMediaOptions = {}): { id: string } {
+    const id = `${Date.now()}${randomBytes(3).readUIntBE(0, 3)}`;
+    this.media.add(bytes, contentType, options, id);
+    return { id };
+  }
+
+  /** Every GET for media: the metadata (/v21.0/<id>) and the download. */
+  get mediaRequests(): FakeMediaRequest[] {
+    return this.media.requests;
+  }
 
   /** What WHATSAPP_API_BASE_URL points at. */
   get baseUrl(): string {
@@ -132,6 +151,7 @@ export class FakeWhatsApp extends FakeProviderServer {
         ...(details ? { error_data: { messaging_product: 'whatsapp', details } } : {}), fbtrace_id: `A${randomBytes(8).toString('hex')}`,
       },
     });
+    if (req.method === 'GET' && await this.answerMedia(req, res, url, json, graphError)) return;
     const m = /^\/v21\.0\/([^/]+)\/messages$/.exec(url.pathname);
     if (!m || req.method !== 'POST') return graphError(400, 100, 'Unsupported request - method type: ' + (req.method ?? '').toLowerCase());
     const chunks: Buffer[] = [];
@@ -169,6 +189,34 @@ export class FakeWhatsApp extends FakeProviderServer {
     this.messages.push(message);
     json(200, { messaging_product: 'whatsapp', contacts: [{ input: to, wa_id: to }], messages: [{ id: message.id }] });
     this.notify();
+  }
+
+  /** A media id's metadata or its bytes (true: answered); other GETs are not media. */
+  private async answerMedia(
+    req: http.IncomingMessage, res: http.ServerResponse, url: URL,
+    json: (status: number, body: unknown) => void, graphError: (status: number, code: number, message: string) => void,
+  ): Promise<boolean> {
+    const meta = /^\/v21\.0\/(\d+)$/.exec(url.pathname);
+    const download = url.pathname === '/whatsapp_business/attachments/';
+    if (!meta && !download) return false;
+    this.media.record(req);
+    if (req.headers.authorization !== `Bearer ${FAKE_WA_TOKEN}`) {
+      graphError(401, 190, 'Invalid OAuth access token - Cannot parse access token');
+      return true;
+    }
+    const file = this.media.get(meta ? meta[1]! : url.searchParams.get('mid') ?? '');
+    if (!file) {
+      graphError(meta ? 400 : 404, 100, `Unsupported get request. Object with ID '${meta?.[1] ?? ''}' does not exist, cannot be loaded due to missing permissions, or does not support this operation`);
+    } else if (meta) {
+      json(200, {
+        messaging_product: 'whatsapp', id: file.key, mime_type: file.contentType, sha256: createHash('sha256').update(file.bytes).digest('hex'),
+        file_size: declaredSize(file), url: `${this.url}/whatsapp_business/attachments/?mid=${file.key}&ext=${Math.floor(Date.now() / 1000)}&hash=ATf${randomBytes(6).toString('hex')}`,
+      });
+    } else {
+      await serveBytes(res, file);
+    }
+    this.notify();
+    return true;
   }
 }
 
@@ -292,6 +340,7 @@ export type InboundContent =
   | { buttonReply: { id: string; title: string } }
   | { listReply: { id: string; title: string; description?: string } }
   | { image: { id: string; mime_type: string; caption?: string } }
+  | { audio: { id: string; mime_type: string; voice?: boolean } }
   | { location: { latitude: number; longitude: number } };
 
 /** One inbound message from the patient `from` (E.164) as a notification. */
@@ -302,6 +351,7 @@ export function inboundMessage(phoneNumberId: string, from: string, content: Inb
   else if ('buttonReply' in content) message = { ...base, type: 'interactive', interactive: { type: 'button_reply', button_reply: content.buttonReply } };
   else if ('listReply' in content) message = { ...base, type: 'interactive', interactive: { type: 'list_reply', list_reply: content.listReply } };
   else if ('image' in content) message = { ...base, type: 'image', image: { ...content.image, sha256: 'x' } };
+  else if ('audio' in content) message = { ...base, type: 'audio', audio: { ...content.audio, sha256: 'x' } };
   else message = { ...base, type: 'location', location: content.location };
   return notification(phoneNumberId, { contacts: [{ profile: { name }, wa_id: waId(from) }], messages: [message] });
 }
