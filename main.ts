@@ -2,7 +2,6 @@
  * Composition root: config -> database -> engine -> channels -> API -> schedulers,
  * and graceful shutdown. `startService` is what tests and benchmarks start too.
  */
-import { createTranscriber } from './lib/transcription.js';
 import fs from 'node:fs';
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
@@ -26,6 +25,8 @@ import type { OnInbound } from './channels/types.js';
 import { WebchatAdapter } from './channels/webchat/adapter.js';
 import { createUpgradeRouter } from './channels/webchat/upgrade.js';
 import { ChannelRegistry } from './channels/registry.js';
+import { voiceNoteListener } from './channels/voiceNotes.js';
+import { createTranscriber } from './lib/transcription.js';
 import { DEFAULT_BACKOFF_MS, OutboundDispatcher } from './channels/dispatcher.js';
 import { buildEngine } from './bot/build.js';
 import { setReminderContext, type ConversationEngine } from './bot/engine.js';
@@ -145,6 +146,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const engine = buildEngine({
     config, db, logger, clock, onQueued: () => dispatcher.kick(),
     handOver: { claimUntil: (channel, orgId) => dispatcher.claimUntil(channel, orgId), sendClaimed: (messages) => dispatcher.sendClaimed(messages) },
+    // Patients' voice notes are heard where speech to text is configured: the channel downloads, the transcriber listens.
+    hearVoiceNote: deps.transcriber ? voiceNoteListener({ adapters: [sms, whatsapp, telegram], transcriber: deps.transcriber }) : undefined,
   });
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   // A settings update NOTIFYs every instance: the next send outside WhatsApp's window uses the new template.

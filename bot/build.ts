@@ -7,6 +7,7 @@ import { ConversationEngine, type HandOver } from './engine.js';
 import { createLlmUnderstander } from './understanding/llm.js';
 import { RulesUnderstander } from './understanding/rules.js';
 import type { Understander } from './understanding/types.js';
+import type { HearVoiceNote } from '../lib/inbound.js';
 
 export interface BuildEngineInput {
   config: Config;
@@ -16,6 +17,8 @@ export interface BuildEngineInput {
   onQueued: () => void;
   /** This instance's dispatcher takes the turn's replies straight from the commit (EngineOptions.handOver). */
   handOver?: HandOver;
+  /** Set when speech to text is configured (EngineOptions.hearVoiceNote). */
+  hearVoiceNote?: HearVoiceNote;
 }
 
 /** The understander the configuration asks for; the LLM falls back to the rules on its own. */
@@ -35,6 +38,6 @@ export function buildEngine(input: BuildEngineInput): ConversationEngine {
   return new ConversationEngine({
     db: input.db, logger: input.logger, clock: input.clock, understander, rules,
     idleMinutes: input.config.CONVERSATION_IDLE_MINUTES, emergencyNumber: input.config.EMERGENCY_NUMBER, onQueued: input.onQueued,
-    handOver: input.handOver,
+    handOver: input.handOver, hearVoiceNote: input.hearVoiceNote,
   });
 }

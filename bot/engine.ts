@@ -3,7 +3,8 @@
  * `onInbound`. One inbound message is one turn:
  *   A. the message is stored (idempotent) in the open conversation: one statement
  *      in the usual case, a short transaction when a conversation opens or changes;
- *   B. the message is understood outside any transaction (an LLM call is network I/O);
+ *   B. the message is understood outside any transaction (an LLM call is network I/O;
+ *      a voice note is heard first: runtime/voiceNotes.ts);
  *   C. the dialogue runs step by step on the conversation as step A read it,
  *      each action applied through the domain operations, and the replies
  *      (queued) and the new state are stored in one statement guarded by the
@@ -25,7 +26,8 @@ import { lockConversationForTurn, saveTurn, storeInboundInOpenConversation, type
 import { OPEN_ASK_KEY, phoneAskOpen, queueOutboundMessage, storeInboundMessage } from '../models/messages.js';
 import type { Patient } from '../models/patients.js';
 import { claimedAtInsert, type ClaimedMessage } from '../models/outbox.js';
-import { storableInbound, type InboundMessage, type InboundResult, type OnInbound } from '../lib/inbound.js';
+import { storableInbound, type HearVoiceNote, type InboundMessage, type InboundResult, type OnInbound } from '../lib/inbound.js';
+import { hearVoiceNote } from './runtime/voiceNotes.js';
 import { render } from './catalog/index.js';
 import { initialState, step } from './dialogue/index.js';
 import type { DialogueContext, DialogueEvent, DialogueState, Flow } from './dialogue/types.js';
@@ -58,6 +60,8 @@ export interface EngineOptions {
    * claimed for it, and handed to it after the commit, without a claim between the commit and the send.
    */
   handOver?: HandOver;
+  /** Hears a patient's voice note (bot/runtime/voiceNotes.ts); set when speech to text is configured. */
+  hearVoiceNote?: HearVoiceNote;
 }
 
 /** What the engine needs of a dispatcher that takes a turn's replies straight from its commit (OutboundDispatcher). */
@@ -186,6 +190,8 @@ export class ConversationEngine {
     msg.onStored?.({ ...result, botAnswers: !stored.duplicate && stored.status === 'bot' });
     if (stored.duplicate || stored.status === 'closed') return result;
 
+    const heard = this.opts.hearVoiceNote ? await hearVoiceNote(this.opts.hearVoiceNote, this.knex, this.opts.logger, scope, msg, stored.messageId) : null;
+    if (heard) msg = { ...msg, text: heard };
     const clinic = await this.clinics.get(this.knex, msg.organizationId);
     const now = this.opts.clock.now();
     const understanding = await this.understand(msg.text, stored, stored.patient, clinic, now);

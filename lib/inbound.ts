@@ -69,3 +69,11 @@ export function storableInbound(msg: InboundMessage): InboundMessage {
     media: media?.map((m) => ({ url: storable(m.url), contentType: storable(m.contentType) })),
   };
 }
+
+/** A voice note: an audio file sent without words (a WhatsApp or Telegram voice note, a recorded MMS). */
+export function isVoiceNote(msg: Pick<InboundMessage, 'text' | 'media'>): boolean {
+  return msg.text.trim() === '' && (msg.media ?? []).some((m) => /^audio\//i.test(m.contentType));
+}
+
+/** Hears a voice note: its words, or null when it cannot be heard (EngineOptions.hearVoiceNote). */
+export type HearVoiceNote = (msg: InboundMessage) => Promise<string | null>;

@@ -180,6 +180,18 @@ export interface QueueOutboundInput {
 }
 
 /**
+ * A patient's voice note heard as words (the engine's hearVoiceNote): its
+ * content becomes them, sealed like every content, and its content type
+ * `voice`; its media stay in the metadata, marked `transcribed`.
+ */
+export async function recordVoiceNoteWords(db: Db, scope: OrgScope, messageId: string, words: string): Promise<void> {
+  const k = db as Knex;
+  await k('messages').where({ id: messageId, organization_id: scope.organizationId, direction: 'inbound' }).update({
+    content: sealText(db, words), content_type: 'voice', metadata: k.raw(`metadata || '{"transcribed": true}'::jsonb`), updated_at: k.fn.now(),
+  });
+}
+
+/**
  * Stores an outbound message with status `queued` in the caller's transaction.
  * Nothing is sent here: after commit, call the dispatcher's `kick()`
  * (hooks.outboundQueued in the API). Bumps the conversation's counters.

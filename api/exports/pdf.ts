@@ -136,10 +136,12 @@ function rule(doc: PDFKit.PDFDocument, width: number): void {
   doc.moveDown(0.8);
 }
 
-/** What a message says in the transcript: a voice message by its length and words (its content is only the audio's URL). */
+/** What a message says in the transcript: a voice message sent by its length and words (its content is only the audio's URL), a voice note received by its words. */
 function pdfBody(m: Message): string {
-  const media = m.content_type === 'voice' ? storedMediaOf(m.metadata) : null;
-  if (!media) return m.content;
+  if (m.content_type !== 'voice') return m.content;
+  const media = storedMediaOf(m.metadata);
+  // A patient's voice note: its content is the words heard.
+  if (!media) return `[Voice note] ${m.content}`;
   const length = media.duration_seconds === null ? '' : ` (${Math.floor(media.duration_seconds / 60)}:${String(media.duration_seconds % 60).padStart(2, '0')})`;
   const words = transcriptionOf(m);
   return `[Voice message${length}]${words ? ` ${words}` : ''}`;

@@ -9,10 +9,10 @@ import type { Clock } from '../../lib/clock.js';
 import { Message } from '../../models/messages.js';
 
 /** An organization with its own WhatsApp phone number id (and `settings`), and a service sending through the fake. */
-export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock, settings: Record<string, unknown> = {}): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
+export async function setupWhatsAppOrg(fake: FakeWhatsApp, clock?: Clock, settings: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<{ t: TestOrg; svc: RunningService; pnid: string }> {
   const pnid = uniquePhoneNumberId();
   const t = await createTestOrg({ settings: { whatsapp_phone_number_id: pnid, quiet_hours: null, ...settings } });
-  const svc = await startSmsService(null, [t.org.id], { env: whatsappEnv(fake), clock });
+  const svc = await startSmsService(null, [t.org.id], { env: whatsappEnv(fake, env), clock });
   return { t, svc, pnid };
 }
 
