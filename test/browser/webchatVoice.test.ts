@@ -12,6 +12,10 @@ import { createOrganization } from '../../models/organizations.js';
 import { queueOutboundMessage } from '../../models/messages.js';
 import { outboundMediaOf, type StoredMedia } from '../../channels/outboundMedia.js';
 import type { RunningService } from '../../main.js';
+import { readFileSync } from 'node:fs';
+import { createPatient, type PatientInput } from '../../models/patients.js';
+import { setConversationPatient } from '../../models/conversations.js';
+import { createTestUser } from '../support/factories.js';
 import { startWebchatService, stopWebchatServices, toOutbound } from '../support/webchat.js';
 import { launchBrowser, newPage, openWidget, waitForConnection, type WidgetHandle } from '../support/browser.js';
 
@@ -136,6 +140,31 @@ describe('web chat widget: voice messages in headless Chromium', function () {
     assert.deepEqual(foreignRequests, [], 'only the service and the host page are reached');
     assert.deepEqual(pageErrors, []);
     await page.screenshot({ path: '/tmp/widget-voice.png' });
+  });
+
+  it('a voice message staff send with POST /messages/voice plays in the open widget, loaded from GET /media of the service', async () => {
+    const { org, w, pageErrors } = await openOnHostPage();
+    const knex = svc.deps.db.knex;
+    const conv = await knex('conversations').where({ organization_id: org.id, channel: 'webchat' }).first('id');
+    const patient = await createPatient(knex, { organizationId: org.id }, { name: 'Ana López', phone: '+34611222333', preferred_language: 'en' } as PatientInput & { name: string });
+    await setConversationPatient(knex, { organizationId: org.id }, conv.id, patient.id);
+    const staff = await createTestUser(svc, org.id, 'admin');
+    const form = new FormData();
+    form.append('patient_id', patient.id);
+    form.append('audio_file', new Blob([new Uint8Array(readFileSync(new URL('../fixtures/audio/voice.mp3', import.meta.url)))]), 'results.mp3');
+    const res = await fetch(`${svc.url}/api/v1/messages/voice`, { method: 'POST', body: form, headers: { Authorization: `Bearer ${staff.token}` } });
+    assert.equal(res.status, 202, await res.clone().text());
+    const sent = (await res.json()).data;
+    assert.equal(sent.conversation_id, conv.id);
+
+    // Sent by the API as the clinic ('system'), it shows as the clinic's side of the chat.
+    const player = w.log.locator(`.cc-msg-voice[data-message-id="${sent.id}"] audio`);
+    await player.waitFor({ timeout: 10_000 });
+    assert.equal(await player.evaluate((a: HTMLAudioElement) => a.src), `${svc.url}${sent.content}`);
+    assert.equal(await player.getAttribute('aria-label'), 'Voice message, 0:02');
+    const loaded = await loadMetadata(player);
+    assert.ok(Math.abs(loaded.duration - 2.09) < 0.1, `duration ${loaded.duration} ≈ 2.09 s`);
+    assert.deepEqual(pageErrors, []);
   });
 
   it('fits a voice message with a long caption on a phone-sized screen', async () => {
