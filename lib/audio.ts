@@ -4,7 +4,9 @@
  * (music-metadata reads the container and its duration).
  */
 import { parseBuffer } from 'music-metadata';
-import type { AudioFormat } from '../models/mediaFiles.js';
+
+/** The audio formats a voice message may have (POST /messages/voice). */
+export type AudioFormat = 'mp3' | 'ogg' | 'wav';
 
 export interface AudioFacts { format: AudioFormat; durationMs: number | null }
 

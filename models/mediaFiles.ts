@@ -14,7 +14,9 @@ import { newId } from '../lib/ids.js';
 import { UNREADABLE } from '../lib/encryption.js';
 import { openText, sealText } from './encryption.js';
 
-export type AudioFormat = 'mp3' | 'ogg' | 'wav';
+import type { AudioFormat } from '../lib/audio.js';
+
+export type { AudioFormat };
 
 export const AUDIO_MIME_TYPES: Readonly<Record<AudioFormat, string>> = { mp3: 'audio/mpeg', ogg: 'audio/ogg', wav: 'audio/wav' };
 
