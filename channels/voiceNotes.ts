@@ -4,7 +4,7 @@
  * (ChannelAdapter.fetchMedia), and the transcriber listens to it
  * (lib/transcription.ts), in whatever language the patient spoke.
  */
-import type { HearVoiceNote } from '../lib/inbound.js';
+import { voiceNoteAudio, type HearVoiceNote } from '../lib/inbound.js';
 import type { Transcriber } from '../lib/transcription.js';
 import type { ChannelAdapter } from './types.js';
 
@@ -25,7 +25,7 @@ function extensionOf(contentType: string): string | null {
 export function voiceNoteListener(opts: { adapters: readonly ChannelAdapter[]; transcriber: Transcriber }): HearVoiceNote {
   return async (msg) => {
     const adapter = opts.adapters.find((a) => a.name === msg.channel);
-    const audio = msg.media?.find((m) => /^audio\//i.test(m.contentType));
+    const audio = voiceNoteAudio(msg);
     if (!adapter?.fetchMedia || !audio) return null;
     const file = await adapter.fetchMedia(audio, { maxBytes: MAX_VOICE_NOTE_BYTES, timeoutMs: DOWNLOAD_TIMEOUT_MS });
     const extension = extensionOf(file.contentType) ?? extensionOf(audio.contentType);

@@ -70,9 +70,10 @@ export function storableInbound(msg: InboundMessage): InboundMessage {
   };
 }
 
-/** A voice note: an audio file sent without words (a WhatsApp or Telegram voice note, a recorded MMS). */
-export function isVoiceNote(msg: Pick<InboundMessage, 'text' | 'media'>): boolean {
-  return msg.text.trim() === '' && (msg.media ?? []).some((m) => /^audio\//i.test(m.contentType));
+/** The audio of a voice note (an audio file sent without words: a WhatsApp or Telegram voice note, a recorded MMS), or null. */
+export function voiceNoteAudio(msg: Pick<InboundMessage, 'text' | 'media'>): { url: string; contentType: string } | null {
+  if (msg.text.trim() !== '') return null;
+  return msg.media?.find((m) => /^audio\//i.test(m.contentType)) ?? null;
 }
 
 /** Hears a voice note: its words, or null when it cannot be heard (EngineOptions.hearVoiceNote). */

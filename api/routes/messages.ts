@@ -9,12 +9,12 @@ import { findOrCreateOpenConversation, latestConversationOfPatient } from '../..
 import { queueOutboundMessage } from '../../models/messages.js';
 import { fieldError, unprocessable } from '../../lib/errors.js';
 
-const CHANNELS = ['webchat', 'sms', 'whatsapp', 'telegram'] as const;
+/** The channels a message can be sent on from the API (a phone call only speaks within the call). */
+export const MESSAGE_CHANNELS = ['webchat', 'sms', 'whatsapp', 'telegram'] as const;
 /** Channels whose address is the patient's phone number. */
 const PHONE_CHANNELS: readonly string[] = ['sms', 'whatsapp'];
 
-export type MessageChannel = (typeof CHANNELS)[number];
-export const MESSAGE_CHANNELS: readonly MessageChannel[] = CHANNELS;
+export type MessageChannel = (typeof MESSAGE_CHANNELS)[number];
 
 /** Where a message to the patient goes: the channel asked for, else the one of their latest conversation. */
 export async function findDestination(db: Db, scope: OrgScope, patientId: string, requested: MessageChannel | undefined): Promise<{ patient: Patient; channel: string; address: string }> {
@@ -47,7 +47,7 @@ export const messageRoutes = [
       patient_id: z.string().min(1, 'is required').max(64),
       content: z.string().trim().min(1, 'is required').max(4000),
       content_type: z.literal('text').optional(),
-      channel: z.enum(CHANNELS).optional().describe("Default: the channel of the patient's latest conversation"),
+      channel: z.enum(MESSAGE_CHANNELS).optional().describe("Default: the channel of the patient's latest conversation"),
     }),
     aliases: { text: 'content', message: 'content' },
     response: messageSchema,

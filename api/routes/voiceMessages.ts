@@ -44,15 +44,14 @@ export const voiceMessageRoutes = [
     body: z.object({
       patient_id: z.string().min(1, 'is required').max(64),
       language: languageInput.optional().describe("The language spoken, for the transcription (default: the patient's)"),
-      channel: z.enum(MESSAGE_CHANNELS as [string, ...string[]]).optional().describe("Default: the channel of the patient's latest conversation"),
+      channel: z.enum(MESSAGE_CHANNELS).optional().describe("Default: the channel of the patient's latest conversation"),
     }),
     response: messageSchema,
     handler: async ({ deps, orgId, body, upload, principal }) => {
       const scope = { organizationId: orgId };
-      const channelAsked = body.channel as (typeof MESSAGE_CHANNELS)[number] | undefined;
       const { bytes, facts } = await audioOf(upload);
       // Checked before the transcription (a network call), and again in the transaction that stores the message.
-      const { patient, channel } = await findDestination(deps.db.knex, scope, body.patient_id, channelAsked);
+      const { patient, channel } = await findDestination(deps.db.knex, scope, body.patient_id, body.channel);
       if (!(MESSAGE_CHANNELS as readonly string[]).includes(channel)) refuseChannel(channel, 'a phone call cannot carry an audio file: choose webchat, sms, whatsapp or telegram');
       if (PROVIDER_CHANNELS.includes(channel) && !deps.config.PUBLIC_URL) {
         refuseChannel(channel, `${channel} fetches the file from this service: set PUBLIC_URL to the service's public address`);
@@ -71,7 +70,7 @@ export const voiceMessageRoutes = [
         duration_seconds: facts.durationMs === null ? null : Math.round(facts.durationMs / 1000), size_bytes: bytes.length, file_name: fileName,
       };
       const message = await deps.db.knex.transaction(async (trx) => {
-        const to = await openDestination(trx, scope, body.patient_id, channelAsked, { idleMinutes: deps.config.CONVERSATION_IDLE_MINUTES, now });
+        const to = await openDestination(trx, scope, body.patient_id, body.channel, { idleMinutes: deps.config.CONVERSATION_IDLE_MINUTES, now });
         const queued = await queueOutboundMessage(trx, scope, {
           conversationId: to.conversation.id, patientId: to.patient.id, channel: to.channel, to: to.address, text: url, contentType: 'voice',
           metadata: { media }, sender: 'system', senderUserId: principal.userId, now,

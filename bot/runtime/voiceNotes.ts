@@ -8,13 +8,13 @@
  */
 import type { Knex } from 'knex';
 import type { Logger } from '../../lib/logger.js';
-import { isVoiceNote, type HearVoiceNote, type InboundMessage } from '../../lib/inbound.js';
+import { voiceNoteAudio, type HearVoiceNote, type InboundMessage } from '../../lib/inbound.js';
 import type { OrgScope } from '../../models/base.js';
 import { recordVoiceNoteWords } from '../../models/messages.js';
 
 /** The voice note's words, or null when the message is not one or could not be heard (the turn goes on as for any message without words). */
 export async function hearVoiceNote(hear: HearVoiceNote, db: Knex, logger: Logger, scope: OrgScope, msg: InboundMessage, messageId: string): Promise<string | null> {
-  if (!isVoiceNote(msg)) return null;
+  if (!voiceNoteAudio(msg)) return null;
   try {
     const words = (await hear(msg))?.trim();
     if (!words) return null;

@@ -53,7 +53,6 @@ export interface TwilioSmsOptions {
 
 interface TwilioMessageLike { sid: string; to: string; body: string; dateCreated: Date | null; status: string; numMedia?: string | null }
 
-
 /** What a message says: its text as Body, or for a voice message the audio as MediaUrl (Twilio takes it without a Body) and any caption. */
 function content(msg: OutboundMessage): { body: string } | { mediaUrl: string[]; body?: string } {
   if (!msg.media) return { body: msg.text };

@@ -163,7 +163,6 @@ export function buildWhatsAppMediaPayload(to: string, media: OutboundMedia, text
   return { ...base, type: 'document', document: { link: media.url, filename: media.fileName, ...(caption ? { caption } : {}) } };
 }
 
-
 interface GraphError { message?: string; type?: string; code?: number; error_subcode?: number; fbtrace_id?: string; error_data?: { details?: string } }
 
 export class WhatsAppCloudAdapter implements ChannelAdapter {
