@@ -33,8 +33,12 @@ import { setReminderContext, type ConversationEngine } from './bot/engine.js';
 import { render } from './bot/catalog/index.js';
 import { TwilioSmsAdapter } from './channels/sms/adapter.js';
 import { createSmsWebhooks } from './channels/sms/webhooks.js';
-import { TwilioVoiceAdapter } from './channels/voice/adapter.js';
+import { TwilioVoiceAdapter, VOICE_STREAM_PATH } from './channels/voice/adapter.js';
 import { createVoiceWebhooks } from './channels/voice/webhooks.js';
+import { VoiceStreamServer } from './channels/voice/streamServer.js';
+import { SpeechCache } from './channels/voice/speechCache.js';
+import type { SayLine } from './channels/voice/callScript.js';
+import { createSpeaker } from './lib/speech.js';
 import { WhatsAppCloudAdapter } from './channels/whatsapp/adapter.js';
 import { createWhatsAppWebhooks } from './channels/whatsapp/webhooks.js';
 import { TelegramAdapter } from './channels/telegram/adapter.js';
@@ -123,11 +127,20 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
     config, db, logger, clock, onInbound: (msg) => onInbound(msg), onQueued: () => dispatcher.kick(),
     keywordReply: (lang, kind) => render(lang, kind),
   })];
-  // Calls: Twilio's speech recognition hears the caller, the engine answers, and the replies are spoken in TwiML.
-  const voice = new TwilioVoiceAdapter({ config });
+  // Calls: Twilio's speech recognition hears the caller, the engine answers, and the replies are spoken in TwiML;
+  // with VOICE_RECOGNITION=stream the call's audio comes over a Media Stream, heard and spoken by our speech service.
+  const say: SayLine = (lang, key, params) => render(lang, key, params);
+  const speaker = createSpeaker(config, logger);
+  const voiceStreams = config.VOICE_RECOGNITION === 'stream' && config.TWILIO_AUTH_TOKEN && deps.transcriber && speaker
+    ? new VoiceStreamServer({
+      config, db, logger, clock, onInbound: (msg) => onInbound(msg), say, transcriber: deps.transcriber, speaker, speech: new SpeechCache(),
+      endOfSpeechMs: config.VOICE_END_OF_SPEECH_MS, noInputMs: config.VOICE_NO_INPUT_MS,
+    })
+    : null;
+  const voice = new TwilioVoiceAdapter({ config, streams: voiceStreams });
   deps.extraRouters.push(createVoiceWebhooks({
-    config, db, logger, clock, onInbound: (msg) => onInbound(msg), welcome: (input) => engine.welcome(input),
-    say: (lang, key, params) => render(lang, key, params),
+    config, db, logger, clock, onInbound: (msg) => onInbound(msg), welcome: (input) => engine.welcome(input), say,
+    recognition: voiceStreams ? 'stream' : 'twilio',
   }));
   // Outside WhatsApp's 24-hour window a message goes out as the organization's template (settings.whatsapp_template).
   const whatsappTemplates = whatsappTemplateLookup(db.knex);
@@ -185,6 +198,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   };
   const upgrades = createUpgradeRouter();
   upgrades.route('/chat', (req, socket, head) => webchat.handleUpgrade(req, socket, head));
+  if (voiceStreams) upgrades.routePrefix(VOICE_STREAM_PATH, (req, socket, head) => voiceStreams.handleUpgrade(req, socket, head));
   upgrades.attach(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -2,6 +2,7 @@
  * What every Twilio webhook (SMS, voice) checks first: the form parameters,
  * and X-Twilio-Signature over the public URL and those parameters.
  */
+import type { IncomingMessage } from 'node:http';
 import type { Context } from 'koa';
 import twilio from 'twilio';
 import type { Config } from '../lib/config.js';
@@ -28,4 +29,22 @@ export function isSignedByTwilio(config: Config, ctx: Context, params: TwilioPar
 /** The base URL Twilio reaches us at (what it signs, and where TwiML's actions point). */
 export function publicBase(config: Config, ctx: Context): string {
   return config.PUBLIC_URL ? config.PUBLIC_URL.replace(/\/+$/, '') : ctx.origin;
+}
+
+/** The same base as a WebSocket address (https → wss): where a call's <Stream> connects. */
+export function publicWsBase(base: string): string {
+  return base.replace(/^http(s?):/, 'ws$1:');
+}
+
+/**
+ * True when a WebSocket handshake is Twilio's: X-Twilio-Signature over the
+ * socket's public address (PUBLIC_URL as wss, else the Host it reached), with
+ * no parameters, as Twilio signs a Media Stream's connection.
+ */
+export function isUpgradeSignedByTwilio(config: Config, req: IncomingMessage): boolean {
+  const token = config.TWILIO_AUTH_TOKEN;
+  const signature = req.headers['x-twilio-signature'];
+  if (!token || typeof signature !== 'string' || !signature) return false;
+  const base = config.PUBLIC_URL ? config.PUBLIC_URL.replace(/\/+$/, '') : `http://${req.headers.host ?? 'localhost'}`;
+  return twilio.validateRequest(token, signature, `${publicWsBase(base)}${req.url ?? '/'}`, {});
 }

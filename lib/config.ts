@@ -50,6 +50,10 @@ const schema = z.object({
   // Voice messages staff send (POST /messages/voice) are transcribed by the same service when it is configured.
   OPENAI_TRANSCRIPTION_MODEL: z.string().default('whisper-1'),
   OPENAI_TRANSCRIPTION_TIMEOUT_MS: z.coerce.number().int().positive().default(15000),
+  // Phone calls heard by our own speech to text and spoken by its text to speech (VOICE_RECOGNITION=stream).
+  OPENAI_SPEECH_MODEL: z.string().default('gpt-4o-mini-tts'),
+  OPENAI_SPEECH_VOICE: z.string().default('alloy'),
+  OPENAI_SPEECH_TIMEOUT_MS: z.coerce.number().int().positive().default(8000),
   // Conversations read per query by the organization-wide export (messages: five times as many).
   EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(200),
   CONVERSATION_IDLE_MINUTES: z.coerce.number().int().positive().default(24 * 60),
@@ -66,6 +70,15 @@ const schema = z.object({
   TWILIO_FROM_NUMBER: z.string().optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().optional(),
   TWILIO_API_BASE_URL: z.string().url().optional(),
+  /**
+   * Who hears a caller: `twilio` (each answer a <Gather>, Twilio's recognizer) or
+   * `stream` (the call's audio over the Media Streams WebSocket, our speech to text and text to speech).
+   */
+  VOICE_RECOGNITION: z.enum(['twilio', 'stream']).default('twilio'),
+  /** Silence that ends what a caller says, on a streamed call. */
+  VOICE_END_OF_SPEECH_MS: z.coerce.number().int().min(200).max(5000).default(700),
+  /** Silence after which a streamed call asks again (twice), then says goodbye. */
+  VOICE_NO_INPUT_MS: z.coerce.number().int().min(1000).max(60_000).default(6000),
   // WhatsApp Business Cloud API (Meta Graph API); the channel is off without the first three.
   WHATSAPP_ACCESS_TOKEN: z.string().optional(),
   WHATSAPP_PHONE_NUMBER_ID: z.string().optional(),
@@ -98,6 +111,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!isValidTimeZone(c.ORG_TIMEZONE)) throw new ConfigError(`Invalid configuration:\n  ORG_TIMEZONE: unknown IANA time zone "${c.ORG_TIMEZONE}"`);
   if (c.NODE_ENV === 'production' && !c.ENCRYPTION_KEYS) {
     throw new ConfigError('Invalid configuration:\n  ENCRYPTION_KEYS: required in production (message content is health data); e.g. ENCRYPTION_KEYS=k1:$(openssl rand -base64 32)');
+  }
+  if (c.VOICE_RECOGNITION === 'stream' && !c.OPENAI_API_KEY && !c.OPENAI_BASE_URL) {
+    throw new ConfigError('Invalid configuration:\n  VOICE_RECOGNITION: stream needs speech to text and text to speech: set OPENAI_API_KEY or OPENAI_BASE_URL');
   }
   const embedded = !c.DATABASE_URL;
   return { ...c, embedded, seedDemo: c.SEED_DEMO ?? embedded };

@@ -13,9 +13,14 @@ import { openText } from './encryption.js';
 import { Conversation, closeConversation } from './conversations.js';
 import { Message, withTransaction } from './messages.js';
 import { CALL_STATUSES } from './migrations/021_calls.js';
+import { CALL_RECOGNITIONS, STREAM_ENDINGS } from './migrations/026_call_streams.js';
 
-export { CALL_STATUSES };
+export { CALL_STATUSES, CALL_RECOGNITIONS };
 export type CallStatus = (typeof CALL_STATUSES)[number];
+/** Who hears the caller: Twilio's recognizer in a <Gather>, or our speech to text over the Media Stream. */
+export type CallRecognition = (typeof CALL_RECOGNITIONS)[number];
+/** How the bot ended a call's Media Stream: the <Connect> action then hangs up or puts the caller through. */
+export type StreamEnding = (typeof STREAM_ENDINGS)[number];
 /** Statuses after which nothing more happens on the call. */
 export const FINAL_CALL_STATUSES: readonly CallStatus[] = ['completed', 'busy', 'failed', 'no-answer', 'canceled'];
 
@@ -32,6 +37,8 @@ export class Call extends BaseModel {
   status!: CallStatus;
   duration_seconds!: number | null;
   turns!: number;
+  recognition!: CallRecognition;
+  stream_ended!: StreamEnding | null;
   started_at!: Date;
   ended_at!: Date | null;
   created_at!: Date;
@@ -41,11 +48,11 @@ export class Call extends BaseModel {
 export const asCallStatus = (s: string | undefined): CallStatus | null => (CALL_STATUSES as readonly string[]).includes(s ?? '') ? (s as CallStatus) : null;
 
 /** Opens the row of an inbound call; a retried webhook gets the row it opened. */
-export async function startCall(db: Db, scope: OrgScope, input: { callSid: string; from: string; to: string | null; status: CallStatus; now: Date }): Promise<Call> {
+export async function startCall(db: Db, scope: OrgScope, input: { callSid: string; from: string; to: string | null; status: CallStatus; recognition?: CallRecognition; now: Date }): Promise<Call> {
   const k = db as Knex;
   await k('calls').insert({
     id: newId('call'), organization_id: scope.organizationId, call_sid: input.callSid, direction: 'inbound', from_number: input.from,
-    to_number: input.to, status: input.status, started_at: input.now, created_at: input.now, updated_at: input.now,
+    to_number: input.to, status: input.status, recognition: input.recognition ?? 'twilio', started_at: input.now, created_at: input.now, updated_at: input.now,
   }).onConflict('call_sid').ignore();
   const call = await Call.query(db).findOne({ call_sid: input.callSid, organization_id: scope.organizationId });
   if (!call) throw notFound('Call');
@@ -65,6 +72,19 @@ export async function recordCallTurn(db: Db, scope: OrgScope, callId: string, in
      WHERE id = ? AND organization_id = ?`,
     [input.conversationId, input.turn ? 1 : 0, input.now, input.conversationId, scope.organizationId, callId, scope.organizationId],
   );
+}
+
+/** The bot ends the call's Media Stream: what the <Connect> action does next (read by the instance Twilio asks, which may be another). */
+export async function recordStreamEnding(db: Db, scope: OrgScope, callId: string, ending: StreamEnding, now: Date): Promise<void> {
+  await Call.query(db).where({ id: callId, organization_id: scope.organizationId }).patch({ stream_ended: ending, updated_at: now });
+}
+
+/**
+ * The call goes on with Twilio's recognizer: the stream ended without the bot
+ * ending it (dropped, or our speech service failing).
+ */
+export async function fallBackToGather(db: Db, scope: OrgScope, callId: string, now: Date): Promise<void> {
+  await Call.query(db).where({ id: callId, organization_id: scope.organizationId }).patch({ recognition: 'twilio', updated_at: now });
 }
 
 export interface SpokenReply { id: string; content: string; options: { value: string; label: string }[] | null; replyKey: string | null }

@@ -1,6 +1,6 @@
 /** What leaves the API about a phone call (VAANI's call logs): a whitelist. */
 import { z } from 'zod';
-import { CALL_STATUSES, type CallDetail, type CallWithContext } from '../../models/calls.js';
+import { CALL_RECOGNITIONS, CALL_STATUSES, type CallDetail, type CallWithContext } from '../../models/calls.js';
 import { iso } from './patients.js';
 
 export const callLogSchema = z.object({
@@ -15,6 +15,7 @@ export const callLogSchema = z.object({
   status: z.enum(CALL_STATUSES),
   duration_seconds: z.number().int().nullable(),
   turns: z.number().int().describe("How many times the caller spoke or pressed keys and the bot answered"),
+  recognition: z.enum(CALL_RECOGNITIONS).describe("Who heard the caller last: Twilio's recognizer (<Gather>) or ours over the Media Stream"),
   summary: z.string().nullable().describe("The conversation's summary (what the bot did)"),
   sentiment: z.string().nullable(),
   started_at: z.string(),
@@ -42,7 +43,7 @@ export function presentCallLog(c: CallWithContext): z.infer<typeof callLogSchema
   return {
     id: c.id, call_sid: c.call_sid, patient_id: c.patient_id, patient_name: c.patient_name ?? null, conversation_id: c.conversation_id,
     direction: c.direction, from_number: c.from_number, to_number: c.to_number, status: c.status, duration_seconds: c.duration_seconds,
-    turns: c.turns, summary: c.summary ?? null, sentiment: c.sentiment ?? null,
+    turns: c.turns, recognition: c.recognition, summary: c.summary ?? null, sentiment: c.sentiment ?? null,
     started_at: iso(c.started_at)!, ended_at: iso(c.ended_at), created_at: iso(c.created_at)!,
   };
 }

@@ -65,6 +65,7 @@ export const ca: Catalog = {
   voice_greeting: 'Gràcies per trucar a {clinic}.',
   voice_option: 'Per a {label}, digues-ho o prem el {number}.',
   voice_no_input: "Perdona, no t'he sentit.",
+  voice_not_heard: "Perdona, no t'he entès.",
   voice_goodbye: 'Gràcies per trucar. Adéu.',
   voice_transfer: 'Espera un moment, et passo amb el nostre equip.',
   voice_callback: 'Algú de la clínica et trucarà a aquest número. Adéu.',

@@ -66,6 +66,7 @@ export const en: Catalog = {
   voice_greeting: 'Thank you for calling {clinic}.',
   voice_option: 'For {label}, say it or press {number}.',
   voice_no_input: "Sorry, I didn't hear anything.",
+  voice_not_heard: "Sorry, I didn't catch that.",
   voice_goodbye: 'Thank you for calling. Goodbye.',
   voice_transfer: 'Please hold while I put you through to our team.',
   voice_callback: 'Someone from the clinic will call you back at this number. Goodbye.',

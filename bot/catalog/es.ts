@@ -65,6 +65,7 @@ export const es: Catalog = {
   voice_greeting: 'Gracias por llamar a {clinic}.',
   voice_option: 'Para {label}, dilo o pulsa {number}.',
   voice_no_input: 'Perdona, no te he oído.',
+  voice_not_heard: 'Perdona, no te he entendido.',
   voice_goodbye: 'Gracias por llamar. Adiós.',
   voice_transfer: 'Espera un momento, te paso con nuestro equipo.',
   voice_callback: 'Alguien de la clínica te llamará a este número. Adiós.',

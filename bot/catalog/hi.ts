@@ -65,6 +65,7 @@ export const hi: Catalog = {
   voice_greeting: '{clinic} को कॉल करने के लिए धन्यवाद।',
   voice_option: '{label} के लिए, बोलें या {number} दबाएँ।',
   voice_no_input: 'माफ़ कीजिए, मुझे कुछ सुनाई नहीं दिया।',
+  voice_not_heard: 'माफ़ कीजिए, मैं समझ नहीं पाया।',
   voice_goodbye: 'कॉल करने के लिए धन्यवाद। नमस्ते।',
   voice_transfer: 'कृपया रुकें, मैं आपको हमारी टीम से जोड़ रहा हूँ।',
   voice_callback: 'क्लिनिक से कोई आपको इसी नंबर पर वापस कॉल करेगा। नमस्ते।',

@@ -10,7 +10,7 @@ export const REPLY_KEYS = [
   'flow_stopped', 'action_failed',
   'opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person', 'opt_menu', 'opt_yes', 'opt_no', 'opt_other_day',
   'opt_today', 'opt_tomorrow', 'opt_keep', 'opt_confirm', 'share_phone_button',
-  'voice_greeting', 'voice_option', 'voice_no_input', 'voice_goodbye', 'voice_transfer', 'voice_callback',
+  'voice_greeting', 'voice_option', 'voice_no_input', 'voice_not_heard', 'voice_goodbye', 'voice_transfer', 'voice_callback',
 ] as const;
 
 export type ReplyKey = (typeof REPLY_KEYS)[number];

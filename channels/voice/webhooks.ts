@@ -14,6 +14,10 @@
  *   call after the bot's words.
  * - status: the call's progress; its end closes the conversation
  *   (models/calls.ts recordCallStatus) and emits call.completed.
+ *
+ * With VOICE_RECOGNITION=stream, incoming answers <Connect><Stream> instead:
+ * the call's audio comes to our WebSocket (streamServer.ts, callStream.ts),
+ * and stream-ended is the <Connect> action that follows it.
  */
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -28,16 +32,14 @@ import { organizationForChannelAccount, getOrganization } from '../../models/org
 import { orgSettings } from '../../models/settings.js';
 import { Conversation } from '../../models/conversations.js';
 import {
-  asCallStatus, claimSpokenReplies, findCallBySid, lastAssistantReply, recordCallStatus, recordCallTurn, spokenRepliesAfter, startCall,
-  type Call, type SpokenReply,
+  asCallStatus, claimSpokenReplies, fallBackToGather, findCallBySid, lastAssistantReply, recordCallStatus, recordCallTurn, spokenRepliesAfter, startCall,
+  type Call, type CallRecognition, type SpokenReply,
 } from '../../models/calls.js';
 import type { OnInbound } from '../types.js';
-import { isSignedByTwilio, publicBase, twilioParams } from '../twilioRequest.js';
+import { isSignedByTwilio, publicBase, publicWsBase, twilioParams } from '../twilioRequest.js';
 import { answerWithin } from '../webhookDeadline.js';
-import { VOICE_GATHER_PATH, VOICE_INCOMING_PATH, VOICE_STATUS_PATH } from './adapter.js';
-
-export type VoiceLang = 'en' | 'es' | 'ca' | 'hi';
-export type VoiceReplyKey = 'voice_greeting' | 'voice_option' | 'voice_no_input' | 'voice_goodbye' | 'voice_transfer' | 'voice_callback';
+import { VOICE_GATHER_PATH, VOICE_INCOMING_PATH, VOICE_STATUS_PATH, VOICE_STREAM_ENDED_PATH, VOICE_STREAM_PATH } from './adapter.js';
+import { asVoiceLang, callNext, LOCALES, MAX_SILENT_PROMPTS, speechHints, spokenLines, type SayLine } from './callScript.js';
 
 export interface VoiceWebhookOptions {
   config: Config;
@@ -48,20 +50,12 @@ export interface VoiceWebhookOptions {
   /** The engine's greeting turn on the caller's conversation (bot/engine.ts welcome). */
   welcome: (input: { organizationId: string; channel: 'voice'; from: string; receivedAt: Date }) => Promise<{ conversationId: string }>;
   /** A voice line of the bot's catalog. */
-  say: (lang: VoiceLang, key: VoiceReplyKey, params?: Record<string, string | number>) => string;
+  say: SayLine;
   /** Answer Twilio (which waits 15 s at most) with what is ready after this long. */
   replyWithinMs?: number;
+  /** Who hears callers: Twilio's recognizer in each <Gather>, or ours over the call's Media Stream (config VOICE_RECOGNITION). */
+  recognition?: CallRecognition;
 }
-
-/** The speech recognizer's and the voice's locale for each of the bot's languages. */
-type Twiml = InstanceType<typeof twilio.twiml.VoiceResponse>;
-type Locale = NonNullable<NonNullable<Parameters<Twiml['say']>[0]>['language']> & NonNullable<NonNullable<Parameters<Twiml['gather']>[0]>['language']>;
-const LOCALES: Record<VoiceLang, Locale> = { en: 'en-GB', es: 'es-ES', ca: 'ca-ES', hi: 'hi-IN' };
-const asVoiceLang = (v: string | null | undefined): VoiceLang => (v && v in LOCALES ? (v as VoiceLang) : 'en');
-/** Silent gathers in a row after which the call is ended. */
-const MAX_SILENT_PROMPTS = 2;
-/** Replies after which the call ends: the caller is told to dial an emergency number, opted out, or said goodbye. */
-const ENDING_REPLIES = new Set(['emergency', 'emergency_ticket', 'opted_out', 'thanks_bye']);
 
 function xml(ctx: Context, body: string, status = 200): void {
   ctx.status = status;
@@ -99,53 +93,32 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
     const [conversation, organization, hints] = await Promise.all([
       Conversation.query(knex()).findOne({ id: conversationId, organization_id: scope.organizationId }),
       getOrganization(knex(), scope.organizationId),
-      speechHints(scope, replies),
+      speechHints(knex(), scope, replies),
     ]);
     const lang = asVoiceLang(conversation?.language ?? orgSettings(organization).default_language);
     const language = LOCALES[lang];
     const response = new twilio.twiml.VoiceResponse();
     const opening = next.opening ? [opts.say(lang, next.opening, { clinic: organization.name })] : [];
-    const lines = [...opening, ...replies.flatMap((r) => spoken(lang, r))];
-    const ends = replies.some((r) => r.replyKey && ENDING_REPLIES.has(r.replyKey));
-    if (conversation?.status === 'handoff' || conversation?.status === 'closed' || ends) {
-      for (const line of lines) response.say({ language }, line);
-      const transferTo = orgSettings(organization).voice_transfer_number;
-      if (conversation?.status === 'handoff' && !ends && transferTo) {
-        response.say({ language }, opts.say(lang, 'voice_transfer'));
-        response.dial({ callerId: call.to_number ?? undefined }, transferTo);
-      } else {
-        response.say({ language }, opts.say(lang, conversation?.status === 'handoff' && !ends ? 'voice_callback' : 'voice_goodbye'));
-        response.hangup();
-      }
-    } else {
+    const lines = [...opening, ...replies.flatMap((r) => spokenLines(opts.say, lang, r))];
+    const transferTo = orgSettings(organization).voice_transfer_number;
+    const then = callNext(conversation?.status, replies, transferTo);
+    if (then === 'listen') {
       const gather = response.gather({
         input: ['speech', 'dtmf'], language, speechTimeout: 'auto', timeout: 6, actionOnEmptyResult: true, method: 'POST', hints,
         action: `${publicBase(config, ctx)}${VOICE_GATHER_PATH}?n=${next.n}${next.silent ? `&silent=${next.silent}` : ''}`,
       });
       for (const line of lines) gather.say({ language }, line);
+    } else {
+      for (const line of lines) response.say({ language }, line);
+      if (then === 'transfer') {
+        response.say({ language }, opts.say(lang, 'voice_transfer'));
+        response.dial({ callerId: call.to_number ?? undefined }, transferTo!);
+      } else {
+        response.say({ language }, opts.say(lang, then === 'callback' ? 'voice_callback' : 'voice_goodbye'));
+        response.hangup();
+      }
     }
     xml(ctx, response.toString());
-  }
-
-  /**
-   * Words the recognizer should expect (Twilio's `hints`): the clinic's
-   * doctors and specialties, and the options just read out, so "Doctor Vives"
-   * or "cardiología" are heard as written. At most 100, as Twilio takes.
-   */
-  async function speechHints(scope: OrgScope, replies: SpokenReply[]): Promise<string> {
-    const doctors = (await knex()('doctors').where({ organization_id: scope.organizationId, active: true }).whereNull('deleted_at')
-      .select('name', 'specialization')) as { name: string; specialization: string }[];
-    const words = [...replies.flatMap((r) => (r.options ?? []).map((o) => o.label)), ...doctors.flatMap((d) => [d.name, d.specialization])]
-      .map((w) => w.replace(/,/g, ' ').trim().slice(0, 100)).filter(Boolean);
-    return [...new Set(words)].slice(0, 100).join(', ');
-  }
-
-  /** A reply as speech: its text, then each option with its key ("For Cardiology, say it or press 2."). */
-  function spoken(lang: VoiceLang, reply: SpokenReply): string[] {
-    const options = (reply.options ?? []).map((o) => opts.say(lang, 'voice_option', { label: o.label, number: o.value }));
-    // Lines become sentences ("booked:\nWednesday..." is read "booked: Wednesday...").
-    const text = reply.content.replace(/([.:!?])?[ \t]*\n+\s*/g, (_, end: string | undefined) => (end ? `${end} ` : '. '));
-    return [text, ...options];
   }
 
   router.post(VOICE_INCOMING_PATH, async (ctx) => {
@@ -165,12 +138,57 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       return xml(ctx, response.toString());
     }
     const scope = { organizationId: org.id };
-    const call = await startCall(knex(), scope, { callSid: params.CallSid!, from, to: params.To ?? null, status: asCallStatus(params.CallStatus) ?? 'ringing', now });
+    const recognition = opts.recognition ?? 'twilio';
+    const call = await startCall(knex(), scope, { callSid: params.CallSid!, from, to: params.To ?? null, status: asCallStatus(params.CallStatus) ?? 'ringing', recognition, now });
     const { conversationId } = await opts.welcome({ organizationId: org.id, channel: 'voice', from, receivedAt: now });
     await recordCallTurn(knex(), scope, call.id, { conversationId, turn: false, now });
+    logger.info({ call_sid: call.call_sid, from: maskPhone(from), recognition: call.recognition }, 'voice: call answered');
+    if (call.recognition === 'stream') return connectStream(ctx, call);
     const replies = await claimSpokenReplies(knex(), scope, conversationId, call.call_sid, now);
-    logger.info({ call_sid: call.call_sid, from: maskPhone(from) }, 'voice: call answered');
     await answer(ctx, scope, call, conversationId, replies, { n: call.turns + 1, silent: 0, opening: 'voice_greeting' });
+  });
+
+  /** The call's audio goes to our Media Stream socket, which greets the caller; when it ends, Twilio asks the <Connect> action what next. */
+  function connectStream(ctx: Context, call: Call): void {
+    const base = publicBase(config, ctx);
+    const response = new twilio.twiml.VoiceResponse();
+    const connect = response.connect({ action: `${base}${VOICE_STREAM_ENDED_PATH}`, method: 'POST' });
+    connect.stream({ url: `${publicWsBase(base)}${VOICE_STREAM_PATH}/${call.call_sid}` });
+    xml(ctx, response.toString());
+  }
+
+  /**
+   * The <Connect> action, when the call's Media Stream ends: hang up or put
+   * the caller through as the bot decided (models/calls.ts
+   * recordStreamEnding); a stream that ended otherwise (dropped, our speech
+   * service failing, this service restarting) goes on in a <Gather> with
+   * Twilio's recognizer, saying what is still to be said, else the bot's
+   * last words.
+   */
+  router.post(VOICE_STREAM_ENDED_PATH, async (ctx) => {
+    const params = verifiedParams(ctx, 'stream end');
+    if (!params) return;
+    const call = await findCallBySid(knex(), params.CallSid!);
+    const response = new twilio.twiml.VoiceResponse();
+    if (!call || !call.conversation_id || call.stream_ended === 'hangup') {
+      response.hangup();
+      return xml(ctx, response.toString());
+    }
+    const scope = { organizationId: call.organization_id };
+    if (call.stream_ended === 'transfer') {
+      const transferTo = orgSettings(await getOrganization(knex(), scope.organizationId)).voice_transfer_number;
+      if (transferTo) response.dial({ callerId: call.to_number ?? undefined }, transferTo);
+      else response.hangup();
+      return xml(ctx, response.toString());
+    }
+    const now = opts.clock.now();
+    if (call.recognition === 'stream') await fallBackToGather(knex(), scope, call.id, now);
+    logger.info({ call_sid: call.call_sid }, 'voice: the media stream ended without the bot ending it; the call goes on with Twilio\'s recognizer');
+    const queued = await claimSpokenReplies(knex(), scope, call.conversation_id, call.call_sid, now);
+    const last = queued.length ? undefined : await lastAssistantReply(knex(), scope, call.conversation_id);
+    await answer(ctx, scope, call, call.conversation_id, queued.length ? queued : last ? [last] : [], {
+      n: call.turns + 1, silent: 0, opening: call.turns === 0 && queued.length ? 'voice_greeting' : undefined,
+    });
   });
 
   router.post(VOICE_GATHER_PATH, async (ctx) => {

@@ -25,6 +25,7 @@ import * as eventsSealedFields from './022_events_sealed_fields.js';
 import * as openCalls from './023_open_calls.js';
 import * as outboxBulkLast from './024_outbox_bulk_last.js';
 import * as mediaFiles from './025_media_files.js';
+import * as callStreams from './026_call_streams.js';
 
 /** `config.transaction: false`: the migration runs outside a transaction (CREATE INDEX CONCURRENTLY). */
 interface Migration { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void>; config?: { transaction?: boolean } }
@@ -52,6 +53,7 @@ const migrations: Record<string, Migration> = {
   '023_open_calls': openCalls,
   '024_outbox_bulk_last': outboxBulkLast,
   '025_media_files': mediaFiles,
+  '026_call_streams': callStreams,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

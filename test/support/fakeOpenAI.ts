@@ -2,11 +2,15 @@
  * A fake OpenAI-compatible server on 127.0.0.1: POST /v1/chat/completions
  * answers with a programmed tool call, an error, garbage, or nothing in time;
  * POST /v1/audio/transcriptions (multipart, as the client uploads the file)
- * with a programmed text, an error or nothing in time.
+ * with a programmed text (or a queue of them), an error or nothing in time;
+ * POST /v1/audio/speech with a WAV of a tone whose length follows the text
+ * (`msPerChar`), an error or nothing in time.
  * The real `openai` client talks to it over HTTP.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pcm16ToWav } from '../../lib/telephonyAudio.js';
+import { tone } from './audioSignals.js';
 
 export type FakeOpenAIMode =
   | { kind: 'tool'; args: Record<string, unknown> | ((userText: string) => Record<string, unknown>) }
@@ -16,13 +20,23 @@ export type FakeOpenAIMode =
 
 export type FakeTranscriptionMode = { kind: 'text'; text: string } | { kind: 'error'; status: number } | { kind: 'hang'; ms: number };
 
+export type FakeSpeechMode = { kind: 'tone'; hz: number; sampleRate: number; msPerChar: number } | { kind: 'error'; status: number } | { kind: 'hang'; ms: number };
+export const DEFAULT_FAKE_SPEECH = { kind: 'tone', hz: 440, sampleRate: 24_000, msPerChar: 10 } satisfies FakeSpeechMode;
+/** A speech request as received (the JSON body the client sends). */
+export interface FakeSpeechRequest { model: string; voice: string; input: string; response_format?: string }
+
 /** A transcription request as received: the form's text fields, and the file's name, type and bytes. */
 export interface FakeTranscriptionRequest { fields: Record<string, string>; fileName: string | null; fileType: string | null; file: Buffer }
 
 export interface FakeOpenAI {
   baseURL: string;
   transcriptions: FakeTranscriptionRequest[];
+  /** The answer to every transcription; forgets what was queued. */
   setTranscription(mode: FakeTranscriptionMode): void;
+  /** Answered in order before the mode set with setTranscription. */
+  queueTranscriptions(...modes: Array<string | FakeTranscriptionMode>): void;
+  speeches: FakeSpeechRequest[];
+  setSpeech(mode: FakeSpeechMode): void;
   requests: Array<{ path: string; body: { model: string; messages: Array<{ role: string; content: string }>; tools?: unknown[]; tool_choice?: unknown } }>;
   setMode(mode: FakeOpenAIMode): void;
   close(): Promise<void>;
@@ -33,13 +47,34 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
   let transcription: FakeTranscriptionMode = { kind: 'text', text: 'fake transcription' };
   const requests: FakeOpenAI['requests'] = [];
   const transcriptions: FakeTranscriptionRequest[] = [];
+  const queued: FakeTranscriptionMode[] = [];
+  let speech: FakeSpeechMode = DEFAULT_FAKE_SPEECH;
+  const speeches: FakeSpeechRequest[] = [];
   const server = http.createServer((req, res) => {
+    if (req.url === '/v1/audio/speech') {
+      let raw = '';
+      req.on('data', (c: Buffer) => { raw += c.toString(); });
+      req.on('end', () => {
+        const body = JSON.parse(raw || '{}') as FakeSpeechRequest;
+        speeches.push(body);
+        const m = speech;
+        if (m.kind === 'hang') {
+          setTimeout(() => res.writeHead(500).end(), m.ms).unref();
+        } else if (m.kind === 'error') {
+          res.writeHead(m.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { message: 'fake failure', type: 'server_error' } }));
+        } else {
+          const wav = pcm16ToWav(tone(m.hz, body.input.length * m.msPerChar, m.sampleRate, 0.5), m.sampleRate);
+          res.writeHead(200, { 'Content-Type': 'audio/wav' }).end(wav);
+        }
+      });
+      return;
+    }
     if (req.url === '/v1/audio/transcriptions') {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         transcriptions.push(readMultipart(Buffer.concat(chunks), req.headers['content-type'] ?? ''));
-        const t = transcription;
+        const t = queued.shift() ?? transcription;
         if (t.kind === 'hang') {
           setTimeout(() => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"text":"too late"}'), t.ms).unref();
         } else if (t.kind === 'error') {
@@ -87,7 +122,10 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
     requests,
     transcriptions,
     setMode: (m) => { mode = m; },
-    setTranscription: (m) => { transcription = m; },
+    setTranscription: (m) => { transcription = m; queued.length = 0; },
+    queueTranscriptions: (...modes) => { queued.push(...modes.map((m) => (typeof m === 'string' ? { kind: 'text' as const, text: m } : m))); },
+    speeches,
+    setSpeech: (m) => { speech = m; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
