@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { RunningService } from '../../main.js';
 import { testService } from '../support/service.js';
 import { ALL_WEEK_HOURS, buildDoctor, buildPatient, createTestOrg, uniquePhone, type TestOrg } from '../support/factories.js';
@@ -17,6 +18,25 @@ import { Ticket } from '../../models/tickets.js';
 const RATE = 8000;
 /** About 1.2 s of speech, then the second of silence that ends it. */
 const speech = () => concat(syllables({ sampleRate: RATE, dbfs: -20, count: 6, gapsMs: [50, 120] }), silence(1000, RATE));
+/** "I would like to book an appointment", recorded (espeak-ng) as a phone line carries it: 8 kHz mu-law. */
+const RECORDED = mulawDecode(readFileSync(new URL('../fixtures/audio/caller-en.ulaw', import.meta.url)));
+
+/** The recording's words: from the first to the last sample louder than 1 % of its peak. */
+function wordsOf(samples: Int16Array): Int16Array {
+  const peak = samples.reduce((max, v) => Math.max(max, Math.abs(v)), 0);
+  const first = samples.findIndex((v) => Math.abs(v) > peak / 100);
+  const last = samples.length - [...samples].reverse().findIndex((v) => Math.abs(v) > peak / 100);
+  return samples.subarray(first, last);
+}
+
+/** Whether `needle` appears in `haystack` sample for sample. */
+function containsRun(haystack: Int16Array, needle: Int16Array): boolean {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
 
 interface StreamClinic { t: TestOrg; svc: RunningService; api: ApiClient; number: string }
 
@@ -115,15 +135,19 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     assert.ok(goertzelPower(pcm, RATE, 440) > 100 * goertzelPower(pcm, RATE, 1000), 'the tone the speech service sent');
     assert.deepEqual(openai.speeches.at(-1)!.response_format, 'wav');
 
-    const asked = await say(stream, 'I would like to book an appointment');
+    const asked = await linesSpoken(stream, () => {
+      openai.queueTranscriptions('I would like to book an appointment');
+      stream.sendAudio(concat(silence(500, RATE), RECORDED, silence(1000, RATE)));
+    });
     const heard = openai.transcriptions.at(-1)!;
     assert.equal(heard.fileType, 'audio/wav');
     assert.equal(heard.fields.language, 'en');
     assert.match(heard.fields.prompt!, /Dr\. Joan Vives, Cardiology/, 'the clinic\'s doctors are expected words');
     const wav = readWav(heard.file);
     assert.equal(wav.sampleRate, RATE);
-    const seconds = wav.samples.length / RATE;
-    assert.ok(seconds > 1.1 && seconds < 1.9, `the utterance (1.2 s of speech) was ${seconds} s`);
+    const words = wordsOf(RECORDED);
+    assert.ok(containsRun(wav.samples, words), 'the transcriber got the caller\'s words, sample for sample');
+    assert.ok(wav.samples.length <= words.length + 0.6 * RATE, `${wav.samples.length / RATE} s sent for ${words.length / RATE} s of words`);
     assert.ok(asked.lines.length > 0);
 
     let lines = asked.lines;

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { mulawDecode } from '../../lib/telephonyAudio.js';
 import { UtteranceDetector, type UtteranceEvent } from '../../lib/utterances.js';
 import { concat, mix, noise, silence, sineAmplitude, syllables, tone } from '../support/audioSignals.js';
 
@@ -196,6 +198,31 @@ describe('UtteranceDetector (lib/utterances)', () => {
     // A new detector, not yet knowing the hum, takes it for speech.
     assert.ok(run(new UtteranceDetector({ sampleRate: RATE }), noise(3000, RATE, -35, 9)).length > 0);
   });
+
+  // Recorded speech (espeak-ng, as a phone line carries it: 8 kHz mu-law): its unvoiced consonants and pauses between words.
+  for (const [file, words] of [['caller-en.ulaw', 'I would like to book an appointment'], ['caller-es.ulaw', 'Quiero pedir una cita para mañana por la tarde']]) {
+    it(`finds the whole of a recorded sentence ("${words}") over line noise, as one utterance`, () => {
+      const recorded = mulawDecode(readFileSync(new URL(`../fixtures/audio/${file}`, import.meta.url)));
+      // Where the words are: the first and last 20 ms at most 40 dB below the recording's loudest.
+      const levels = Array.from({ length: Math.floor(recorded.length / 160) }, (_, i) => {
+        let sum = 0;
+        for (let j = i * 160; j < (i + 1) * 160; j++) sum += recorded[j]! ** 2;
+        return Math.sqrt(sum / 160);
+      });
+      const loudest = Math.max(...levels);
+      const first = levels.findIndex((l) => l > loudest / 100) * 20;
+      const last = (levels.length - [...levels].reverse().findIndex((l) => l > loudest / 100)) * 20;
+      const lead = 1000;
+      const call = mix(concat(silence(lead, RATE), recorded, silence(1500, RATE)), noise(lead + recorded.length / 8 + 1500, RATE, -55, 3));
+      const events = run(new UtteranceDetector({ sampleRate: RATE }), call, 160);
+      const found = utterances(events);
+      assert.equal(found.length, 1, JSON.stringify(events.map((e) => e.type)));
+      const u = found[0]!;
+      assert.ok(u.startMs <= lead + first + 60, `starts at ${u.startMs} ms, the words at ${lead + first} ms`);
+      assert.ok(u.endMs >= lead + last - 60, `ends at ${u.endMs} ms, the words at ${lead + last} ms`);
+      assert.ok(u.samples.length / 8 <= last - first + 600, 'not the silence around them');
+    });
+  }
 
   it('rejects a sample rate or durations that make no sense', () => {
     assert.throws(() => new UtteranceDetector({ sampleRate: 0 }), RangeError);
