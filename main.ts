@@ -159,8 +159,8 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   const engine = buildEngine({
     config, db, logger, clock, onQueued: () => dispatcher.kick(),
     handOver: { claimUntil: (channel, orgId) => dispatcher.claimUntil(channel, orgId), sendClaimed: (messages) => dispatcher.sendClaimed(messages) },
-    // Patients' voice notes are heard where speech to text is configured: the channel downloads, the transcriber listens.
-    hearVoiceNote: deps.transcriber ? voiceNoteListener({ adapters: [sms, whatsapp, telegram], transcriber: deps.transcriber }) : undefined,
+    // Patients' voice notes are kept for staff (the channel downloads) and heard where speech to text is configured.
+    hearVoiceNote: voiceNoteListener({ adapters: [sms, whatsapp, telegram], transcriber: deps.transcriber ?? null }),
   });
   const stopListeningForClinicChanges = await engine.listenForClinicChanges();
   // A settings update NOTIFYs every instance: the next send outside WhatsApp's window uses the new template.

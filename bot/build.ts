@@ -17,7 +17,7 @@ export interface BuildEngineInput {
   onQueued: () => void;
   /** This instance's dispatcher takes the turn's replies straight from the commit (EngineOptions.handOver). */
   handOver?: HandOver;
-  /** Set when speech to text is configured (EngineOptions.hearVoiceNote). */
+  /** Fetches patients' voice notes, and hears them when speech to text is configured (EngineOptions.hearVoiceNote). */
   hearVoiceNote?: HearVoiceNote;
 }
 
@@ -38,6 +38,6 @@ export function buildEngine(input: BuildEngineInput): ConversationEngine {
   return new ConversationEngine({
     db: input.db, logger: input.logger, clock: input.clock, understander, rules,
     idleMinutes: input.config.CONVERSATION_IDLE_MINUTES, emergencyNumber: input.config.EMERGENCY_NUMBER, onQueued: input.onQueued,
-    handOver: input.handOver, hearVoiceNote: input.hearVoiceNote,
+    handOver: input.handOver, hearVoiceNote: input.hearVoiceNote, mediaBaseUrl: input.config.PUBLIC_URL,
   });
 }

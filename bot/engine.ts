@@ -60,8 +60,9 @@ export interface EngineOptions {
    * claimed for it, and handed to it after the commit, without a claim between the commit and the send.
    */
   handOver?: HandOver;
-  /** Hears a patient's voice note (bot/runtime/voiceNotes.ts); set when speech to text is configured. */
+  /** Fetches (and hears) a patient's voice note (bot/runtime/voiceNotes.ts); mediaBaseUrl (PUBLIC_URL) makes its kept file's address absolute. */
   hearVoiceNote?: HearVoiceNote;
+  mediaBaseUrl?: string;
 }
 
 /** What the engine needs of a dispatcher that takes a turn's replies straight from its commit (OutboundDispatcher). */
@@ -189,8 +190,7 @@ export class ConversationEngine {
     const result = { messageId: stored.messageId, conversationId: stored.conversationId, duplicate: stored.duplicate };
     msg.onStored?.({ ...result, botAnswers: !stored.duplicate && stored.status === 'bot' });
     if (stored.duplicate || stored.status === 'closed') return result;
-
-    const heard = this.opts.hearVoiceNote ? await hearVoiceNote(this.opts.hearVoiceNote, this.knex, this.opts.logger, scope, msg, stored.messageId) : null;
+    const heard = await hearVoiceNote(this.opts, this.knex, scope, msg, stored.messageId);
     if (heard) msg = { ...msg, text: heard };
     const clinic = await this.clinics.get(this.knex, msg.organizationId);
     const now = this.opts.clock.now();

@@ -1,8 +1,9 @@
 /**
- * Hears patients' voice notes for the engine (EngineOptions.hearVoiceNote):
+ * Fetches patients' voice notes for the engine (EngineOptions.hearVoiceNote):
  * the channel the note came on downloads it from the provider
- * (ChannelAdapter.fetchMedia), and the transcriber listens to it
- * (lib/transcription.ts), in whatever language the patient spoke.
+ * (ChannelAdapter.fetchMedia), so staff can listen to it, and the
+ * transcriber, when configured, listens to it (lib/transcription.ts), in
+ * whatever language the patient spoke.
  */
 import { voiceNoteAudio, type HearVoiceNote } from '../lib/inbound.js';
 import type { Transcriber } from '../lib/transcription.js';
@@ -22,15 +23,16 @@ function extensionOf(contentType: string): string | null {
   return known[type] ?? null;
 }
 
-export function voiceNoteListener(opts: { adapters: readonly ChannelAdapter[]; transcriber: Transcriber }): HearVoiceNote {
+export function voiceNoteListener(opts: { adapters: readonly ChannelAdapter[]; transcriber: Transcriber | null }): HearVoiceNote {
   return async (msg) => {
     const adapter = opts.adapters.find((a) => a.name === msg.channel);
     const audio = voiceNoteAudio(msg);
     if (!adapter?.fetchMedia || !audio) return null;
     const file = await adapter.fetchMedia(audio, { maxBytes: MAX_VOICE_NOTE_BYTES, timeoutMs: DOWNLOAD_TIMEOUT_MS });
     const extension = extensionOf(file.contentType) ?? extensionOf(audio.contentType);
-    if (!extension) return null;
-    const heard = await opts.transcriber.transcribe({ bytes: file.bytes, fileName: `voice-note.${extension}`, mimeType: file.contentType.split(';')[0]!.trim() }, null);
-    return heard?.text ?? null;
+    const heard = opts.transcriber && extension
+      ? await opts.transcriber.transcribe({ bytes: file.bytes, fileName: `voice-note.${extension}`, mimeType: file.contentType.split(';')[0]!.trim() }, null)
+      : null;
+    return { audio: file.bytes, contentType: file.contentType, words: heard?.text ?? null };
   };
 }

@@ -76,5 +76,8 @@ export function voiceNoteAudio(msg: Pick<InboundMessage, 'text' | 'media'>): { u
   return msg.media?.find((m) => /^audio\//i.test(m.contentType)) ?? null;
 }
 
-/** Hears a voice note: its words, or null when it cannot be heard (EngineOptions.hearVoiceNote). */
-export type HearVoiceNote = (msg: InboundMessage) => Promise<string | null>;
+/** A voice note downloaded from its provider: the audio, and its words when speech to text is configured and heard them. */
+export interface HeardVoiceNote { audio: Buffer; contentType: string; words: string | null }
+
+/** Fetches (and hears) a voice note, or null when its channel cannot fetch it (EngineOptions.hearVoiceNote). */
+export type HearVoiceNote = (msg: InboundMessage) => Promise<HeardVoiceNote | null>;

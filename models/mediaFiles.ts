@@ -1,5 +1,6 @@
 /**
- * Audio files of voice messages (POST /messages/voice). The bytes are sealed
+ * Audio files of voice messages (POST /messages/voice) and of patients' voice
+ * notes, kept for staff to hear (keepVoiceNote). The bytes are sealed
  * at rest like message content (as base64 inside the sealed text, so the
  * re-sealing after a key rotation and the encryption status cover them as a
  * sealed column), with the transcription beside them. A provider or a web
@@ -13,8 +14,9 @@ import type { Db, OrgScope } from './base.js';
 import { newId } from '../lib/ids.js';
 import { UNREADABLE } from '../lib/encryption.js';
 import { openText, sealText } from './encryption.js';
+import { withTransaction } from './messages.js';
 
-import type { AudioFormat } from '../lib/audio.js';
+import type { AudioFacts, AudioFormat } from '../lib/audio.js';
 
 export type { AudioFormat };
 
@@ -91,6 +93,42 @@ export async function storeMediaFile(db: Db, scope: OrgScope, ref: MediaFileRef,
     transcription: input.transcription === null ? null : sealText(db, input.transcription),
     transcription_language: input.transcriptionLanguage,
     created_at: input.now,
+  });
+}
+
+/** A kept file as a message's metadata.media shows it: `baseUrl` (PUBLIC_URL, or nothing) makes its address absolute. */
+export function storedMedia(scope: OrgScope, ref: MediaFileRef, input: { facts: AudioFacts; sizeBytes: number; fileName: string; baseUrl: string }): StoredMedia {
+  return {
+    id: ref.id, url: `${input.baseUrl.replace(/\/+$/, '')}${mediaPath(scope, ref)}`, format: ref.format, mime_type: AUDIO_MIME_TYPES[ref.format],
+    duration_seconds: input.facts.durationMs === null ? null : Math.round(input.facts.durationMs / 1000), size_bytes: input.sizeBytes, file_name: input.fileName,
+  };
+}
+
+/**
+ * Keeps a patient's voice note for staff to hear: the file, sealed, with its
+ * words as its transcription when they were heard. The message becomes a
+ * voice message: its metadata.media is the kept file (what the provider
+ * named moves to provider_media), and its content the words, or the file's
+ * URL when nothing was heard. Null when the message is not an inbound one of
+ * a conversation (nothing is kept).
+ */
+export async function keepVoiceNote(db: Db, scope: OrgScope, messageId: string, input: { bytes: Buffer; facts: AudioFacts; words: string | null; baseUrl: string; now: Date }): Promise<StoredMedia | null> {
+  return withTransaction(db, async (trx) => {
+    const message = (await trx('messages').where({ id: messageId, organization_id: scope.organizationId, direction: 'inbound' }).forUpdate()
+      .first('conversation_id', 'patient_id', 'metadata')) as { conversation_id: string | null; patient_id: string | null; metadata: Record<string, unknown> | null } | undefined;
+    if (!message?.conversation_id) return null;
+    const ref = reserveMediaFile(input.facts.format);
+    await storeMediaFile(trx, scope, ref, {
+      patientId: message.patient_id, conversationId: message.conversation_id, messageId, bytes: input.bytes, durationMs: input.facts.durationMs,
+      transcription: input.words, transcriptionLanguage: null, now: input.now,
+    });
+    const media = storedMedia(scope, ref, { facts: input.facts, sizeBytes: input.bytes.length, fileName: `voice-note.${ref.format}`, baseUrl: input.baseUrl });
+    const { media: providerMedia, ...rest } = message.metadata ?? {};
+    await trx('messages').where({ id: messageId, organization_id: scope.organizationId }).update({
+      content: sealText(trx, input.words ?? media.url), content_type: 'voice', updated_at: input.now,
+      metadata: JSON.stringify({ ...rest, media, provider_media: providerMedia ?? null, ...(input.words ? { transcribed: true } : {}) }),
+    });
+    return media;
   });
 }
 

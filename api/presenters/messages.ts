@@ -23,8 +23,9 @@ export const messageSchema = z.object({
   sent_at: z.string().nullable(),
   delivered_at: z.string().nullable(),
   read_at: z.string().nullable(),
-  /** A voice message's audio (content_type voice; `content` is the file's URL). */
+  /** A voice message's audio (content_type voice): one staff send (`content` is the file's URL), or a patient's voice note (`content` is its words, or the URL when not heard). */
   metadata: z.object({
+    url: z.string().describe('Where the audio is served (GET /media/...): no login, the address is the key'),
     duration: z.number().int().nullable().describe('Seconds, rounded'),
     format: z.enum(['mp3', 'ogg', 'wav']),
     size_bytes: z.number().int(),
@@ -39,7 +40,7 @@ function voiceMetadata(m: Message): MessageView['metadata'] {
   if (m.content_type !== 'voice') return undefined;
   const media = storedMediaOf(m.metadata);
   if (!media) return undefined;
-  return { duration: media.duration_seconds, format: media.format, size_bytes: media.size_bytes, transcription: transcriptionOf(m) };
+  return { url: media.url, duration: media.duration_seconds, format: media.format, size_bytes: media.size_bytes, transcription: transcriptionOf(m) };
 }
 
 export function presentMessage(m: Message): MessageView {

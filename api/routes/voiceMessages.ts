@@ -12,7 +12,7 @@ import type { UploadedFile } from '../http/multipart.js';
 import { messageSchema, presentMessage } from '../presenters/messages.js';
 import { languageInput } from '../schemas/common.js';
 import { queueOutboundMessage } from '../../models/messages.js';
-import { AUDIO_MIME_TYPES, mediaPath, noteTranscription, reserveMediaFile, storeMediaFile, type StoredMedia } from '../../models/mediaFiles.js';
+import { AUDIO_MIME_TYPES, noteTranscription, reserveMediaFile, storeMediaFile, storedMedia } from '../../models/mediaFiles.js';
 import { readAudioFacts, type AudioFacts } from '../../lib/audio.js';
 import { fieldError, unprocessable } from '../../lib/errors.js';
 import { findDestination, MESSAGE_CHANNELS, openDestination } from './messages.js';
@@ -63,12 +63,9 @@ export const voiceMessageRoutes = [
       const fileName = `voice-message.${facts.format}`;
       const language = body.language ?? patient.preferred_language ?? null;
       const transcription = deps.transcriber ? await deps.transcriber.transcribe({ bytes, fileName, mimeType: AUDIO_MIME_TYPES[facts.format] }, language) : null;
-      const url = `${(deps.config.PUBLIC_URL ?? '').replace(/\/+$/, '')}${mediaPath(scope, ref)}`;
       const now = deps.clock.now();
-      const media: StoredMedia = {
-        id: ref.id, url, format: facts.format, mime_type: AUDIO_MIME_TYPES[facts.format],
-        duration_seconds: facts.durationMs === null ? null : Math.round(facts.durationMs / 1000), size_bytes: bytes.length, file_name: fileName,
-      };
+      const media = storedMedia(scope, ref, { facts, sizeBytes: bytes.length, fileName, baseUrl: deps.config.PUBLIC_URL ?? '' });
+      const url = media.url;
       const message = await deps.db.knex.transaction(async (trx) => {
         const to = await openDestination(trx, scope, body.patient_id, body.channel, { idleMinutes: deps.config.CONVERSATION_IDLE_MINUTES, now });
         const queued = await queueOutboundMessage(trx, scope, {

@@ -62,7 +62,7 @@ describe('/api/v1/messages/voice', () => {
     assert.equal(data.conversation_id, conv.id);
     assert.equal(data.sender, 'system');
     assert.match(data.content, new RegExp(`^/media/${t.org.id}/med_[0-9A-Z]{26}/[A-Za-z0-9_-]{43}\\.mp3$`));
-    assert.deepEqual(data.metadata, { duration: 2, format: 'mp3', size_bytes: MP3.length, transcription: null });
+    assert.deepEqual(data.metadata, { url: data.content, duration: 2, format: 'mp3', size_bytes: MP3.length, transcription: null });
 
     const file = await fetch(t.svc.url + data.content);
     assert.equal(file.status, 200);
@@ -112,7 +112,7 @@ describe('/api/v1/messages/voice', () => {
     const detail = await t.admin.client.get(`/api/v1/conversations/${conv.id}`);
     const voice = detail.body.data.messages.find((m: { id: string }) => m.id === sent.body.data.id);
     assert.equal(voice.content_type, 'voice');
-    assert.deepEqual(voice.metadata, { duration: 3, format: 'wav', size_bytes: wav(3).length, transcription: null });
+    assert.deepEqual(voice.metadata, { url: sent.body.data.content, duration: 3, format: 'wav', size_bytes: wav(3).length, transcription: null });
     const text = detail.body.data.messages.find((m: { content_type: string }) => m.content_type === 'text');
     assert.equal(text.metadata, undefined);
   });
@@ -228,7 +228,7 @@ describe('/api/v1/messages/voice', () => {
       openai.setTranscription({ kind: 'text', text: ' Tus resultados están listos. ' });
       const res = await postVoice(client, { fields: { patient_id: patient.id, channel: 'sms' }, file: { bytes: OGG, name: 'resultados.ogg', type: 'audio/ogg' } });
       assert.equal(res.status, 202, res.text);
-      assert.deepEqual(res.body.data.metadata, { duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Tus resultados están listos.' });
+      assert.deepEqual(res.body.data.metadata, { url: res.body.data.content, duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Tus resultados están listos.' });
       assert.ok(res.body.data.content.startsWith(`${publicUrl}/media/${t.org.id}/`));
       const asked = openai.transcriptions.at(-1)!;
       assert.equal(asked.fields.model, 'whisper-1');
@@ -262,7 +262,7 @@ describe('/api/v1/messages/voice', () => {
       const conv = res.body.data.conversation_id;
       const json = await client.get(`/api/v1/conversations/${conv}/export?format=json`);
       assert.deepEqual(json.body.messages.find((m: { id: string }) => m.id === res.body.data.id).metadata,
-        { duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Your results are ready' });
+        { url: res.body.data.content, duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Your results are ready' });
       const row = csvRows(await client.get(`/api/v1/conversations/${conv}/export?format=csv`)).find((r) => r.message_id === res.body.data.id)!;
       assert.equal(row.content_type, 'voice');
       assert.equal(row.content, res.body.data.content);

@@ -5,10 +5,17 @@ import { uniquePhone } from '../support/factories.js';
 import { inboundRows, setupWhatsAppOrg, waitUntil, withFakeWhatsApp } from '../support/whatsappService.js';
 import { inboundMessage, newWamid, postNotification, type InboundContent } from '../support/fakeWhatsApp.js';
 import { startFakeOpenAI, type FakeOpenAI } from '../support/fakeOpenAI.js';
+import { clientOn } from '../support/smsService.js';
 
 const OGG = readFileSync(new URL('../fixtures/audio/voice.ogg', import.meta.url));
 
-describe("patients' voice notes, heard (WhatsApp, speech to text configured)", function () {
+/** The kept file's bytes, from the address staff are given (GET /media/...). */
+async function fetchKept(svc: RunningService, url: string): Promise<{ status: number; type: string | null; bytes: Buffer }> {
+  const res = await fetch(svc.url + url.slice(url.indexOf('/media/')));
+  return { status: res.status, type: res.headers.get('content-type'), bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
+describe("patients' voice notes, kept for staff and heard (WhatsApp)", function () {
   this.timeout(30_000);
   const wa = withFakeWhatsApp();
   let openai: FakeOpenAI;
@@ -41,7 +48,7 @@ describe("patients' voice notes, heard (WhatsApp, speech to text configured)", f
   }
 
   it('a voice note is downloaded, transcribed and answered as the words it carries; the words are stored as its content', async () => {
-    const { svc, pnid } = await setup();
+    const { t, svc, pnid } = await setup();
     const media = wa.fake.addMedia(OGG, 'audio/ogg; codecs=opus');
     openai.setTranscription({ kind: 'text', text: 'Hola, quiero pedir una cita con el médico' });
     const wamid = newWamid();
@@ -61,34 +68,73 @@ describe("patients' voice notes, heard (WhatsApp, speech to text configured)", f
     const asked = openai.requests.map((r) => r.body.messages?.filter((m) => m.role === 'user').at(-1)?.content ?? '');
     assert.ok(asked.some((c) => c.includes('quiero pedir una cita con el médico')), 'the LLM classified the transcription');
 
-    // Staff read what the patient said; the row keeps its media and says it was spoken.
+    // Staff read what the patient said and can listen to it; the row says it was spoken and what the provider named.
     const [stored] = await inboundRows(svc, wamid);
     assert.equal(stored!.content, 'Hola, quiero pedir una cita con el médico');
     assert.equal(stored!.content_type, 'voice');
     assert.equal(stored!.metadata.transcribed, true);
-    assert.deepEqual(stored!.metadata.media, [{ url: `whatsapp-media:${media.id}`, contentType: 'audio/ogg; codecs=opus' }]);
+    assert.deepEqual(stored!.metadata.provider_media, [{ url: `whatsapp-media:${media.id}`, contentType: 'audio/ogg; codecs=opus' }]);
     const raw = await svc.deps.db.knex('messages').where({ id: stored!.id }).first();
     assert.match(raw.content, /^enc:v1:/, 'sealed at rest');
+    const file = await svc.deps.db.knex('media_files').where({ message_id: stored!.id }).first();
+    assert.match(file.data, /^enc:v1:/, 'the audio is sealed at rest');
+    assert.match(file.transcription, /^enc:v1:/);
+
+    const api = await clientOn(svc, t);
+    const view = (await api.get(`/api/v1/conversations/${stored!.conversation_id}`)).body.data.messages.find((m: { id: string }) => m.id === stored!.id);
+    assert.equal(view.content, 'Hola, quiero pedir una cita con el médico');
+    assert.deepEqual({ ...view.metadata, url: undefined }, { url: undefined, duration: 3, format: 'ogg', size_bytes: OGG.length, transcription: 'Hola, quiero pedir una cita con el médico' });
+    const kept = await fetchKept(svc, view.metadata.url);
+    assert.equal(kept.status, 200);
+    assert.equal(kept.type, 'audio/ogg');
+    assert.deepEqual(kept.bytes, OGG, 'staff hear what the patient sent');
+    const pdf = await api.get(`/api/v1/conversations/${stored!.conversation_id}/export?format=json`);
+    assert.equal(pdf.status, 200);
+    assert.equal(pdf.body.messages.find((m: { id: string }) => m.id === stored!.id).metadata.transcription, 'Hola, quiero pedir una cita con el médico');
   });
 
-  it('a voice note that cannot be heard (the transcriber fails, or the file is gone) is answered as a message without words, and stored as it came', async () => {
+  it('a voice note that cannot be heard (the transcriber fails or is slow) is answered as a message without words, and kept for staff to hear', async () => {
     const { svc, pnid } = await setup();
     const media = wa.fake.addMedia(OGG, 'audio/ogg; codecs=opus');
-    const cases: Array<[string, () => void]> = [
-      [media.id, () => openai.setTranscription({ kind: 'error', status: 500 })],
-      [media.id, () => openai.setTranscription({ kind: 'hang', ms: 3000 })],
-      ['9999999999', () => openai.setTranscription({ kind: 'text', text: 'quiero una cita' })],
-    ];
-    for (const [id, arrange] of cases) {
+    for (const arrange of [() => openai.setTranscription({ kind: 'error', status: 500 }), () => openai.setTranscription({ kind: 'hang', ms: 3000 })]) {
       arrange();
       const wamid = newWamid();
-      const keys = await say(svc, pnid, uniquePhone(), { audio: { id, mime_type: 'audio/ogg; codecs=opus', voice: true } }, wamid);
+      const keys = await say(svc, pnid, uniquePhone(), { audio: { id: media.id, mime_type: 'audio/ogg; codecs=opus', voice: true } }, wamid);
+      assert.ok(keys.includes('not_understood'), keys.join());
+      const [stored] = await inboundRows(svc, wamid);
+      assert.equal(stored!.content_type, 'voice');
+      assert.match(stored!.content, /\/media\/org_\w+\/med_\w+\/[\w-]{43}\.ogg$/, 'its content is the address to listen to');
+      assert.equal(stored!.metadata.transcribed, undefined);
+      assert.deepEqual((await fetchKept(svc, stored!.content)).bytes, OGG);
+    }
+  });
+
+  it('a voice note that is gone from the provider, or in a format the service does not keep (AMR), is stored as it came and answered as before', async () => {
+    const { svc, pnid } = await setup();
+    openai.setTranscription({ kind: 'text', text: 'quiero una cita' });
+    const amr = wa.fake.addMedia(Buffer.concat([Buffer.from('#!AMR\n'), Buffer.alloc(600, 0x3c)]), 'audio/amr');
+    for (const [id, type] of [['9999999999', 'audio/ogg; codecs=opus'], [amr.id, 'audio/amr']]) {
+      const wamid = newWamid();
+      const keys = await say(svc, pnid, uniquePhone(), { audio: { id, mime_type: type, voice: true } }, wamid);
       assert.ok(keys.includes('not_understood'), keys.join());
       const [stored] = await inboundRows(svc, wamid);
       assert.equal(stored!.content, '');
       assert.equal(stored!.content_type, 'text');
-      assert.equal(stored!.metadata.transcribed, undefined);
+      assert.equal(await svc.deps.db.knex('media_files').where({ message_id: stored!.id }).first(), undefined);
     }
+  });
+
+  it('without speech to text, a voice note is still kept for staff to hear, and answered as a message without words', async () => {
+    const { svc, pnid } = await setupWhatsAppOrg(wa.fake);
+    const media = wa.fake.addMedia(OGG, 'audio/ogg; codecs=opus');
+    const before = openai.transcriptions.length;
+    const wamid = newWamid();
+    const keys = await say(svc, pnid, uniquePhone(), { audio: { id: media.id, mime_type: 'audio/ogg; codecs=opus', voice: true } }, wamid);
+    assert.ok(keys.includes('not_understood'), keys.join());
+    const [stored] = await inboundRows(svc, wamid);
+    assert.equal(stored!.content_type, 'voice');
+    assert.deepEqual((await fetchKept(svc, stored!.content)).bytes, OGG);
+    assert.equal(openai.transcriptions.length, before, 'nothing was sent to a transcriber');
   });
 
   it('an image is not sent to the transcriber', async () => {
