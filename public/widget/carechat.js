@@ -146,6 +146,8 @@
     var src = mediaUrl(item.audio.url);
     var player = src && bubble.appendChild(el('audio', { class: 'cc-audio', controls: '', preload: 'none', src: src, 'aria-label': voiceLabel(item.audio.duration_seconds) }));
     if (player) player.addEventListener('error', function () { player.replaceWith(el('span', { class: 'cc-meta', role: 'status' }, VOICE_FAILED)); });
+    // The player shows 0:00 until played (nothing is preloaded): the length is written beside it (the label already says it to screen readers).
+    if (player && typeof item.audio.duration_seconds === 'number') bubble.appendChild(el('span', { class: 'cc-meta cc-duration', 'aria-hidden': 'true' }, voiceLabel(item.audio.duration_seconds)));
     if (item.text) bubble.appendChild(el('span', { class: 'cc-caption' }, item.text));
   }
 

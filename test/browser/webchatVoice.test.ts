@@ -126,6 +126,11 @@ describe('web chat widget: voice messages in headless Chromium', function () {
     await player.waitFor();
     assert.equal(await player.evaluate((a: HTMLAudioElement) => a.src), `${svc.url}/media/med_01BROWSERVOICE/tok_path.wav`);
     assert.deepEqual(await attributes(player), { controls: '', preload: 'none', 'aria-label': 'Voice message, 1:15' });
+    // The player reads 0:00 until played: the length is written beside it, for eyes only (the label says it to screen readers).
+    const length = voiceBubble(w, byPath.id).locator('.cc-duration');
+    assert.equal(await length.textContent(), 'Voice message, 1:15');
+    assert.equal(await length.getAttribute('aria-hidden'), 'true');
+    assert.ok(await length.isVisible());
 
     const absolute = await sendVoice(org.id, media(`${host.url}/one-second.wav`, 1), 'Please listen before your visit.');
     const bubble = voiceBubble(w, absolute.id);
