@@ -74,6 +74,12 @@ export class CallStream {
   private conversationId: string;
   private turn: number;
   private lang: VoiceLang = 'en';
+  /**
+   * Whether the caller's language is known (their patient's, or what the
+   * engine heard in their words): until then the transcriber tells it, so a
+   * Spanish caller to an English clinic is not heard as English.
+   */
+  private langKnown = false;
   private hints = '';
   /** What follows the words being spoken, and the mark Twilio returns when they are played. */
   private after: CallNext = 'listen';
@@ -209,7 +215,7 @@ export class CallStream {
   private async hear(samples: Int16Array): Promise<void> {
     const started = Date.now();
     const heard = await this.deps.transcriber.transcribe(
-      { bytes: pcm16ToWav(samples, PHONE_SAMPLE_RATE), fileName: 'caller.wav', mimeType: 'audio/wav' }, this.lang, this.hints || undefined,
+      { bytes: pcm16ToWav(samples, PHONE_SAMPLE_RATE), fileName: 'caller.wav', mimeType: 'audio/wav' }, this.langKnown ? this.lang : null, this.hints || undefined,
     );
     this.deps.logger.debug({ call_sid: this.call.call_sid, heard: Boolean(heard), audio_ms: Math.round((samples.length / PHONE_SAMPLE_RATE) * 1000), ms: Date.now() - started }, 'voice stream: utterance transcribed');
     if (!heard) {
@@ -257,6 +263,7 @@ export class CallStream {
     ]);
     const settings = orgSettings(organization);
     this.lang = asVoiceLang(conversation?.language ?? settings.default_language);
+    this.langKnown = Boolean(conversation?.patient_id) || this.turn > this.call.turns;
     return { status: conversation?.status ?? null, transferTo: settings.voice_transfer_number ?? null, clinic: organization.name };
   }
 

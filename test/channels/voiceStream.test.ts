@@ -20,6 +20,8 @@ const RATE = 8000;
 const speech = () => concat(syllables({ sampleRate: RATE, dbfs: -20, count: 6, gapsMs: [50, 120] }), silence(1000, RATE));
 /** "I would like to book an appointment", recorded (espeak-ng) as a phone line carries it: 8 kHz mu-law. */
 const RECORDED = mulawDecode(readFileSync(new URL('../fixtures/audio/caller-en.ulaw', import.meta.url)));
+/** "Quiero pedir una cita para mañana por la tarde", recorded the same way. */
+const RECORDED_ES = mulawDecode(readFileSync(new URL('../fixtures/audio/caller-es.ulaw', import.meta.url)));
 
 /** The recording's words: from the first to the last sample louder than 1 % of its peak. */
 function wordsOf(samples: Int16Array): Int16Array {
@@ -175,6 +177,21 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     assert.equal(detail.appointment_created, appointment.id);
   });
 
+  it('a caller the clinic does not know is heard in the language they speak, not the clinic\'s: the bot answers in it and expects it next', async () => {
+    const c = await streamClinic();
+    await buildDoctor(c.t, { working_hours: ALL_WEEK_HOURS() });
+    const { stream } = await streamedCall(c);
+    await stream.play();
+    const asked = await linesSpoken(stream, () => {
+      openai.queueTranscriptions('Quiero pedir una cita para mañana por la tarde');
+      stream.sendAudio(concat(RECORDED_ES, silence(1000, RATE)));
+    });
+    assert.equal(openai.transcriptions.at(-1)!.fields.language, undefined, 'the transcriber tells the language of an unknown caller');
+    assert.ok(asked.lines.includes('Antes de seguir, ¿cuál es tu nombre completo?'), asked.lines.join(' | '));
+    await say(stream, 'Marta Soler');
+    assert.equal(openai.transcriptions.at(-1)!.fields.language, 'es', 'then the caller\'s language is expected');
+  });
+
   it('speaking over the bot stops it at once (clear) and is answered; # sends the keys without waiting', async () => {
     const c = await streamClinic();
     await buildDoctor(c.t, { working_hours: ALL_WEEK_HOURS() });
@@ -185,7 +202,6 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     await stream.waitFor((f) => f.event === 'clear');
     const answer = await stream.play();
     assert.ok(answer.length > 0);
-    assert.equal(openai.transcriptions.at(-1)!.fields.language, 'en');
     const keysBefore = stream.frames.length;
     stream.press('3');
     stream.press('#');
