@@ -253,3 +253,14 @@ export function levelDbfs(samples: Int16Array, start = 0, end = samples.length):
 export function durationMs(samples: number, sampleRate: number): number {
   return (samples * 1000) / sampleRate;
 }
+
+/** The parts one after another, in a new array. */
+export function concatSamples(...parts: Int16Array[]): Int16Array {
+  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}

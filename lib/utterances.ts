@@ -5,7 +5,7 @@
  * the same audio gives the same utterances however fast or in whatever chunks
  * it arrives.
  */
-import { durationMs, levelDbfs } from './telephonyAudio.js';
+import { concatSamples, durationMs, levelDbfs } from './telephonyAudio.js';
 
 export interface UtteranceDetectorOptions {
   /** 8000 for Twilio. */
@@ -116,7 +116,7 @@ export class UtteranceDetector {
   /** Any number of samples (not necessarily a multiple of 20 ms); processed in 20 ms blocks internally, keeping the remainder. */
   push(samples: Int16Array): UtteranceEvent[] {
     const events: UtteranceEvent[] = [];
-    const audio = this.pending.length ? joinSamples(this.pending, samples) : samples;
+    const audio = this.pending.length ? concatSamples(this.pending, samples) : samples;
     let offset = 0;
     for (; offset + this.blockSamples <= audio.length; offset += this.blockSamples) {
       // A copy: the caller may reuse its buffer, and utterances keep blocks for seconds.
@@ -236,17 +236,7 @@ export class UtteranceDetector {
     const speechMs = this.blocksMs(speech.voicedBlocks);
     if (speechMs < this.minSpeechMs || lastAt < 0) return { type: 'dropped', startMs, endMs, speechMs };
     const keep = cut ? speech.blocks.length : Math.min(speech.blocks.length, lastAt + 1 + this.trailingBlocks);
-    const samples = joinSamples(...speech.blocks.slice(0, keep).map((b) => b.samples));
+    const samples = concatSamples(...speech.blocks.slice(0, keep).map((b) => b.samples));
     return { type: 'utterance', samples, startMs, endMs, speechMs, cut };
   }
-}
-
-function joinSamples(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }

@@ -3,6 +3,7 @@
  * speech-like syllable bursts, and a Goertzel detector to measure how much of
  * one frequency survives a codec or resampler.
  */
+import { concatSamples } from '../../lib/telephonyAudio.js';
 
 /** Peak amplitude (0..1 of full scale) of a sine whose RMS level is `dbfs`. */
 export function sineAmplitude(dbfs: number): number {
@@ -53,15 +54,7 @@ export function noise(ms: number, sampleRate: number, dbfs: number, seed: number
   return out;
 }
 
-export function concat(...parts: Int16Array[]): Int16Array {
-  const out = new Int16Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
+export const concat = concatSamples;
 
 /** Sample-wise sum of two signals (clamped), as long as the longer one: speech over line noise. */
 export function mix(a: Int16Array, b: Int16Array): Int16Array {
