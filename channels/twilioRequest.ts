@@ -38,13 +38,16 @@ export function publicWsBase(base: string): string {
 
 /**
  * True when a WebSocket handshake is Twilio's: X-Twilio-Signature over the
- * socket's public address (PUBLIC_URL as wss, else the Host it reached), with
- * no parameters, as Twilio signs a Media Stream's connection.
+ * socket's public address (PUBLIC_URL, else the Host it reached), with no
+ * parameters, as Twilio signs a Media Stream's connection. The address is
+ * taken as the wss URL the <Stream> named, or as its https form: either is
+ * only ours, so neither weakens the check.
  */
 export function isUpgradeSignedByTwilio(config: Config, req: IncomingMessage): boolean {
   const token = config.TWILIO_AUTH_TOKEN;
   const signature = req.headers['x-twilio-signature'];
   if (!token || typeof signature !== 'string' || !signature) return false;
   const base = config.PUBLIC_URL ? config.PUBLIC_URL.replace(/\/+$/, '') : `http://${req.headers.host ?? 'localhost'}`;
-  return twilio.validateRequest(token, signature, `${publicWsBase(base)}${req.url ?? '/'}`, {});
+  const path = req.url ?? '/';
+  return [publicWsBase(base), base].some((address) => twilio.validateRequest(token, signature, `${address}${path}`, {}));
 }

@@ -8,7 +8,7 @@ import { clientOn, startSmsService, stopSmsServices, uniqueTwilioNumber } from '
 import { parseTwiml, TwilioCall } from '../support/voiceCall.js';
 import { ApiClient } from '../support/client.js';
 import { startFakeOpenAI, DEFAULT_FAKE_SPEECH, type FakeOpenAI } from '../support/fakeOpenAI.js';
-import { handshakeStatus, openStreamSocket, streamTwiml, TwilioMediaStream } from '../support/mediaStream.js';
+import { handshakeStatus, openStreamSocket, streamTwiml, twilioSignatureOver, TwilioMediaStream } from '../support/mediaStream.js';
 import { concat, goertzelPower, silence, syllables } from '../support/audioSignals.js';
 import { mulawDecode, readWav } from '../../lib/telephonyAudio.js';
 import { ConfigError, loadConfig } from '../../lib/config.js';
@@ -298,6 +298,8 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     const path = `/api/v1/voice/stream/${call.callSid}`;
     assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, path, { signature: null })), 403);
     assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, path, { authToken: 'another-token' })), 403);
+    assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, '/api/v1/voice/stream/CA' + 'f'.repeat(32), { signedAs: 'https' })), 404, 'signed over the https form of the address: Twilio\'s, the call unknown');
+    assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, path, { signature: twilioSignatureOver(`https://elsewhere.example${path}`) })), 403);
     assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, `/api/v1/voice/stream/CA${'0'.repeat(32)}`)), 404);
     assert.equal(await handshakeStatus(openStreamSocket(c.svc.url, '/api/v1/voice/stream/not-a-call')), 404);
     stream.close();

@@ -21,9 +21,12 @@ export function streamTwiml(raw: string): { streamUrl: string | null; action: st
   };
 }
 
+/** X-Twilio-Signature over `url` with no parameters, with the fake account's token. */
+export const twilioSignatureOver = (url: string): string => twilio.getExpectedTwilioSignature(FAKE_AUTH_TOKEN, url, {});
+
 /** The handshake as Twilio makes it: X-Twilio-Signature over the public wss address, no parameters. */
-export function openStreamSocket(serviceUrl: string, path: string, opts: { signature?: string | null; authToken?: string } = {}): WebSocket {
-  const publicUrl = `${FAKE_PUBLIC_URL.replace(/^https:/, 'wss:')}${path}`;
+export function openStreamSocket(serviceUrl: string, path: string, opts: { signature?: string | null; authToken?: string; signedAs?: 'wss' | 'https' } = {}): WebSocket {
+  const publicUrl = `${opts.signedAs === 'https' ? FAKE_PUBLIC_URL : FAKE_PUBLIC_URL.replace(/^https:/, 'wss:')}${path}`;
   const signature = opts.signature === undefined ? twilio.getExpectedTwilioSignature(opts.authToken ?? FAKE_AUTH_TOKEN, publicUrl, {}) : opts.signature;
   return new WebSocket(`${serviceUrl.replace(/^http:/, 'ws:')}${path}`, { headers: signature === null ? {} : { 'x-twilio-signature': signature } });
 }
