@@ -2,12 +2,13 @@
  * `npm run bench`: every benchmark, each printing its figures beside a floor
  * measured in the same run. Needs PostgreSQL (BENCH_DATABASE_URL, default
  * postgres://postgres@127.0.0.1:5432/carechat_bench, dropped and recreated).
- * BENCH_ONLY=api|chat|comms|tickets runs one; BENCH_SECONDS sets the load duration.
+ * BENCH_ONLY=api|chat|comms|tickets|voice runs one; BENCH_SECONDS sets the load duration.
  */
 import { runApiBenchmark } from './api.js';
 import { runChatBenchmark } from './chat.js';
 import { runCommsBenchmark } from './comms.js';
 import { runTicketSearchBenchmark } from './tickets.js';
+import { runVoiceAudioBenchmark } from './voice.js';
 
 const only = process.env.BENCH_ONLY;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -28,5 +29,9 @@ if (!only || only === 'comms') {
 if (!only || only === 'tickets') {
   console.log('\n== Tickets: search in sealed descriptions ==');
   await runTicketSearchBenchmark();
+}
+if (!only || only === 'voice') {
+  console.log('\n== Voice: a streamed call\'s audio, heard and spoken ==');
+  runVoiceAudioBenchmark();
 }
 process.exit(0);
