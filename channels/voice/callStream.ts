@@ -237,6 +237,8 @@ export class CallStream {
     });
     this.conversationId = stored.conversationId;
     if (!stored.duplicate) await recordCallTurn(this.deps.db.knex, this.scope, this.call.id, { conversationId: stored.conversationId, turn: true, now });
+    // The caller hung up during the turn: the replies stay queued, and the call's end fails them (nobody heard them).
+    if (this.state === 'ended') return;
     const replies = await claimSpokenReplies(this.deps.db.knex, this.scope, this.conversationId, this.call.call_sid, this.deps.clock.now());
     await this.speakReplies(replies);
   }

@@ -292,6 +292,30 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     assert.ok((await streamEnded(c, other.call)).gatherAction);
   });
 
+  it('a caller who hangs up while the bot works out its answer has said it (stored), and the answer nobody heard fails with the call\'s end', async () => {
+    const c = await streamClinic();
+    const { call, stream } = await streamedCall(c);
+    await stream.play();
+    openai.setTranscription({ kind: 'hang', ms: 300 }); // answers "too late" after 300 ms
+    stream.sendAudio(speech());
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    stream.stop();
+    assert.equal((await stream.closed).code, 1000);
+    const knex = c.svc.deps.db.knex;
+    let reply: { status: string } | undefined;
+    for (let i = 0; i < 100 && !reply; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const said = await Message.query(knex).findOne({ organization_id: c.t.org.id, channel: 'voice', direction: 'inbound' });
+      reply = said && await knex('messages').where({ conversation_id: said.conversation_id, direction: 'outbound' }).where('id', '>', said.id).first('status');
+    }
+    assert.equal(reply?.status, 'queued', 'not claimed: nobody heard it');
+    await call.status('completed', 12);
+    const said = await Message.query(knex).findOne({ organization_id: c.t.org.id, channel: 'voice', direction: 'inbound' });
+    assert.equal(said!.content, 'too late');
+    const unheard = await knex('messages').where({ conversation_id: said!.conversation_id, direction: 'outbound' }).where('id', '>', said!.id);
+    assert.ok(unheard.length > 0 && unheard.every((m: { status: string; last_error: string }) => m.status === 'failed' && m.last_error === 'call_ended'), JSON.stringify(unheard.map((m: { status: string; last_error: string }) => [m.status, m.last_error])));
+  });
+
   it('the stream refuses a handshake without Twilio\'s signature (403), for an unknown call (404) or an ended one (410), and closes on a start naming another call', async () => {
     const c = await streamClinic();
     const { call, stream } = await streamedCall(c);
