@@ -5,6 +5,7 @@ import { MediaFetchError, type MediaFetchReason } from '../../channels/types.js'
 import { WhatsAppCloudAdapter } from '../../channels/whatsapp/adapter.js';
 import { TelegramAdapter } from '../../channels/telegram/adapter.js';
 import { TwilioSmsAdapter } from '../../channels/sms/adapter.js';
+import { onTwilioApi } from '../../channels/sms/media.js';
 import { createLogger } from '../../lib/logger.js';
 import { testConfig } from '../support/service.js';
 import { FAKE_WA_TOKEN, FakeWhatsApp, whatsappEnv } from '../support/fakeWhatsApp.js';
@@ -135,6 +136,15 @@ describe('Inbound media fetch (voice notes from WhatsApp, Telegram and SMS)', fu
       assert.equal(media!.authorization, TWILIO_BASIC);
       assert.match(storage!.path, /^\/media-storage\/[0-9a-f]+\?X-Amz-Expires=/);
       assert.equal(storage!.authorization, null, 'the credentials stay with the Twilio API');
+    });
+
+    it('Twilio on a regional API base still takes MediaUrls on api.twilio.com, and nothing that only looks like it', () => {
+      const bases = ['https://api.dublin.ie1.twilio.com', 'https://api.twilio.com'];
+      const media = `/2010-04-01/Accounts/${FAKE_ACCOUNT_SID}/Messages/MM1/Media/ME1`;
+      for (const url of [`https://api.twilio.com${media}`, `https://api.dublin.ie1.twilio.com${media}`]) assert.equal(onTwilioApi(url, bases), url);
+      for (const url of [`https://api.twilio.com.attacker.example${media}`, `http://api.twilio.com${media}`, `https://user:pw@api.twilio.com${media}`, `https://api.sydney.au1.twilio.com${media}`]) {
+        assert.throws(() => onTwilioApi(url, bases), (err: unknown) => err instanceof MediaFetchError && err.reason === 'not_ours', url);
+      }
     });
 
     it('Twilio refuses a MediaUrl outside its API host', async () => {
