@@ -193,6 +193,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningServ
   deps.hooks.deliverWebhookNow = (deliveryId) => schedulers.webhooks.deliverNow(deliveryId);
   deps.hooks.outboundQueued = () => dispatcher.kick();
   deps.hooks.channelStatus = () => channels.health();
+  if (voiceStreams) deps.hooks.voiceStreams = () => ({ open: voiceStreams.size, ...voiceStreams.stats });
   deps.hooks.staffMessageQueued = (conversationId, messageId) => {
     webchat.pushStoredMessage(conversationId, messageId).catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'web chat: pushing a staff reply failed'));
   };

@@ -21,6 +21,8 @@ export interface AppHooks {
   staffMessageQueued?: (conversationId: string, messageId: string) => void;
   /** State of each channel adapter, for /channels and /system/status. */
   channelStatus?: () => Array<{ name: string; enabled: boolean; status: string; detail?: string }>;
+  /** Calls heard over Media Streams on this instance (VOICE_RECOGNITION=stream), for /metrics. */
+  voiceStreams?: () => { open: number; opened: number; utterances: number; notHeard: number; fallbacks: number };
   /**
    * A password-reset token was issued: deliver the link (e-mail...). Without
    * it the link is written to the log at info level, without the address.

@@ -1,4 +1,4 @@
-/** Prometheus metrics at /metrics: request counts and latency by route, plus process metrics. */
+/** Prometheus metrics at /metrics: request counts and latency by route, the outbox, streamed calls, plus process metrics. */
 import type { Context } from 'koa';
 import { Registry, Counter, Histogram, Gauge, collectDefaultMetrics } from 'prom-client';
 import type { AppDeps } from '../deps.js';
@@ -20,6 +20,7 @@ export function createMetrics(deps: AppDeps) {
       this.set(Number(row?.count ?? 0));
     },
   });
+  voiceStreamMetrics(registry, deps);
   return {
     observe(ctx: Context, ms: number) {
       // The matched route template, never the concrete path: ids would explode cardinality.
@@ -32,4 +33,20 @@ export function createMetrics(deps: AppDeps) {
       ctx.body = await registry.metrics();
     },
   };
+}
+
+/** Calls heard over Media Streams (read from the stream server when it is on): a rise in fallbacks means the speech service is failing. */
+function voiceStreamMetrics(registry: Registry, deps: AppDeps): void {
+  const read = () => deps.hooks.voiceStreams?.();
+  new Gauge({ name: 'carechat_voice_streams_open', help: 'Calls heard over a Media Stream on this instance now', registers: [registry], collect() { this.set(read()?.open ?? 0); } });
+  const totals = [
+    ['carechat_voice_streams_total', 'Media Streams opened by Twilio', 'opened'],
+    ['carechat_voice_stream_utterances_total', 'Utterances of callers sent to speech to text', 'utterances'],
+    ['carechat_voice_stream_not_heard_total', 'Utterances the speech to text gave no words for', 'notHeard'],
+    ['carechat_voice_stream_fallbacks_total', "Streamed calls handed to Twilio's recognizer because our speech service failed", 'fallbacks'],
+  ] as const;
+  for (const [name, help, key] of totals) {
+    // The server counts; a scrape reads its total.
+    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()?.[key] ?? 0); } });
+  }
 }

@@ -62,6 +62,9 @@ export interface CallStreamDeps {
   noInputMs: number;
 }
 
+/** What the calls counted (VoiceStreamServer.stats, /metrics). */
+export interface CallStreamStats { opened: number; utterances: number; notHeard: number; fallbacks: number }
+
 /** A line to speak, and whether it is the catalog's (the same for every caller, so its audio is kept). */
 interface Line { text: string; shared: boolean }
 
@@ -93,7 +96,7 @@ export class CallStream {
   /** Everything that talks to the database or the speech service runs in order, one at a time. */
   private work: Promise<void> = Promise.resolve();
 
-  constructor(private readonly ws: WebSocket, private readonly call: Call, private readonly deps: CallStreamDeps) {
+  constructor(private readonly ws: WebSocket, private readonly call: Call, private readonly deps: CallStreamDeps, private readonly stats: CallStreamStats) {
     this.scope = { organizationId: call.organization_id };
     this.conversationId = call.conversation_id!;
     this.turn = call.turns;
@@ -218,7 +221,9 @@ export class CallStream {
       { bytes: pcm16ToWav(samples, PHONE_SAMPLE_RATE), fileName: 'caller.wav', mimeType: 'audio/wav' }, this.langKnown ? this.lang : null, this.hints || undefined,
     );
     this.deps.logger.debug({ call_sid: this.call.call_sid, heard: Boolean(heard), audio_ms: Math.round((samples.length / PHONE_SAMPLE_RATE) * 1000), ms: Date.now() - started }, 'voice stream: utterance transcribed');
+    this.stats.utterances += 1;
     if (!heard) {
+      this.stats.notHeard += 1;
       this.unheard += 1;
       if (this.unheard >= MAX_UNHEARD) return this.fallBack();
       return this.repeatLastReply('voice_not_heard');
@@ -337,6 +342,7 @@ export class CallStream {
   private async fallBack(): Promise<void> {
     if (this.state === 'ended') return;
     this.deps.logger.warn({ call_sid: this.call.call_sid }, 'voice stream: speech not available; the call goes on with Twilio\'s recognizer');
+    this.stats.fallbacks += 1;
     this.state = 'busy';
     await fallBackToGather(this.deps.db.knex, this.scope, this.call.id, this.deps.clock.now());
     this.ws.close(1000, 'fallback');

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { findCallBySid } from '../../models/calls.js';
 import { isUpgradeSignedByTwilio } from '../twilioRequest.js';
-import { CallStream, type CallStreamDeps } from './callStream.js';
+import { CallStream, type CallStreamDeps, type CallStreamStats } from './callStream.js';
 
 /** A Twilio CallSid: CA and 32 hex digits. */
 const CALL_SID = /^CA[0-9a-fA-F]{32}$/;
@@ -25,6 +25,8 @@ export class VoiceStreamServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
   private readonly streams = new Set<CallStream>();
   private closing = false;
+  /** Totals since start, for /metrics. */
+  readonly stats: CallStreamStats = { opened: 0, utterances: 0, notHeard: 0, fallbacks: 0 };
 
   constructor(private readonly deps: CallStreamDeps) {}
 
@@ -42,7 +44,8 @@ export class VoiceStreamServer {
       if (!call || !call.conversation_id) return refuse(socket, 404, 'Not Found');
       if (call.ended_at) return refuse(socket, 410, 'Gone');
       this.wss.handleUpgrade(req, socket, head, (ws) => {
-        const stream = new CallStream(ws, call, this.deps);
+        this.stats.opened += 1;
+        const stream = new CallStream(ws, call, this.deps, this.stats);
         this.streams.add(stream);
         ws.on('close', () => this.streams.delete(stream));
       });

@@ -290,6 +290,12 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     other.stream.sendAudio(speech());
     assert.equal((await other.stream.closed).code, 1000);
     assert.ok((await streamEnded(c, other.call)).gatherAction);
+
+    // Operators see it: two streams, three utterances not heard, two calls handed to Twilio's recognizer.
+    const metrics = await (await fetch(`${c.svc.url}/metrics`)).text();
+    for (const line of ['carechat_voice_streams_total 2', 'carechat_voice_stream_utterances_total 3', 'carechat_voice_stream_not_heard_total 3', 'carechat_voice_stream_fallbacks_total 2', 'carechat_voice_streams_open 0']) {
+      assert.ok(metrics.split('\n').includes(line), `${line} in /metrics`);
+    }
   });
 
   it('a caller who hangs up while the bot works out its answer has said it (stored), and the answer nobody heard fails with the call\'s end', async () => {
