@@ -94,46 +94,97 @@ function kernelPhase(fraction: number, half: number, cutoff: number, halfWidth: 
  * Band-limited resampling of 16-bit mono PCM (windowed sinc, Blackman window,
  * 16 zero crossings a side), low-passed at 0.9 x the lower Nyquist frequency
  * so downsampling (24000 -> 8000) does not fold high frequencies into the
- * band. Rates are whole Hz, any ratio. The kernel has one phase per distinct
- * position of an output between inputs (toRate / gcd of the rates), each
- * computed once on first use, so the inner loop is plain multiply-adds.
- * Output length is round(input length x toRate / fromRate); outside the input
- * is taken as silence; results are rounded and clamped to int16.
+ * band. Rates are whole Hz, any ratio. Output length is round(input length x
+ * toRate / fromRate); outside the input is taken as silence; results are
+ * rounded and clamped to int16.
  */
 export function resamplePcm16(samples: Int16Array, fromRate: number, toRate: number): Int16Array {
   assertRate(fromRate, 'fromRate');
   assertRate(toRate, 'toRate');
   if (fromRate === toRate) return samples.slice();
-  const outLength = Math.round((samples.length * toRate) / fromRate);
-  const out = new Int16Array(outLength);
-  if (!outLength) return out;
+  const resampler = new StreamingResampler(fromRate, toRate);
+  return concatSamples(resampler.push(samples), resampler.flush());
+}
 
-  const gcd = greatestCommonDivisor(fromRate, toRate);
-  const step = fromRate / gcd; // input advance per output, in 1/phases of a sample
-  const phases = toRate / gcd;
-  const cutoff = (RESAMPLE_CUTOFF * Math.min(fromRate, toRate)) / 2 / fromRate; // cycles per input sample
-  const halfWidth = RESAMPLE_ZERO_CROSSINGS / (2 * cutoff); // in input samples
-  const half = Math.ceil(halfWidth);
-  const kernels: (Float64Array | undefined)[] = new Array(Math.min(phases, outLength));
-  const useCache = phases <= outLength;
+/** Kernel phases kept per resampler at most (an odd pair of rates can have thousands; the rest are computed each time). */
+const MAX_CACHED_PHASES = 4096;
 
-  for (let n = 0; n < outLength; n++) {
-    const position = n * step; // exact: output n sits at input position / phases
-    const whole = Math.floor(position / phases);
-    const phase = position - whole * phases;
-    let weights = useCache ? kernels[phase] : undefined;
-    if (!weights) {
-      weights = kernelPhase(phase / phases, half, cutoff, halfWidth);
-      if (useCache) kernels[phase] = weights;
-    }
-    const first = whole - half + 1;
-    const jStart = Math.max(0, -first);
-    const jEnd = Math.min(weights.length, samples.length - first);
-    let acc = 0;
-    for (let j = jStart; j < jEnd; j++) acc += weights[j]! * samples[first + j]!;
-    out[n] = clampInt16(Math.round(acc));
+/**
+ * The same resampling as resamplePcm16, fed in pieces as they arrive (speech
+ * streamed from the speech service): each output is computed once every
+ * input its kernel spans is known, and flush() computes the rest with
+ * silence after the end. Pushing the pieces then flushing gives exactly what
+ * resamplePcm16 gives for the whole. The kernel has one phase per distinct
+ * position of an output between inputs (toRate / gcd of the rates), each
+ * computed once on first use, so the inner loop is plain multiply-adds.
+ */
+export class StreamingResampler {
+  private readonly step: number;
+  private readonly phases: number;
+  private readonly cutoff: number;
+  private readonly halfWidth: number;
+  private readonly half: number;
+  private readonly kernels: (Float64Array | undefined)[] = [];
+  /** Input still needed, starting at absolute input index `bufferStart`. */
+  private buffer: Int16Array = new Int16Array(0);
+  private bufferStart = 0;
+  private received = 0;
+  /** The next output's index. */
+  private next = 0;
+
+  constructor(fromRate: number, toRate: number) {
+    assertRate(fromRate, 'fromRate');
+    assertRate(toRate, 'toRate');
+    const gcd = greatestCommonDivisor(fromRate, toRate);
+    this.step = fromRate / gcd; // input advance per output, in 1/phases of a sample
+    this.phases = toRate / gcd;
+    this.cutoff = (RESAMPLE_CUTOFF * Math.min(fromRate, toRate)) / 2 / fromRate; // cycles per input sample
+    this.halfWidth = RESAMPLE_ZERO_CROSSINGS / (2 * this.cutoff); // in input samples
+    this.half = Math.ceil(this.halfWidth);
   }
-  return out;
+
+  /** The outputs these samples complete. */
+  push(samples: Int16Array): Int16Array {
+    this.buffer = this.buffer.length ? concatSamples(this.buffer, samples) : samples.slice();
+    this.received += samples.length;
+    // Output n needs inputs up to floor(n x step / phases) + half.
+    return this.produce((n) => Math.floor((n * this.step) / this.phases) + this.half < this.received, Math.ceil(((this.received - this.half) * this.phases) / this.step) + 1);
+  }
+
+  /** The remaining outputs, silence taken after the last input. */
+  flush(): Int16Array {
+    const total = Math.round((this.received * this.phases) / this.step);
+    return this.produce((n) => n < total, total);
+  }
+
+  /** The outputs from `next` on while `ready`, none past `until` (an upper bound of the ready ones). */
+  private produce(ready: (n: number) => boolean, until: number): Int16Array {
+    const out = new Int16Array(Math.max(0, until - this.next));
+    let count = 0;
+    for (; this.next < until && ready(this.next); this.next++) {
+      const position = this.next * this.step; // exact: output n sits at input position / phases
+      const whole = Math.floor(position / this.phases);
+      const phase = position - whole * this.phases;
+      let weights = this.kernels[phase];
+      if (!weights) {
+        weights = kernelPhase(phase / this.phases, this.half, this.cutoff, this.halfWidth);
+        if (phase < MAX_CACHED_PHASES) this.kernels[phase] = weights;
+      }
+      const first = whole - this.half + 1 - this.bufferStart;
+      const jStart = Math.max(0, -first - this.bufferStart);
+      const jEnd = Math.min(weights.length, this.buffer.length - first);
+      let acc = 0;
+      for (let j = jStart; j < jEnd; j++) acc += weights[j]! * this.buffer[first + j]!;
+      out[count++] = clampInt16(Math.round(acc));
+    }
+    // Inputs before the next output's kernel are done with.
+    const keepFrom = Math.floor((this.next * this.step) / this.phases) - this.half + 1;
+    if (keepFrom > this.bufferStart) {
+      this.buffer = this.buffer.subarray(Math.min(this.buffer.length, keepFrom - this.bufferStart));
+      this.bufferStart = keepFrom;
+    }
+    return out.subarray(0, count);
+  }
 }
 
 function clampInt16(value: number): number {
@@ -212,6 +263,69 @@ export function readWav(bytes: Buffer): PcmAudio {
   if (!fmt.channels) throw new TypeError('WAV has no channels');
   if (!fmt.sampleRate) throw new TypeError('WAV has no sample rate');
   return { sampleRate: fmt.sampleRate, samples: mixToMono(bytes, data.start, data.length, fmt.channels) };
+}
+
+/**
+ * A WAV file read as it arrives (speech streamed from the speech service):
+ * push() takes the bytes received so far and gives the mono samples they
+ * complete, once the header is in. The rate is known from then on. As in
+ * readWav, a data chunk sized 0 or 0xFFFFFFFF (written while streaming) runs
+ * to the end; and anything but 16-bit PCM is a TypeError.
+ */
+export class WavStreamReader {
+  private header: Buffer = Buffer.alloc(0);
+  private format: WavFormat | null = null;
+  /** Data bytes still expected (Infinity: to the end), and bytes of an unfinished frame. */
+  private dataLeft = 0;
+  private carry: Buffer = Buffer.alloc(0);
+
+  get sampleRate(): number | null {
+    return this.format?.sampleRate ?? null;
+  }
+
+  push(bytes: Buffer): Int16Array {
+    if (!this.format) {
+      this.header = Buffer.concat([this.header, bytes]);
+      const start = this.dataStart();
+      if (start === null) return new Int16Array(0);
+      bytes = this.header.subarray(start);
+      this.header = Buffer.alloc(0);
+    }
+    const take = bytes.subarray(0, Math.min(bytes.length, this.dataLeft));
+    this.dataLeft -= take.length;
+    const pending = this.carry.length ? Buffer.concat([this.carry, take]) : take;
+    const frameBytes = 2 * this.format!.channels;
+    const whole = pending.length - (pending.length % frameBytes);
+    this.carry = Buffer.from(pending.subarray(whole));
+    return mixToMono(pending, 0, whole, this.format!.channels);
+  }
+
+  /** Where the data starts in the header read so far, once the fmt and data chunk headers are in; null before. */
+  private dataStart(): number | null {
+    const h = this.header;
+    if (h.length < 12) return null;
+    if (h.toString('latin1', 0, 4) !== 'RIFF' || h.toString('latin1', 8, 12) !== 'WAVE') throw new TypeError('not a WAV file');
+    let fmt: WavFormat | null = null;
+    for (let offset = 12; offset + 8 <= h.length;) {
+      const id = h.toString('latin1', offset, offset + 4);
+      const size = h.readUInt32LE(offset + 4);
+      const start = offset + 8;
+      if (id === 'data') {
+        if (!fmt) throw new TypeError('WAV has no fmt chunk before its data');
+        if (fmt.format !== WAVE_FORMAT_PCM || fmt.bitsPerSample !== 16) {
+          throw new TypeError(`WAV is not 16-bit PCM (format ${fmt.format}, ${fmt.bitsPerSample} bits)`);
+        }
+        if (!fmt.channels || !fmt.sampleRate) throw new TypeError('WAV has no channels or no sample rate');
+        this.format = fmt;
+        this.dataLeft = size === 0 || size === STREAMED_SIZE ? Infinity : size;
+        return start;
+      }
+      if (start + size > h.length) return null;
+      if (id === 'fmt ') fmt = readFmtChunk(h, start, size);
+      offset = start + size + (size & 1);
+    }
+    return null;
+  }
 }
 
 /** Mono 16-bit PCM as a WAV file with the canonical 44-byte header. */

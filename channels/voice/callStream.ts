@@ -24,7 +24,7 @@ import type { Logger } from '../../lib/logger.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Transcriber } from '../../lib/transcription.js';
 import type { Speaker } from '../../lib/speech.js';
-import { mulawDecode, mulawEncode, pcm16ToWav, resamplePcm16 } from '../../lib/telephonyAudio.js';
+import { mulawDecode, pcm16ToWav } from '../../lib/telephonyAudio.js';
 import { UtteranceDetector, type UtteranceEvent } from '../../lib/utterances.js';
 import type { Database } from '../../models/db.js';
 import type { OrgScope } from '../../models/base.js';
@@ -37,9 +37,9 @@ import {
 import type { OnInbound } from '../types.js';
 import { asVoiceLang, callNext, MAX_SILENT_PROMPTS, speechHints, spokenLines, type CallNext, type SayLine, type VoiceLang } from './callScript.js';
 import type { SpeechCache } from './speechCache.js';
+import { LineAudio, PHONE_SAMPLE_RATE } from './lineAudio.js';
 import { parseTwilioStreamMessage, type TwilioStreamMessage } from './streamProtocol.js';
 
-export const PHONE_SAMPLE_RATE = 8000;
 /** Audio per media message we send: Twilio plays them in order, whatever their size. */
 const SEND_CHUNK_BYTES = PHONE_SAMPLE_RATE / 2;
 /** Keys pressed are one message once the caller stops pressing for this long (or presses #). */
@@ -291,35 +291,28 @@ export class CallStream {
   }
 
   /**
-   * Speaks the lines, each sent as soon as it is synthesized (all are asked
-   * for at once), then a mark: Twilio returns it when the caller has heard
-   * them (played), or when the caller spoke over them (cleared, ignored).
+   * Speaks the lines, each sent as it streams in from the speech service (all
+   * are asked for at once), then a mark: Twilio returns it when the caller
+   * has heard them (played), or when the caller spoke over them (cleared, ignored).
    */
   private async speak(lines: Line[], then: CallNext): Promise<void> {
     this.after = then;
     if (lines.length === 0) return this.played();
     this.state = 'speaking';
-    const audio = lines.map((line) => this.audioOf(line));
-    for (const pending of audio) {
-      const bytes = await pending;
-      if (!bytes) return this.fallBack();
-      // The caller spoke over the bot, or hung up: the rest is not said.
-      if (this.state !== 'speaking') return;
-      for (let at = 0; at < bytes.length; at += SEND_CHUNK_BYTES) {
-        this.send({ event: 'media', streamSid: this.streamSid, media: { payload: bytes.subarray(at, at + SEND_CHUNK_BYTES).toString('base64') } });
+    const { speaker, speech } = this.deps;
+    const audio = lines.map((line) => (line.shared ? LineAudio.shared(speech, speaker, line.text) : LineAudio.spoken(speaker, line.text)));
+    for (const line of audio) {
+      for await (const bytes of line.read()) {
+        // The caller spoke over the bot, or hung up: the rest is not said.
+        if (this.state !== 'speaking') return;
+        for (let at = 0; at < bytes.length; at += SEND_CHUNK_BYTES) {
+          this.send({ event: 'media', streamSid: this.streamSid, media: { payload: bytes.subarray(at, at + SEND_CHUNK_BYTES).toString('base64') } });
+        }
       }
+      if (line.failed) return this.fallBack();
     }
     this.pendingMark = `said-${++this.marks}`;
     this.send({ event: 'mark', streamSid: this.streamSid, mark: { name: this.pendingMark } });
-  }
-
-  /** A line's audio at the phone's rate, in mu-law; the catalog's lines are synthesized once per service. */
-  private async audioOf(line: Line): Promise<Buffer | null> {
-    const synthesize = async () => {
-      const pcm = await this.deps.speaker.synthesize(line.text);
-      return pcm ? mulawEncode(resamplePcm16(pcm.samples, pcm.sampleRate, PHONE_SAMPLE_RATE)) : null;
-    };
-    return line.shared ? this.deps.speech.get(line.text, synthesize) : synthesize();
   }
 
   /** What was said has been heard: listen, or end the stream for the <Connect> action to hang up or put the caller through. */

@@ -57,6 +57,8 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     // The LLM fails, so every turn is understood by the rules (the LLM path has its own tests).
     openai.setMode({ kind: 'error', status: 500 });
     openai.setSpeech(DEFAULT_FAKE_SPEECH);
+    openai.holdSpeech(null);
+    openai.releaseSpeech();
     openai.setTranscription({ kind: 'text', text: '' });
   });
   afterEach(async () => {
@@ -190,6 +192,23 @@ describe('voice channel over Media Streams (VOICE_RECOGNITION=stream: our speech
     assert.ok(asked.lines.includes('Antes de seguir, ¿cuál es tu nombre completo?'), asked.lines.join(' | '));
     await say(stream, 'Marta Soler');
     assert.equal(openai.transcriptions.at(-1)!.fields.language, 'es', 'then the caller\'s language is expected');
+  });
+
+  it('a reply is heard while the speech service is still speaking it: its first audio is sent before the rest has arrived', async () => {
+    const c = await streamClinic();
+    const { stream } = await streamedCall(c);
+    await stream.play();
+    // The question for an unknown caller's name comes in two parts: a quarter of a second of it, then the rest when let go.
+    openai.holdSpeech({ input: /full name/, afterBytes: 44 + 2 * 6000 });
+    openai.queueTranscriptions('I want to book an appointment');
+    stream.sendAudio(speech());
+    const first = await stream.waitFor((f) => f.event === 'media');
+    assert.equal(openai.heldSpeeches, 1, 'the rest of the line has not been sent by the service yet');
+    assert.ok(!stream.frames.slice(first).some((f) => f.event === 'mark'), 'nor has the line ended');
+    openai.releaseSpeech();
+    const { audio } = await stream.nextMark();
+    const asked = openai.speeches.find((s) => /full name/.test(s.input))!.input;
+    assert.equal(audio.length, asked.length * DEFAULT_FAKE_SPEECH.msPerChar * 8, 'all of it, once, at 8 kHz');
   });
 
   it('speaking over the bot stops it at once (clear) and is answered; # sends the keys without waiting', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import {
-  durationMs, levelDbfs, mulawDecode, mulawEncode, pcm16ToWav, readWav, resamplePcm16,
+  durationMs, levelDbfs, mulawDecode, mulawEncode, pcm16ToWav, readWav, resamplePcm16, StreamingResampler, WavStreamReader,
 } from '../../lib/telephonyAudio.js';
 import { concat, goertzelPower, noise, powerDb, silence, tone } from '../support/audioSignals.js';
 
@@ -233,6 +233,61 @@ describe('telephony audio (lib/telephonyAudio)', () => {
     it('rejects a WAV without a fmt or a data chunk', () => {
       assert.throws(() => readWav(riff(chunk('data', Buffer.alloc(8)))), { name: 'TypeError', message: 'WAV has no fmt chunk' });
       assert.throws(() => readWav(riff(fmtChunk({}))), { name: 'TypeError', message: 'WAV has no data chunk' });
+    });
+  });
+
+  describe('streamed: StreamingResampler and WavStreamReader', () => {
+    /** `bytes` cut in pieces of 1 to `max` (seeded), as a network delivers them. */
+    function pieces<T extends { length: number; subarray(a: number, b: number): T }>(all: T, max: number, seed: number): T[] {
+      const out: T[] = [];
+      for (let at = 0; at < all.length;) {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        const size = 1 + (seed % max);
+        out.push(all.subarray(at, at + size));
+        at += size;
+      }
+      return out;
+    }
+
+    for (const [from, to] of [[24000, 8000], [22050, 8000], [16000, 8000], [8000, 16000]] as const) {
+      it(`a ${from} -> ${to} Hz resampler fed in pieces gives exactly what resamplePcm16 gives for the whole`, () => {
+        const input = concat(tone(440, 300, from, 0.5), noise(400, from, -12, 5), silence(50, from));
+        const whole = resamplePcm16(input, from, to);
+        for (const max of [1, 7, 160, 5000]) {
+          const r = new StreamingResampler(from, to);
+          const streamed = concat(...pieces(input, max, max).map((p) => r.push(p)), r.flush());
+          assert.deepEqual(streamed, whole, `pieces of up to ${max}`);
+        }
+      });
+    }
+
+    it('a WAV read as it arrives gives readWav\'s rate and samples, whatever the pieces, its header first or not', () => {
+      const samples = noise(250, 24000, -12, 9);
+      const files = [
+        pcm16ToWav(samples, 24000),
+        riff(chunk('LIST', Buffer.from('INFOISFT\x05\x00\x00\x00Lavf\x00', 'latin1')), fmtChunk({ sampleRate: 24000 }), chunk('data', pcmBytes(samples))),
+        riff(fmtChunk({ channels: 2, sampleRate: 24000 }), chunk('data', pcmBytes(interleave(samples, samples)))),
+        riff(fmtChunk({ sampleRate: 24000 }), chunk('data', pcmBytes(samples), 0xffffffff)),
+      ];
+      for (const file of files) {
+        const expected = readWav(file);
+        for (const max of [1, 3, 44, 1000]) {
+          const reader = new WavStreamReader();
+          const got = concat(...pieces(file, max, 3).map((p) => reader.push(p)));
+          assert.equal(reader.sampleRate, expected.sampleRate);
+          assert.deepEqual(got, expected.samples, `pieces of up to ${max}`);
+        }
+      }
+    });
+
+    it('a streamed WAV stops at its data chunk\'s size, and refuses what is not 16-bit PCM', () => {
+      const samples = tone(300, 100, 8000, 0.3);
+      const reader = new WavStreamReader();
+      const got = reader.push(riff(fmtChunk({}), chunk('data', pcmBytes(samples)), chunk('LIST', Buffer.alloc(40, 7))));
+      assert.deepEqual(got, samples, 'the chunk after the data is not audio');
+      assert.throws(() => new WavStreamReader().push(riff(fmtChunk({ format: 3, bits: 32 }), chunk('data', Buffer.alloc(64)))), /not 16-bit PCM \(format 3, 32 bits\)/);
+      assert.throws(() => new WavStreamReader().push(Buffer.from('ID3\x04\x00 not a wav at all')), /not a WAV file/);
+      assert.equal(new WavStreamReader().push(pcm16ToWav(samples, 8000).subarray(0, 30)).length, 0, 'nothing before the header is whole');
     });
   });
 

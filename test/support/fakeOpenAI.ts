@@ -37,6 +37,11 @@ export interface FakeOpenAI {
   queueTranscriptions(...modes: Array<string | FakeTranscriptionMode>): void;
   speeches: FakeSpeechRequest[];
   setSpeech(mode: FakeSpeechMode): void;
+  /** Speech for text matching `input` sends its first `afterBytes` bytes, and the rest only at releaseSpeech(); null: all at once. */
+  holdSpeech(hold: { input: RegExp; afterBytes: number } | null): void;
+  /** Speeches sent in part, waiting for releaseSpeech(). */
+  readonly heldSpeeches: number;
+  releaseSpeech(): void;
   requests: Array<{ path: string; body: { model: string; messages: Array<{ role: string; content: string }>; tools?: unknown[]; tool_choice?: unknown } }>;
   setMode(mode: FakeOpenAIMode): void;
   close(): Promise<void>;
@@ -49,6 +54,8 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
   const transcriptions: FakeTranscriptionRequest[] = [];
   const queued: FakeTranscriptionMode[] = [];
   let speech: FakeSpeechMode = DEFAULT_FAKE_SPEECH;
+  let speechHold: { input: RegExp; afterBytes: number } | null = null;
+  const held: Array<() => void> = [];
   const speeches: FakeSpeechRequest[] = [];
   const server = http.createServer((req, res) => {
     if (req.url === '/v1/audio/speech') {
@@ -64,7 +71,15 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
           res.writeHead(m.status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: { message: 'fake failure', type: 'server_error' } }));
         } else {
           const wav = pcm16ToWav(tone(m.hz, body.input.length * m.msPerChar, m.sampleRate, 0.5), m.sampleRate);
-          res.writeHead(200, { 'Content-Type': 'audio/wav' }).end(wav);
+          res.writeHead(200, { 'Content-Type': 'audio/wav' });
+          const hold = speechHold;
+          if (hold && hold.input.test(body.input)) {
+            // The start of the audio now, the rest when the test lets it go: as a service streams what it has spoken so far.
+            res.write(wav.subarray(0, hold.afterBytes));
+            held.push(() => res.end(wav.subarray(hold.afterBytes)));
+          } else {
+            res.end(wav);
+          }
         }
       });
       return;
@@ -126,6 +141,9 @@ export async function startFakeOpenAI(initial: FakeOpenAIMode = { kind: 'tool', 
     queueTranscriptions: (...modes) => { queued.push(...modes.map((m) => (typeof m === 'string' ? { kind: 'text' as const, text: m } : m))); },
     speeches,
     setSpeech: (m) => { speech = m; },
+    holdSpeech: (h) => { speechHold = h; },
+    get heldSpeeches() { return held.length; },
+    releaseSpeech: () => { for (const finish of held.splice(0)) finish(); },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }
