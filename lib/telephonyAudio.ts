@@ -229,48 +229,27 @@ function mixToMono(bytes: Buffer, start: number, length: number, channels: numbe
 }
 
 /**
- * A RIFF/WAVE file's 16-bit PCM, mixed down to mono. Walks the chunks (LIST
- * and others skipped, odd sizes padded); a data chunk sized 0, 0xFFFFFFFF or
- * past the end of the file (written while streaming) runs to the end.
+ * A RIFF/WAVE file's 16-bit PCM, mixed down to mono: the file read at once by
+ * a WavStreamReader (LIST and other chunks skipped, odd sizes padded; a data
+ * chunk sized 0, 0xFFFFFFFF or past the end of the file runs to the end).
  * Throws a TypeError naming the problem for anything else.
  */
 export function readWav(bytes: Buffer): PcmAudio {
   if (bytes.length < 12 || bytes.toString('latin1', 0, 4) !== 'RIFF' || bytes.toString('latin1', 8, 12) !== 'WAVE') {
     throw new TypeError('not a WAV file');
   }
-  let fmt: WavFormat | null = null;
-  let data: { start: number; length: number } | null = null;
-  let offset = 12;
-  while (offset + 8 <= bytes.length && !(fmt && data)) {
-    const id = bytes.toString('latin1', offset, offset + 4);
-    const size = bytes.readUInt32LE(offset + 4);
-    const start = offset + 8;
-    const remaining = bytes.length - start;
-    if (id === 'fmt ') {
-      fmt = readFmtChunk(bytes, start, Math.min(size, remaining));
-    } else if (id === 'data') {
-      const toEnd = size === 0 || size === STREAMED_SIZE || size > remaining;
-      data = { start, length: toEnd ? remaining : size };
-      if (toEnd) break;
-    }
-    offset = start + size + (size & 1);
-  }
-  if (!fmt) throw new TypeError('WAV has no fmt chunk');
-  if (!data) throw new TypeError('WAV has no data chunk');
-  if (fmt.format !== WAVE_FORMAT_PCM || fmt.bitsPerSample !== 16) {
-    throw new TypeError(`WAV is not 16-bit PCM (format ${fmt.format}, ${fmt.bitsPerSample} bits)`);
-  }
-  if (!fmt.channels) throw new TypeError('WAV has no channels');
-  if (!fmt.sampleRate) throw new TypeError('WAV has no sample rate');
-  return { sampleRate: fmt.sampleRate, samples: mixToMono(bytes, data.start, data.length, fmt.channels) };
+  const reader = new WavStreamReader();
+  const samples = reader.push(bytes);
+  if (reader.sampleRate === null) throw new TypeError(reader.sawFmt ? 'WAV has no data chunk' : 'WAV has no fmt chunk');
+  return { sampleRate: reader.sampleRate, samples };
 }
 
 /**
  * A WAV file read as it arrives (speech streamed from the speech service):
  * push() takes the bytes received so far and gives the mono samples they
- * complete, once the header is in. The rate is known from then on. As in
- * readWav, a data chunk sized 0 or 0xFFFFFFFF (written while streaming) runs
- * to the end; and anything but 16-bit PCM is a TypeError.
+ * complete, once the header is in. The rate is known from then on. A data
+ * chunk sized 0 or 0xFFFFFFFF (written while streaming) runs to the end; and
+ * anything but 16-bit PCM is a TypeError.
  */
 export class WavStreamReader {
   private header: Buffer = Buffer.alloc(0);
@@ -278,6 +257,8 @@ export class WavStreamReader {
   /** Data bytes still expected (Infinity: to the end), and bytes of an unfinished frame. */
   private dataLeft = 0;
   private carry: Buffer = Buffer.alloc(0);
+  /** Whether the header read so far has a whole fmt chunk (readWav's error tells which chunk is missing). */
+  sawFmt = false;
 
   get sampleRate(): number | null {
     return this.format?.sampleRate ?? null;
@@ -311,7 +292,7 @@ export class WavStreamReader {
       const size = h.readUInt32LE(offset + 4);
       const start = offset + 8;
       if (id === 'data') {
-        if (!fmt) throw new TypeError('WAV has no fmt chunk before its data');
+        if (!fmt) throw new TypeError('WAV has no fmt chunk');
         if (fmt.format !== WAVE_FORMAT_PCM || fmt.bitsPerSample !== 16) {
           throw new TypeError(`WAV is not 16-bit PCM (format ${fmt.format}, ${fmt.bitsPerSample} bits)`);
         }
@@ -321,7 +302,10 @@ export class WavStreamReader {
         return start;
       }
       if (start + size > h.length) return null;
-      if (id === 'fmt ') fmt = readFmtChunk(h, start, size);
+      if (id === 'fmt ') {
+        fmt = readFmtChunk(h, start, size);
+        this.sawFmt = true;
+      }
       offset = start + size + (size & 1);
     }
     return null;

@@ -34,6 +34,11 @@ export function callNext(conversationStatus: string | null | undefined, replies:
   return conversationStatus === 'closed' ? 'goodbye' : 'listen';
 }
 
+/** The last words before the call ends or is put through. */
+export function closingKey(then: Exclude<CallNext, 'listen'>): VoiceReplyKey {
+  return then === 'transfer' ? 'voice_transfer' : then === 'callback' ? 'voice_callback' : 'voice_goodbye';
+}
+
 /** A reply as speech: its text, then each option with its key ("For Cardiology, say it or press 2."). */
 export function spokenLines(say: SayLine, lang: VoiceLang, reply: SpokenReply): string[] {
   const options = (reply.options ?? []).map((o) => say(lang, 'voice_option', { label: o.label, number: o.value }));

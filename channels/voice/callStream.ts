@@ -32,10 +32,10 @@ import { Conversation } from '../../models/conversations.js';
 import { getOrganization } from '../../models/organizations.js';
 import { orgSettings } from '../../models/settings.js';
 import {
-  claimSpokenReplies, fallBackToGather, lastAssistantReply, recordCallTurn, recordStreamEnding, type Call, type SpokenReply,
+  claimSpokenReplies, lastAssistantReply, recordCallTurn, recordStreamEnding, type Call, type SpokenReply,
 } from '../../models/calls.js';
 import type { OnInbound } from '../types.js';
-import { asVoiceLang, callNext, MAX_SILENT_PROMPTS, speechHints, spokenLines, type CallNext, type SayLine, type VoiceLang } from './callScript.js';
+import { asVoiceLang, callNext, closingKey, MAX_SILENT_PROMPTS, speechHints, spokenLines, type CallNext, type SayLine, type VoiceLang } from './callScript.js';
 import type { SpeechCache } from './speechCache.js';
 import { LineAudio, PHONE_SAMPLE_RATE } from './lineAudio.js';
 import { parseTwilioStreamMessage, type TwilioStreamMessage } from './streamProtocol.js';
@@ -203,7 +203,7 @@ export class CallStream {
         await task();
       } catch (err) {
         this.deps.logger.error({ err, call_sid: this.call.call_sid }, 'voice stream: turn failed; the call goes on with Twilio\'s recognizer');
-        await this.fallBack();
+        this.fallBack();
       }
     });
   }
@@ -282,10 +282,7 @@ export class CallStream {
       ...(opening ? [{ text: this.deps.say(this.lang, opening.key, { clinic: conversation.clinic }), shared: true }] : []),
       ...replies.flatMap((r) => spokenLines(this.deps.say, this.lang, r).map((text, i) => ({ text, shared: i > 0 }))),
     ];
-    if (then !== 'listen') {
-      const key = then === 'transfer' ? 'voice_transfer' : then === 'callback' ? 'voice_callback' : 'voice_goodbye';
-      lines.push({ text: this.deps.say(this.lang, key), shared: true });
-    }
+    if (then !== 'listen') lines.push({ text: this.deps.say(this.lang, closingKey(then)), shared: true });
     if (then === 'listen') this.hints = await speechHints(this.deps.db.knex, this.scope, replies);
     await this.speak(lines, then);
   }
@@ -331,13 +328,12 @@ export class CallStream {
     });
   }
 
-  /** Our speech service failed: the stream ends without an ending, and the <Connect> action goes on with a <Gather>. */
-  private async fallBack(): Promise<void> {
+  /** Our speech service failed: the stream ends without an ending, and the <Connect> action goes on with a <Gather> (and records it). */
+  private fallBack(): void {
     if (this.state === 'ended') return;
     this.deps.logger.warn({ call_sid: this.call.call_sid }, 'voice stream: speech not available; the call goes on with Twilio\'s recognizer');
     this.stats.fallbacks += 1;
     this.state = 'busy';
-    await fallBackToGather(this.deps.db.knex, this.scope, this.call.id, this.deps.clock.now());
     this.ws.close(1000, 'fallback');
   }
 

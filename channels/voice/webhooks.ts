@@ -39,7 +39,7 @@ import type { OnInbound } from '../types.js';
 import { isSignedByTwilio, publicBase, publicWsBase, twilioParams } from '../twilioRequest.js';
 import { answerWithin } from '../webhookDeadline.js';
 import { VOICE_GATHER_PATH, VOICE_INCOMING_PATH, VOICE_STATUS_PATH, VOICE_STREAM_ENDED_PATH, VOICE_STREAM_PATH } from './adapter.js';
-import { asVoiceLang, callNext, LOCALES, MAX_SILENT_PROMPTS, speechHints, spokenLines, type SayLine } from './callScript.js';
+import { asVoiceLang, callNext, closingKey, LOCALES, MAX_SILENT_PROMPTS, speechHints, spokenLines, type SayLine } from './callScript.js';
 
 export interface VoiceWebhookOptions {
   config: Config;
@@ -109,14 +109,9 @@ export function createVoiceWebhooks(opts: VoiceWebhookOptions): Router {
       });
       for (const line of lines) gather.say({ language }, line);
     } else {
-      for (const line of lines) response.say({ language }, line);
-      if (then === 'transfer') {
-        response.say({ language }, opts.say(lang, 'voice_transfer'));
-        response.dial({ callerId: call.to_number ?? undefined }, transferTo!);
-      } else {
-        response.say({ language }, opts.say(lang, then === 'callback' ? 'voice_callback' : 'voice_goodbye'));
-        response.hangup();
-      }
+      for (const line of [...lines, opts.say(lang, closingKey(then))]) response.say({ language }, line);
+      if (then === 'transfer') response.dial({ callerId: call.to_number ?? undefined }, transferTo!);
+      else response.hangup();
     }
     xml(ctx, response.toString());
   }
