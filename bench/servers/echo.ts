@@ -1,9 +1,9 @@
 /**
  * The chat benchmark's floor: Koa + ws + pg and nothing else. Each message
- * frame does the same number of database writes, in the same number of
- * transactions, as one CareChat turn (ECHO_WRITES, ECHO_TXNS, measured by
- * bench/chat.ts), then acks and echoes a message frame. No understanding, no
- * dialogue, no reads, no validation, no outbox.
+ * frame writes as many rows as one CareChat turn does, one row per statement,
+ * in as many transactions (ECHO_WRITES, ECHO_TXNS, measured by bench/chat.ts),
+ * then acks and echoes a message frame. No understanding, no dialogue, no
+ * reads, no validation, no outbox.
  */
 import Koa from 'koa';
 import pg from 'pg';
