@@ -330,7 +330,7 @@ export class ConversationEngine {
     const ctx: DialogueContext = {
       now, timeZone: clinic.timeZone, patient: { identified: false, name: null, hasPhone: false, optedOut: false },
       channel: { name: msg.channel, needsPhone: !isPhoneChannel(msg.channel) }, specializations: clinic.specializations,
-      doctors: clinic.doctors, emergencyNumber: clinic.emergencyNumber, formatDateTime: (iso, lang) => formatDateTime(iso, lang, clinic.timeZone),
+      doctors: clinic.doctors, emergencyNumber: clinic.emergencyNumber, clinic: clinic.info, formatDateTime: (iso, lang) => formatDateTime(iso, lang, clinic.timeZone),
     };
     const rt: TurnRuntime = {
       db, stateVersion: row.state_version, scope, now, clinic, ctx, patient, pendingName: undefined, profileName: msg.profileName ?? null,

@@ -13,3 +13,8 @@ export function maskPhone(e164: string | null | undefined): string {
   if (!e164) return '';
   return e164.length <= 5 ? '***' : `${e164.slice(0, 3)}***${e164.slice(-2)}`;
 }
+
+/** A number as people write it, "+34 931 23 45 67"; the input unchanged when it does not parse. */
+export function formatPhoneForPeople(e164: string): string {
+  return parsePhoneNumberFromString(e164)?.formatInternational() ?? e164;
+}

@@ -34,6 +34,8 @@ export const DEMO_DOCTORS = [
   { name: 'Dr. Jordi Puig', specialization: 'Cardiology', working_hours: hours(['10:00-18:00']) },
 ];
 
+export const DEMO_ADDRESS = 'Carrer de la Demo 1, 08001 Barcelona';
+
 /** Idempotent: does nothing when an organization already exists. Safe under concurrent starts. */
 export async function bootstrap(knex: Knex, input: BootstrapInput): Promise<BootstrapResult> {
   return knex.transaction(async (trx) => {
@@ -52,6 +54,8 @@ export async function bootstrap(knex: Knex, input: BootstrapInput): Promise<Boot
       role: 'admin',
     });
     if (input.seedDemo) {
+      // An address so "where are you?" has an answer in the demo; the opening hours follow the doctors'.
+      await trx('organizations').where({ id: org.id }).update({ settings: trx.raw('settings || ?::jsonb', [JSON.stringify({ address: DEMO_ADDRESS })]) });
       for (const d of DEMO_DOCTORS) {
         await trx('doctors').insert({
           id: newId('doctor'), organization_id: org.id, name: d.name, specialization: d.specialization,

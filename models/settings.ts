@@ -11,6 +11,7 @@ import { Organization } from './organizations.js';
 import type { PatientLanguage } from './patients.js';
 import { conflict, notFound } from '../lib/errors.js';
 import { notifyClinicChanged } from './clinicChanges.js';
+import type { WorkingHours } from './workingHours.js';
 
 export interface QuietHours { start: string; end: string }
 
@@ -40,6 +41,12 @@ export interface ClinicSettings {
   voice_number: string | null;
   whatsapp_phone_number_id: string | null;
   telegram_bot_id: string | null;
+  /** What the bot tells a patient who asks where the clinic is; null: it offers a person instead. */
+  address: string | null;
+  /** The number the bot gives a patient who asks how to call (E.164); null: voice_number, else sms_number. */
+  contact_phone: string | null;
+  /** When the clinic is open, as doctors' working_hours; null: when its active doctors work, together. */
+  opening_hours: WorkingHours | null;
 }
 
 /** Settings that name a channel account: one organization each. */
@@ -71,6 +78,9 @@ export const DEFAULT_CLINIC_SETTINGS: ClinicSettings = {
   voice_number: null,
   whatsapp_phone_number_id: null,
   telegram_bot_id: null,
+  address: null,
+  contact_phone: null,
+  opening_hours: null,
 };
 
 export const DEFAULT_AI_SETTINGS: AiSettings = {

@@ -78,6 +78,29 @@ export function validateWorkingHours(input: unknown, field = 'working_hours'): {
   return { value, errors };
 }
 
+/**
+ * The hours of several weekly timetables together, per weekday, overlapping
+ * and touching ranges merged ("09:00-14:00" and "13:00-18:00" are
+ * "09:00-18:00"): when a clinic whose timetable is its doctors' sees patients.
+ * Malformed ranges are skipped.
+ */
+export function mergeWeeklyHours(list: readonly (Partial<WorkingHours> | null | undefined)[]): WorkingHours {
+  const hhmm = (m: number) => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+  const merged = {} as WorkingHours;
+  for (const day of WEEKDAYS) {
+    const ranges = list.flatMap((hours) => (hours?.[day] ?? []).map(parseRange)).filter((r): r is { from: number; to: number } => r !== null && r.from < r.to);
+    ranges.sort((a, b) => a.from - b.from);
+    const out: { from: number; to: number }[] = [];
+    for (const r of ranges) {
+      const last = out[out.length - 1];
+      if (last && r.from <= last.to) last.to = Math.max(last.to, r.to);
+      else out.push({ ...r });
+    }
+    merged[day] = out.map((r) => `${hhmm(r.from)}-${hhmm(r.to)}`);
+  }
+  return merged;
+}
+
 /** The weekday key of a local calendar date (YYYY-MM-DD). */
 export function weekdayOf(date: string): Weekday {
   // Date arithmetic in UTC is exact for calendar dates and far cheaper than luxon on the slot path.

@@ -1,21 +1,12 @@
 /** /doctors: VAANI document (doctors, working hours, schedule). */
 import { z } from 'zod';
 import { route, paginationQuery, paginate, parseSort, idParam, isoDate } from '../http/route.js';
-import { phoneInput } from '../schemas/common.js';
+import { phoneInput, workingHoursInput } from '../schemas/common.js';
 import { doctorSchema, presentDoctor, presentSchedule, dayScheduleSchema, weekScheduleSchema } from '../presenters/doctors.js';
 import { createDoctor, deleteDoctor, getDoctor, listDoctors, updateDoctor } from '../../models/doctors.js';
 import { getDoctorSchedule } from '../../models/slots.js';
 import { DURATIONS } from '../../models/appointmentQueries.js';
-import { isValidZone, validateWorkingHours } from '../../models/workingHours.js';
-
-/** Validated here too so one 400 lists every bad field, each named like `working_hours.monday[1]`. */
-const workingHoursInput = z.record(z.string(), z.unknown())
-  .superRefine((value, ctx) => {
-    for (const e of validateWorkingHours(value).errors) {
-      ctx.addIssue({ code: 'custom', message: e.message, path: e.field === 'working_hours' ? [] : [e.field.slice('working_hours.'.length)] });
-    }
-  })
-  .describe('Weekly hours: {"monday": ["09:00-13:00", "14:00-18:00"], ..., "sunday": []}; missing days have none');
+import { isValidZone } from '../../models/workingHours.js';
 
 const booleanQuery = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 

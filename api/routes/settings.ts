@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import { route } from '../http/route.js';
 import { iso } from '../presenters/patients.js';
-import { languageInput } from '../schemas/common.js';
+import { languageInput, phoneInput, workingHoursInput } from '../schemas/common.js';
+import { validateWorkingHours } from '../../models/workingHours.js';
 import { isValidTimeZone } from '../../lib/config.js';
 import {
   aiSettings, loadOrganization, orgSettings, updateAiSettings, updateOrganizationSettings,
@@ -38,6 +39,12 @@ const clinicSettingsSchema = z.object({
     .describe('The WhatsApp Cloud API phone number id whose messages reach this organization'),
   telegram_bot_id: z.string().trim().regex(/^\d{3,15}$/, "must be the bot's numeric id (the token's part before the colon)").nullable()
     .describe('The Telegram bot (its numeric id) whose chats reach this organization'),
+  address: z.string().trim().min(1, 'must not be empty; null removes it').max(300).nullable()
+    .describe('What the bot tells a patient who asks where the clinic is; null (default): it offers a person instead'),
+  contact_phone: phoneInput.nullable()
+    .describe('The number the bot gives a patient who asks how to call the clinic; null (default): voice_number, else sms_number'),
+  opening_hours: workingHoursInput.transform((v) => validateWorkingHours(v).value).nullable()
+    .describe('When the clinic is open, in the doctors\' working_hours format; null (default): the bot tells the hours its active doctors work, together'),
 });
 
 const organizationSchema = z.object({

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { toE164 } from '../../lib/phone.js';
 import { isoDate, isoDateTime } from '../http/route.js';
+import { validateWorkingHours } from '../../models/workingHours.js';
 
 /** A phone in E.164 after normalization; "+34 612 34 56 78" is accepted and stored as +34612345678. */
 export const phoneInput = z
@@ -27,3 +28,15 @@ export const dateOrDateTime = z.union([isoDateTime, isoDate]).describe('ISO 8601
 
 export const conversationStatusInput = z.enum(['bot', 'handoff', 'closed']);
 export const channelInput = z.enum(['webchat', 'sms', 'whatsapp', 'telegram', 'voice']);
+
+/**
+ * Weekly hours in the VAANI format, validated here so one 400 lists every bad
+ * field, each named like `working_hours.monday[1]` (under the field's own name).
+ */
+export const workingHoursInput = z.record(z.string(), z.unknown())
+  .superRefine((value, ctx) => {
+    for (const e of validateWorkingHours(value).errors) {
+      ctx.addIssue({ code: 'custom', message: e.message, path: e.field === 'working_hours' ? [] : [e.field.slice('working_hours.'.length)] });
+    }
+  })
+  .describe('Weekly hours: {"monday": ["09:00-13:00", "14:00-18:00"], ..., "sunday": []}; missing days have none');

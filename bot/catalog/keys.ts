@@ -8,6 +8,7 @@ export const REPLY_KEYS = [
   'choose_confirm', 'reminder', 'reminder_options', 'reminder_confirmed',
   'handoff_told', 'emergency', 'emergency_ticket', 'opted_out', 'opted_in', 'help', 'not_understood', 'offer_person', 'thanks_bye',
   'flow_stopped', 'action_failed',
+  'clinic_address', 'clinic_hours', 'clinic_phone', 'clinic_info_missing', 'clinic_info_unknown', 'hours_days', 'hours_closed',
   'opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person', 'opt_menu', 'opt_yes', 'opt_no', 'opt_other_day',
   'opt_today', 'opt_tomorrow', 'opt_keep', 'opt_confirm', 'share_phone_button',
   'voice_greeting', 'voice_option', 'voice_no_input', 'voice_not_heard', 'voice_goodbye', 'voice_transfer', 'voice_callback',

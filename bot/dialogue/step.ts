@@ -4,6 +4,7 @@ import { askMenu, askOfferPerson, askReminder, MENU_INTENTS, reask } from './ask
 import { onAppointmentResult, onAppointments, onBooked, onChooseAppointment, onConfirmCancel, onDoctorAnswer, onRescheduleFailed, startAppointments, startBook } from './flows.js';
 import { onConfirmSlotAnswer, onDayAnswer, onSlotAnswer, onSlotFailed, onSlots } from './slots.js';
 import { askPhone, data, go, say, type Pending, type Turn } from './turn.js';
+import { answerClinicInfo } from './clinicInfo.js';
 import type { DialogueContext, DialogueEvent, DialogueState, HandoffPriority, StepResult } from './types.js';
 
 /** Consecutive misunderstandings before a person is offered. */
@@ -169,6 +170,7 @@ function starters(t: Turn, u: Understanding): boolean {
     start(t, pendingFrom('book', u));
     return true;
   }
+  if (u.intent === 'clinic_info') { answerClinicInfo(t, u.infoTopics); return true; }
   if (u.intent === 'help') { say(t, 'help'); reask(t); return true; }
   if (u.intent === 'thanks' || (t.s.step === 'done' && (u.intent === 'affirm' || u.intent === 'deny'))) {
     if (t.s.flow === 'idle') { go(t, 'idle', 'done', false); say(t, 'thanks_bye'); } else reask(t);

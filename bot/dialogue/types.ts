@@ -1,6 +1,7 @@
 /** The dialogue's inputs and outputs: state, events fed by the engine, actions the engine runs. */
 import type { ReplyKey } from '../catalog/keys.js';
 import type { HandoffCategory, Lang, PartOfDay, Understanding } from '../understanding/types.js';
+import type { WorkingHours } from '../../models/workingHours.js';
 
 export type Flow = 'idle' | 'identify' | 'book' | 'cancel' | 'reschedule' | 'confirm' | 'handoff';
 
@@ -61,7 +62,16 @@ export interface DialogueContext {
   emergencyNumber: string;
   /** The clinic's address for the booking confirmation; the line is left out when absent. */
   location?: string;
+  /** What the bot tells a patient who asks about the clinic; null: not known, and a person is offered. */
+  clinic: ClinicInfo;
   formatDateTime(iso: string, lang: Lang): string;
+}
+
+export interface ClinicInfo {
+  address: string | null;
+  /** As people write it ("+34 931 23 45 67"). */
+  phone: string | null;
+  openingHours: Partial<WorkingHours> | null;
 }
 
 export interface StepResult { state: DialogueState; actions: DialogueAction[] }

@@ -8,6 +8,9 @@ import type { Db } from '../../models/base.js';
 import { doctorsQuery } from '../../models/doctors.js';
 import type { SlotDoctor } from '../../models/slots.js';
 import { loadOrganization, orgSettings } from '../../models/settings.js';
+import { mergeWeeklyHours } from '../../models/workingHours.js';
+import { formatPhoneForPeople } from '../../lib/phone.js';
+import type { ClinicInfo } from '../dialogue/types.js';
 import { LANGS, type Lang } from '../understanding/types.js';
 
 /** A bookable doctor (active), with what the slot search needs of it (models/slots.ts freeSlotsOfDoctors). */
@@ -20,6 +23,8 @@ export interface ClinicContext {
   defaultLanguage: Lang;
   doctors: ClinicDoctor[];
   specializations: string[];
+  /** What the bot tells patients about the clinic (DialogueContext.clinic). */
+  info: ClinicInfo;
 }
 
 export function asLang(value: unknown): Lang | null {
@@ -41,7 +46,17 @@ async function loadClinic(db: Db, organizationId: string, fallbackEmergency: str
   const emergency = typeof stored.emergency_number === 'string' && stored.emergency_number ? stored.emergency_number : fallbackEmergency;
   return {
     organizationId, timeZone: org.time_zone, emergencyNumber: emergency,
-    defaultLanguage: asLang(settings.default_language) ?? 'en', doctors, specializations,
+    defaultLanguage: asLang(settings.default_language) ?? 'en', doctors, specializations, info: clinicInfo(settings, doctors),
+  };
+}
+
+/** The clinic's own details, else what stands in for them: the number it answers calls on, the hours its doctors work. */
+function clinicInfo(settings: ReturnType<typeof orgSettings>, doctors: readonly ClinicDoctor[]): ClinicInfo {
+  const phone = settings.contact_phone ?? settings.voice_number ?? settings.sms_number;
+  return {
+    address: settings.address,
+    phone: phone ? formatPhoneForPeople(phone) : null,
+    openingHours: settings.opening_hours ?? mergeWeeklyHours(doctors.map((d) => d.workingHours)),
   };
 }
 

@@ -2,24 +2,24 @@
  * Keyword tables per language for the rules understander. Phrases are written naturally
  * (accents, apostrophes) and normalized with `words()` before matching, so "d'acord" matches "d acord".
  */
-import type { HandoffCategory, Lang } from './types.js';
+import type { HandoffCategory, InfoTopic, Lang } from './types.js';
 
 export type Table = Record<Lang, readonly string[]>;
 
 /** Matched anywhere in the message; emergency wins over every other intent. */
 export const EMERGENCY: Table = {
   en: ['chest pain', 'pain in my chest', 'my chest hurts', 'chest hurts', 'heart attack', "can't breathe", 'cant breathe', 'cannot breathe',
-    'can not breathe', 'not breathing', 'difficulty breathing', 'trouble breathing', 'struggling to breathe', 'choking',
+    'can not breathe', 'not breathing', 'difficulty breathing', 'trouble breathing', 'struggling to breathe', 'hard to breathe', 'choking',
     'kill myself', 'killing myself', 'suicide', 'suicidal', 'want to die', 'wanna die', 'end my life', 'hurt myself',
     'heavy bleeding', 'bleeding heavily', 'bleeding a lot', "won't stop bleeding", 'unconscious', 'passed out', 'unresponsive',
     'not responding', 'stroke', 'face drooping', 'slurred speech', 'seizure', 'overdose', 'anaphylaxis', 'emergency'],
   es: ['dolor en el pecho', 'dolor de pecho', 'dolor pecho', 'me duele el pecho', 'infarto', 'ataque al corazón', 'no puedo respirar',
-    'no respira', 'me ahogo', 'me falta el aire', 'dificultad para respirar', 'quiero morir', 'quiero morirme', 'me quiero morir',
+    'no respira', 'me ahogo', 'me falta el aire', 'dificultad para respirar', 'me cuesta respirar', 'quiero morir', 'quiero morirme', 'me quiero morir',
     'suicidio', 'suicidarme', 'matarme', 'quitarme la vida', 'hacerme daño', 'sangrado abundante', 'sangra mucho', 'sangrando mucho',
     'hemorragia', 'inconsciente', 'se ha desmayado', 'desmayado', 'desmayada', 'no responde', 'ictus', 'derrame cerebral',
     'convulsiones', 'sobredosis', 'emergencia'],
   ca: ['dolor al pit', 'dolor de pit', 'em fa mal el pit', 'infart', 'atac de cor', 'no puc respirar', 'no respira', "m'ofego",
-    "em falta l'aire", 'vull morir', "vull morir-me", "em vull morir", 'suïcidi', "suïcidar-me", "matar-me", "treure'm la vida",
+    "em falta l'aire", 'em costa respirar', 'vull morir', "vull morir-me", "em vull morir", 'suïcidi', "suïcidar-me", "matar-me", "treure'm la vida",
     'sagnat abundant', 'sagna molt', 'hemorràgia', 'inconscient', "s'ha desmaiat", 'desmaiat', 'desmaiada', 'no respon', 'ictus',
     'convulsions', 'sobredosi', 'emergència'],
   hi: ['seene mein dard', 'seene me dard', 'sine mein dard', 'sine me dard', 'chhati mein dard', 'chhati me dard', 'chati me dard',
@@ -59,11 +59,16 @@ export const HANDOFF: [Exclude<HandoffCategory, 'other'>, Table][] = [
     ca: ['queixa', 'queixar-me', 'reclamació', 'reclamar'],
     hi: ['shikayat', 'shikaayat', 'complaint', 'शिकायत'],
   }],
+  // Prices and insurance too: what a visit costs is the clinic's to say, not the bot's.
   ['billing', {
-    en: ['bill', 'billing', 'invoice', 'payment', 'pay', 'refund', 'charged', 'receipt'],
-    es: ['factura', 'pago', 'pagar', 'cobro', 'cobrado', 'reembolso', 'recibo'],
-    ca: ['factura', 'pagament', 'pagar', 'cobrament', 'reemborsament', 'rebut'],
-    hi: ['bill', 'bhugtan', 'bhugtaan', 'payment', 'paisa wapas', 'refund', 'भुगतान', 'बिल'],
+    en: ['bill', 'billing', 'invoice', 'payment', 'pay', 'refund', 'charged', 'receipt', 'cost', 'costs', 'price', 'prices', 'how much',
+      'fee', 'fees', 'insurance', 'insurer'],
+    es: ['factura', 'pago', 'pagar', 'cobro', 'cobrado', 'reembolso', 'recibo', 'precio', 'precios', 'cuánto cuesta', 'cuánto vale',
+      'tarifa', 'tarifas', 'seguro médico', 'mi seguro', 'aseguradora', 'mutua'],
+    ca: ['factura', 'pagament', 'pagar', 'cobrament', 'reemborsament', 'rebut', 'preu', 'preus', 'quant costa', 'quant val',
+      'tarifa', 'tarifes', 'assegurança', 'asseguradora', 'mútua'],
+    hi: ['bill', 'bhugtan', 'bhugtaan', 'payment', 'paisa wapas', 'refund', 'fees', 'fee', 'kitne paise', 'kitna paisa', 'kitna kharcha',
+      'kharcha', 'kimat', 'keemat', 'insurance', 'भुगतान', 'बिल', 'फीस', 'कितने पैसे', 'खर्च', 'कीमत'],
   }],
   ['results', {
     en: ['results', 'result', 'lab results', 'test results', 'blood test results', 'report', 'reports'],
@@ -78,6 +83,52 @@ export const HANDOFF: [Exclude<HandoffCategory, 'other'>, Table][] = [
     ca: ['persona', 'humà', 'agent', 'recepcionista', 'parlar amb algú', 'parlar amb una persona'],
     hi: ['insaan se baat', 'insan se baat', 'kisi se baat', 'aadmi se baat', 'receptionist', 'staff', 'इंसान', 'किसी से बात', 'व्यक्ति'],
   }],
+];
+
+/**
+ * Questions about the clinic itself, by topic; more than one topic may match
+ * ("address and phone please"). Phrases name the clinic's side ("your number"),
+ * so a patient giving their own phone number is not asking for the clinic's.
+ */
+export const CLINIC_INFO: [InfoTopic, Table][] = [
+  ['address', {
+    en: ['where are you', 'where is the clinic', 'where is your clinic', 'where is the practice', 'where is it', 'your address',
+      'what is the address', "what's the address", 'clinic address', 'address of the clinic', 'located', 'location', 'directions', 'how do i get there',
+      'how to get there', 'how do i get to', 'how can i get to'],
+    es: ['dónde estáis', 'dónde están', 'dónde está la clínica', 'dónde está el centro', 'dónde se encuentra', 'dónde queda',
+      'vuestra dirección', 'su dirección', 'cuál es la dirección', 'dirección de la clínica', 'cómo llegar', 'cómo se llega', 'ubicación'],
+    ca: ['on sou', 'on esteu', 'on és la clínica', 'on és el centre', 'on està la clínica', 'la vostra adreça', "quina és l'adreça", "l'adreça de la clínica",
+      'com arribar', 'com s hi arriba', 'ubicació'],
+    hi: ['clinic kahan hai', 'clinic kahaan hai', 'aap kahan ho', 'aap kahan hain', 'kahan par hai', 'address kya hai', 'pata kya hai',
+      'address batao', 'address bhejo', 'location bhejo', 'क्लिनिक कहाँ है', 'कहाँ है', 'पता क्या है', 'पता बताइए', 'पता बताओ'],
+  }],
+  ['hours', {
+    en: ['opening hours', 'opening times', 'office hours', 'your hours', 'hours of operation', 'are you open', 'when are you open',
+      'when do you open', 'what time do you open', 'when do you close', 'what time do you close', 'closing time'],
+    es: ['horario', 'horarios', 'a qué hora abren', 'a qué hora abrís', 'a qué hora cierran', 'a qué hora cerráis', 'cuándo abren',
+      'cuándo abrís', 'estáis abiertos', 'están abiertos', 'abrís el', 'abren el'],
+    ca: ['horari', 'horaris', 'a quina hora obriu', 'a quina hora tanqueu', 'quan obriu', 'esteu oberts', 'obriu el', 'obriu dissabte'],
+    hi: ['kab khulta', 'kab khulti', 'kab khulega', 'kab band hota', 'kitne baje khulta', 'kitne baje band', 'clinic ki timing', 'clinic timing',
+      'clinic timings', 'aapki timing', 'khulne ka samay', 'कब खुलता', 'कब खुलेगा', 'कितने बजे खुलता', 'खुलने का समय', 'टाइमिंग'],
+  }],
+  ['phone', {
+    en: ['your phone number', 'your number', 'your telephone', 'clinic phone', 'clinic number', 'phone number of the clinic',
+      'number of the clinic', 'number to call', 'call you', 'ring you', 'contact number', 'contact details', 'how can i contact you',
+      'how do i contact you'],
+    es: ['vuestro teléfono', 'su teléfono', 'vuestro número', 'teléfono de la clínica', 'número de la clínica', 'teléfono de contacto',
+      'llamaros', 'llamarles', 'llamar a la clínica', 'datos de contacto', 'cómo os contacto', 'cómo contactar'],
+    ca: ['el vostre telèfon', 'el vostre número', 'telèfon de la clínica', 'número de la clínica', 'telèfon de contacte', 'trucar-vos',
+      'trucar a la clínica', 'dades de contacte', 'com contactar'],
+    hi: ['aapka number', 'aapka phone', 'aapka phone number', 'clinic ka number', 'clinic ka phone', 'contact number', 'phone number kya hai',
+      'number kya hai', 'call kaise karu', 'आपका नंबर', 'आपका फ़ोन नंबर', 'क्लिनिक का नंबर', 'फ़ोन नंबर क्या है'],
+  }],
+];
+
+/** Bare topic words, every language: a question only in a short message ("address and phone?", "horario"). */
+export const CLINIC_INFO_WORDS: [InfoTopic, readonly string[]][] = [
+  ['address', ['address', 'directions', 'dirección', 'direccion', 'adreça', 'pata', 'पता']],
+  ['hours', ['hours', 'opening', 'horario', 'horari', 'timing', 'timings', 'समय']],
+  ['phone', ['phone', 'telephone', 'phone number', 'teléfono', 'telèfon', 'फ़ोन', 'फोन']],
 ];
 
 export const RESCHEDULE: Table = {

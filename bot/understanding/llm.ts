@@ -9,9 +9,9 @@
  */
 import OpenAI from 'openai';
 import { z } from 'zod';
-import type { Understander, Understanding, UnderstandContext, Intent, HandoffCategory, Lang } from './types.js';
+import { INFO_TOPICS, type Understander, type Understanding, type UnderstandContext, type Intent, type HandoffCategory, type Lang } from './types.js';
 
-const INTENTS = ['greet', 'book', 'list_appointments', 'cancel', 'reschedule', 'confirm', 'handoff', 'help', 'menu', 'affirm', 'deny', 'thanks', 'choose', 'provide_info', 'unknown'] as const satisfies readonly Intent[];
+const INTENTS = ['greet', 'book', 'list_appointments', 'cancel', 'reschedule', 'confirm', 'handoff', 'help', 'menu', 'affirm', 'deny', 'thanks', 'choose', 'provide_info', 'clinic_info', 'unknown'] as const satisfies readonly Intent[];
 const CATEGORIES = ['human', 'billing', 'results', 'complaint', 'other'] as const satisfies readonly HandoffCategory[];
 const LANGS = ['en', 'es', 'ca', 'hi'] as const satisfies readonly Lang[];
 
@@ -25,6 +25,7 @@ const argsSchema = z.object({
   specialization: z.string().nullable().optional(),
   doctor_id: z.string().nullable().optional(),
   handoff_category: z.enum(CATEGORIES).nullable().optional(),
+  info_topics: z.array(z.enum(INFO_TOPICS as ['address', 'hours', 'phone'])).max(3).nullable().optional(),
   name: z.string().max(120).nullable().optional(),
   phone: z.string().max(32).nullable().optional(),
 });
@@ -58,6 +59,7 @@ function systemPrompt(ctx: UnderstandContext): string {
     `Specializations: ${ctx.specializations.join(', ') || 'none'}. Doctors: ${doctors || 'none'}. Use only these exact values.`,
     'intent "handoff" when the patient wants a person or raises billing, test results or a complaint (set handoff_category).',
     'intent "choose" with choice=N when the message picks option N of a numbered list.',
+    'intent "clinic_info" when the patient asks where the clinic is, when it is open or its phone number (set info_topics: address, hours, phone).',
   ].join('\n');
 }
 
@@ -109,6 +111,7 @@ export class LlmUnderstander implements Understander {
     }
     if (a.doctor_id && ctx.doctors.some((d) => d.id === a.doctor_id)) u.doctorId = a.doctor_id;
     if (a.handoff_category) u.handoffCategory = a.handoff_category;
+    if (u.intent === 'clinic_info') u.infoTopics = INFO_TOPICS.filter((topic) => a.info_topics?.includes(topic));
     if (a.name) u.name = a.name;
     if (a.phone) u.phone = a.phone;
     if (u.intent === 'choose' && u.choice == null) u.choice = ruled.choice;

@@ -5,7 +5,7 @@ import { findChoice, findDoctor, findName, findPhone, findSpecialization } from 
 import { detectLanguage } from './language.js';
 import * as lx from './lexicon.js';
 import { hasPhrase, words } from './normalize.js';
-import { LANGS, type Intent, type UnderstandContext, type Understander, type Understanding } from './types.js';
+import { INFO_TOPICS, LANGS, type InfoTopic, type Intent, type UnderstandContext, type Understander, type Understanding } from './types.js';
 
 /** Every phrase of a table across languages, normalized once. */
 function flatten(table: lx.Table): string[] {
@@ -14,6 +14,8 @@ function flatten(table: lx.Table): string[] {
 const T = {
   emergency: flatten(lx.EMERGENCY), optOut: flatten(lx.OPT_OUT), optIn: flatten(lx.OPT_IN),
   handoff: lx.HANDOFF.map(([category, table]) => [category, flatten(table)] as const),
+  clinicInfo: lx.CLINIC_INFO.map(([topic, table]) => [topic, flatten(table)] as const),
+  clinicInfoWords: lx.CLINIC_INFO_WORDS.map(([topic, list]) => [topic, [...new Set(list.map(words))]] as const),
   reschedule: flatten(lx.RESCHEDULE), cancel: flatten(lx.CANCEL), confirm: flatten(lx.CONFIRM), bookStrong: flatten(lx.BOOK_STRONG),
   bookWeak: flatten(lx.BOOK_WEAK), list: flatten(lx.LIST), help: flatten(lx.HELP), menu: flatten(lx.MENU), thanks: flatten(lx.THANKS),
   greet: flatten(lx.GREET), affirm: flatten(lx.AFFIRM), deny: flatten(lx.DENY),
@@ -38,6 +40,13 @@ function shortAnswer(w: string, phrases: readonly string[]): boolean {
   return phrases.some((p) => (p.length === 1 ? w === p : hasPhrase(w, p)));
 }
 
+/** The clinic_info topics a message asks about: by phrase, or by a bare topic word in a message of four words at most. */
+function infoTopics(w: string): InfoTopic[] {
+  const short = withoutFillers(w).split(' ').length <= 4;
+  return INFO_TOPICS.filter((topic) => any(w, T.clinicInfo.find(([t]) => t === topic)![1])
+    || (short && any(w, T.clinicInfoWords.find(([t]) => t === topic)![1])));
+}
+
 function classify(w: string, choice: number | undefined, hasInfo: boolean): Intent {
   if (any(w, T.emergency)) return 'emergency';
   const bare = withoutFillers(w);
@@ -49,6 +58,7 @@ function classify(w: string, choice: number | undefined, hasInfo: boolean): Inte
   if (any(w, T.confirm)) return 'confirm';
   if (any(w, T.bookStrong)) return 'book';
   if (any(w, T.list)) return 'list_appointments';
+  if (infoTopics(w).length > 0) return 'clinic_info';
   if (any(w, T.bookWeak)) return 'book';
   if (choice === 0) return 'menu';
   if (w.split(' ').length <= 3 && any(w, T.menu)) return 'menu';
@@ -82,6 +92,7 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   const hasInfo = Boolean(u.date || u.partOfDay || u.time || u.name || u.phone || u.specialization || u.doctorId);
   u.intent = classify(w, choice, hasInfo);
   if (u.intent === 'handoff') u.handoffCategory = T.handoff.find(([, phrases]) => any(w, phrases))?.[0] ?? 'other';
+  if (u.intent === 'clinic_info') u.infoTopics = infoTopics(w);
   return u;
 }
 

@@ -5,7 +5,11 @@ export const LANGS: readonly Lang[] = ['en', 'es', 'ca', 'hi'];
 
 export type Intent =
   | 'greet' | 'book' | 'list_appointments' | 'cancel' | 'reschedule' | 'confirm' | 'handoff' | 'emergency'
-  | 'opt_out' | 'opt_in' | 'help' | 'menu' | 'affirm' | 'deny' | 'thanks' | 'choose' | 'provide_info' | 'unknown';
+  | 'opt_out' | 'opt_in' | 'help' | 'menu' | 'affirm' | 'deny' | 'thanks' | 'choose' | 'provide_info' | 'clinic_info' | 'unknown';
+
+/** What a `clinic_info` question asks about: where the clinic is, when it is open, how to call it. */
+export type InfoTopic = 'address' | 'hours' | 'phone';
+export const INFO_TOPICS: readonly InfoTopic[] = ['address', 'hours', 'phone'];
 
 export type HandoffCategory = 'human' | 'billing' | 'results' | 'complaint' | 'other';
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
@@ -26,6 +30,8 @@ export interface Understanding {
   /** The id of an entry of ctx.doctors. */
   doctorId?: string;
   handoffCategory?: HandoffCategory;
+  /** intent clinic_info: the topics asked about, in INFO_TOPICS order. */
+  infoTopics?: InfoTopic[];
   name?: string;
   /** As typed; E.164 normalization happens elsewhere. */
   phone?: string;

@@ -21,6 +21,7 @@ describe('/api/v1/settings', () => {
       cancellation_window_hours: 24, reschedule_window_hours: 2, reminder_offsets_minutes: [1440, 120],
       quiet_hours: { start: '21:00', end: '08:00' }, default_language: 'en', emergency_number: '112', voice_transfer_number: null,
       sms_rate_per_second: null, whatsapp_template: null, sms_number: null, voice_number: null, whatsapp_phone_number_id: null, telegram_bot_id: null,
+      address: null, contact_phone: null, opening_hours: null,
     });
   });
 
@@ -106,6 +107,30 @@ describe('/api/v1/settings', () => {
     const cleared = await patch(null);
     assert.equal(cleared.status, 200);
     assert.equal(cleared.body.data.settings.whatsapp_template, null);
+  });
+
+  it("PATCH /settings/organization sets what the bot tells patients about the clinic: address, contact phone and opening hours", async () => {
+    const { admin } = await createTestOrg();
+    const patch = (settings: Record<string, unknown>) => admin.client.patch('/api/v1/settings/organization', { settings });
+    const set = await patch({
+      address: '  Carrer Major 1, 08001 Barcelona ', contact_phone: '+34 931 23 45 67',
+      opening_hours: { Monday: ['15:00-19:00', '09:00-13:00'], saturday: ['10:00-13:00'] },
+    });
+    assert.equal(set.status, 200);
+    assert.equal(set.body.data.settings.address, 'Carrer Major 1, 08001 Barcelona');
+    assert.equal(set.body.data.settings.contact_phone, '+34931234567', 'stored in E.164');
+    assert.deepEqual(set.body.data.settings.opening_hours, {
+      monday: ['09:00-13:00', '15:00-19:00'], tuesday: [], wednesday: [], thursday: [], friday: [], saturday: ['10:00-13:00'], sunday: [],
+    }, 'every day, ranges in order');
+    const bad = await patch({ address: ' ', contact_phone: '931 23', opening_hours: { monday: ['09:00-13:00', '12:00-14:00'], funday: [], tuesday: ['9-5'] } });
+    assert.equal(bad.status, 400);
+    assert.deepEqual(fields(bad), [
+      'settings.address', 'settings.contact_phone', 'settings.opening_hours.funday', 'settings.opening_hours.monday[1]', 'settings.opening_hours.tuesday[0]',
+    ]);
+    assert.equal((await admin.client.get('/api/v1/settings/organization')).body.data.settings.address, 'Carrer Major 1, 08001 Barcelona', 'nothing changed');
+    const cleared = await patch({ address: null, contact_phone: null, opening_hours: null });
+    assert.equal(cleared.status, 200);
+    assert.deepEqual([cleared.body.data.settings.address, cleared.body.data.settings.contact_phone, cleared.body.data.settings.opening_hours], [null, null, null]);
   });
 
   it('GET and PATCH /settings/ai store the assistant settings and never return the API key', async () => {

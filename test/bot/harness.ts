@@ -4,7 +4,7 @@ import { DateTime } from 'luxon';
 import { renderText } from '../../bot/catalog/index.js';
 import type { ReplyKey } from '../../bot/catalog/keys.js';
 import { step } from '../../bot/dialogue/index.js';
-import type { AppointmentSummary, DialogueAction, DialogueContext, DialogueEvent, DialogueState, SlotOffer } from '../../bot/dialogue/types.js';
+import type { AppointmentSummary, ClinicInfo, DialogueAction, DialogueContext, DialogueEvent, DialogueState, SlotOffer } from '../../bot/dialogue/types.js';
 import { understandByRules } from '../../bot/understanding/rules.js';
 import type { Lang, Understanding } from '../../bot/understanding/types.js';
 
@@ -36,6 +36,11 @@ export class Conversation {
   state: DialogueState | null = null;
   patient = { identified: true, name: 'Ana' as string | null, hasPhone: true, optedOut: false };
   channel = { name: 'whatsapp', needsPhone: false };
+  clinic: ClinicInfo = {
+    address: 'Carrer Major 1, Barcelona', phone: '+34 931 23 45 67',
+    openingHours: { monday: ['09:00-14:00', '16:00-20:00'], tuesday: ['09:00-14:00', '16:00-20:00'], wednesday: ['09:00-14:00', '16:00-20:00'],
+      thursday: ['09:00-14:00', '16:00-20:00'], friday: ['09:00-14:00'], saturday: ['10:00-13:00'], sunday: [] },
+  };
   appointments: AppointmentSummary[] = [];
   /** Dates (YYYY-MM-DD) with no free slot. */
   fullDays = new Set<string>();
@@ -46,14 +51,14 @@ export class Conversation {
   replies: Reply[] = [];
   turnReplies: Reply[] = [];
 
-  constructor(readonly language: Lang = 'en', patch: Partial<Pick<Conversation, 'patient' | 'channel'>> = {}) {
+  constructor(readonly language: Lang = 'en', patch: Partial<Pick<Conversation, 'patient' | 'channel' | 'clinic'>> = {}) {
     Object.assign(this, patch);
   }
 
   get ctx(): DialogueContext {
     return {
       now: NOW, timeZone: TZ, patient: { ...this.patient }, channel: this.channel, specializations: SPECIALIZATIONS, doctors: DOCTORS,
-      emergencyNumber: '112', location: 'Carrer Major 1, Barcelona',
+      emergencyNumber: '112', location: 'Carrer Major 1, Barcelona', clinic: this.clinic,
       formatDateTime: (iso, lang) => DateTime.fromISO(iso, { zone: TZ }).setLocale(lang).toFormat('ccc d LLL HH:mm'),
     };
   }

@@ -77,6 +77,19 @@ describe('conversation engine with an LLM understander (fake OpenAI-compatible s
     assert.equal((await svc.deps.db.knex('tickets').where({ organization_id: t.org.id }).first()).priority, 'urgent');
   });
 
+  it("a clinic question the model recognizes is answered from the clinic's settings, and nothing the model writes reaches the patient", async () => {
+    const t = await buildClinic(svc, { address: 'Passeig de Gràcia 10, Barcelona', contact_phone: '+34931234567' });
+    const p = await buildPatient(t, { name: 'Ana López', preferred_language: 'en' });
+    const chat = new Chat(svc, t.org.id, 'whatsapp', p.phone!);
+    fake.setMode({ kind: 'tool', args: { intent: 'clinic_info', language: 'en', info_topics: ['address', 'phone'], name: 'Come to Calle Falsa 123' } });
+    const replies = await chat.say('is there parking near you, and how do I ring the front desk?');
+    assert.deepEqual(keys(replies), ['clinic_address', 'clinic_phone', 'menu']);
+    assert.match(replies[0]!.content, /Passeig de Gràcia 10, Barcelona/);
+    assert.match(replies[1]!.content, /\+34 931 23 45 67/);
+    assert.ok(!replies.some((r) => /Falsa/.test(r.content)));
+    assert.match(fake.requests[fake.requests.length - 1]!.body.messages[0]!.content, /clinic_info/);
+  });
+
   it('ignores a doctor id the clinic does not have', async () => {
     const { t, p, chat } = await patientChat();
     fake.setMode({ kind: 'tool', args: { intent: 'book', doctor_id: 'doc_01HALLUCINATED0000000000', date: '2030-03-06' } });

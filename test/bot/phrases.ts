@@ -5,6 +5,8 @@ export interface Phrases {
   hello: string; book: string; bookFull: string; specialty: string; day: string; yes: string; no: string; list: string; cancel: string;
   reschedule: string; human: string; billing: string; results: string; complaint: string; emergency: string[]; optOut: string;
   optIn: string; name: string; gibberish: string; thanks: string; menu: string;
+  /** Questions about the clinic: where it is, when it is open, its phone number, and the price of a visit (billing). */
+  where: string; hours: string; phone: string; price: string;
 }
 
 export const PHRASES: Record<Lang, Phrases> = {
@@ -14,6 +16,8 @@ export const PHRASES: Record<Lang, Phrases> = {
     reschedule: 'I need to reschedule my appointment', human: 'I want to talk to a person', billing: 'I have a question about my bill',
     results: 'are my test results ready?', complaint: 'I want to make a complaint', emergency: ['I have chest pain', "I can't breathe"],
     optOut: 'STOP', optIn: 'START', name: 'my name is Ana López', gibberish: 'qwerty zxcv', thanks: 'thank you', menu: 'menu',
+    where: 'where are you located?', hours: 'what are your opening hours?', phone: "what's your phone number?",
+    price: 'how much does a consultation cost?',
   },
   es: {
     hello: 'buenos días', book: 'quiero pedir cita', bookFull: 'quiero una cita con el cardiólogo mañana por la tarde', specialty: 'cardiología',
@@ -21,6 +25,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     human: 'quiero hablar con una persona', billing: 'tengo una duda con la factura', results: '¿están mis resultados?',
     complaint: 'quiero poner una queja', emergency: ['tengo dolor en el pecho', 'no puedo respirar'], optOut: 'BAJA', optIn: 'ALTA',
     name: 'me llamo Ana López', gibberish: 'qwerty zxcv', thanks: 'gracias', menu: 'inicio',
+    where: '¿dónde estáis?', hours: '¿qué horario tenéis?', phone: '¿cuál es vuestro teléfono?', price: '¿cuánto cuesta la consulta?',
   },
   ca: {
     hello: 'bon dia', book: 'vull demanar hora', bookFull: 'vull una cita amb cardiologia demà a la tarda', specialty: 'cardiologia',
@@ -28,6 +33,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     reschedule: 'vull canviar la meva cita', human: 'vull parlar amb una persona', billing: 'tinc un dubte amb la factura',
     results: 'els meus resultats', complaint: 'vull fer una queixa', emergency: ['tinc dolor al pit', 'no puc respirar'], optOut: 'PROU',
     optIn: 'ALTA', name: 'em dic Ana López', gibberish: 'qwerty zxcv', thanks: 'gràcies', menu: 'inici',
+    where: 'on sou?', hours: 'quin horari teniu?', phone: 'quin és el vostre telèfon?', price: 'quant costa una visita?',
   },
   hi: {
     hello: 'namaste', book: 'appointment chahiye', bookFull: 'kal dopahar cardiology ka appointment chahiye', specialty: 'cardiology',
@@ -35,5 +41,6 @@ export const PHRASES: Record<Lang, Phrases> = {
     reschedule: 'appointment badalna hai', human: 'kisi insaan se baat karni hai', billing: 'bill ke baare mein sawal hai',
     results: 'meri report aayi kya', complaint: 'mujhe shikayat karni hai', emergency: ['seene mein dard hai', 'saans nahi aa rahi'],
     optOut: 'band karo', optIn: 'shuru', name: 'mera naam Ana hai', gibberish: 'qwerty zxcv', thanks: 'dhanyavad', menu: 'मेनू',
+    where: 'clinic kahan hai?', hours: 'clinic kab khulta hai?', phone: 'aapka phone number kya hai?', price: 'consultation ki fees kitni hai?',
   },
 };

@@ -19,8 +19,8 @@ function u(text: string, hint: Lang | null = null): Understanding {
 const INTENTS: [Intent, Record<Lang, string[]>][] = [
   ['emergency', {
     en: ['I have chest pain', "I can't breathe", 'I want to kill myself', 'there is heavy bleeding', 'my father is unconscious', 'I think she is having a stroke'],
-    es: ['tengo dolor en el pecho', 'no puedo respirar', 'quiero morir', 'hay un sangrado abundante', 'está inconsciente'],
-    ca: ['tinc dolor al pit', 'no puc respirar', 'em vull morir', 'sagnat abundant', 'està inconscient'],
+    es: ['tengo dolor en el pecho', 'no puedo respirar', 'quiero morir', 'hay un sangrado abundante', 'está inconsciente', 'me cuesta respirar'],
+    ca: ['tinc dolor al pit', 'no puc respirar', 'em vull morir', 'sagnat abundant', 'està inconscient', 'em costa respirar'],
     hi: ['seene mein dard hai', 'saans nahi aa rahi', 'सीने में दर्द है', 'सांस नहीं आ रही', 'marna chahta hoon', 'behosh ho gaya'],
   }],
   ['opt_out', {
@@ -55,6 +55,12 @@ const INTENTS: [Intent, Record<Lang, string[]>][] = [
   ['greet', { en: ['hello', 'good morning'], es: ['hola', 'buenos días'], ca: ['bon dia'], hi: ['namaste', 'नमस्ते'] }],
   ['help', { en: ['help'], es: ['ayuda'], ca: ['ajuda'], hi: ['madad', 'मदद'] }],
   ['menu', { en: ['menu', '0'], es: ['inicio', 'menú'], ca: ['inici'], hi: ['मेनू'] }],
+  ['clinic_info', {
+    en: ['where are you located?', 'what are your opening hours?', "what's your phone number?", 'are you open on Saturday?', 'address please'],
+    es: ['¿dónde estáis?', '¿cuál es el horario?', '¿a qué hora abren?', 'teléfono de la clínica', 'cómo llegar'],
+    ca: ['on sou?', "quina és l'adreça?", 'a quina hora obriu?', 'el vostre telèfon'],
+    hi: ['clinic kahan hai?', 'clinic kab khulta hai', 'aapka number kya hai', 'क्लिनिक कहाँ है', 'खुलने का समय'],
+  }],
 ];
 
 const HANDOFFS: [HandoffCategory, Record<Lang, string[]>][] = [
@@ -62,7 +68,12 @@ const HANDOFFS: [HandoffCategory, Record<Lang, string[]>][] = [
     en: ['I want to talk to a person', 'agent', 'receptionist please'], es: ['quiero hablar con una persona', 'un agente'],
     ca: ['vull parlar amb una persona'], hi: ['kisi insaan se baat karni hai', 'kisi se baat karni hai'],
   }],
-  ['billing', { en: ['question about my bill', 'invoice'], es: ['tengo una duda con la factura', 'el pago'], ca: ['la factura', 'el pagament'], hi: ['bhugtan', 'bill ke baare mein'] }],
+  ['billing', {
+    en: ['question about my bill', 'invoice', 'how much does a consultation cost?', 'what are your prices', 'do you take my insurance?'],
+    es: ['tengo una duda con la factura', 'el pago', '¿cuánto cuesta la consulta?', 'precio de la visita', '¿trabajáis con mi mutua?'],
+    ca: ['la factura', 'el pagament', 'quant costa una visita?', 'quin preu té?'],
+    hi: ['bhugtan', 'bill ke baare mein', 'consultation ki fees kitni hai', 'kitne paise lagenge', 'फीस कितनी है'],
+  }],
   ['results', { en: ['are my test results ready?', 'lab results'], es: ['mis resultados'], ca: ['els meus resultats'], hi: ['meri report', 'रिपोर्ट'] }],
   ['complaint', { en: ['I want to make a complaint'], es: ['quiero poner una queja', 'reclamación'], ca: ['tinc una queixa'], hi: ['shikayat karni hai', 'शिकायत'] }],
 ];
@@ -88,6 +99,27 @@ describe('bot/understanding/rules', () => {
         }
       }
     }
+  });
+
+  describe('clinic questions', () => {
+    const topics: [string, string[]][] = [
+      ['where are you located?', ['address']], ['what are your opening hours?', ['hours']], ["what's your phone number?", ['phone']],
+      ['I need your address and opening hours', ['address', 'hours']], ['address and phone please', ['address', 'phone']],
+      ['¿dónde estáis y a qué hora abren?', ['address', 'hours']], ['horari', ['hours']], ['फ़ोन नंबर क्या है', ['phone']],
+    ];
+    for (const [text, expected] of topics) {
+      it(`reads '${text}' as asking for ${expected.join(' and ')}`, () => {
+        const r = u(text);
+        assert.equal(r.intent, 'clinic_info');
+        assert.deepEqual(r.infoTopics, expected);
+      });
+    }
+    const others: [string, Intent][] = [
+      ['my phone number is +34 612 345 678', 'provide_info'], ['where is my appointment?', 'list_appointments'],
+      ['I want to book, what are your hours?', 'book'], ['I have chest pain, where are you?', 'emergency'],
+      ['me cuesta respirar', 'emergency'], ['I moved house, please update my address on file', 'unknown'],
+    ];
+    for (const [text, intent] of others) it(`reads '${text}' as ${intent}, not a clinic question`, () => assert.equal(u(text).intent, intent));
   });
 
   describe('emergency wins and opt-out needs the bare keyword', () => {

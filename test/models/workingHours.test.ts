@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
-import { localDate, localHour, localTime } from '../../models/workingHours.js';
+import { localDate, localHour, localTime, mergeWeeklyHours } from '../../models/workingHours.js';
 
 /** Every minute from an hour before to an hour after `around` (plus odd seconds), as luxon reads it in the zone. */
 function agreesWithLuxon(zone: string, around: string): void {
@@ -26,5 +26,22 @@ describe('local times of instants (models/workingHours)', () => {
     // The same instants again, now remembered: still the same answers.
     agreesWithLuxon('Europe/Madrid', '2027-03-28T01:00:00Z');
     agreesWithLuxon('Africa/Monrovia', '1972-01-07T00:44:30Z');
+  });
+});
+
+describe('mergeWeeklyHours (models/workingHours)', () => {
+  it('joins several timetables per weekday, merging overlapping and touching ranges and skipping malformed ones', () => {
+    const merged = mergeWeeklyHours([
+      { monday: ['09:00-13:00', '16:00-18:00'], tuesday: ['10:00-12:00'] },
+      { monday: ['12:00-14:00', '18:00-20:00'], tuesday: ['9-5', '12:00-11:00'], saturday: ['10:00-24:00'] },
+      null,
+    ]);
+    assert.deepEqual(merged, {
+      monday: ['09:00-14:00', '16:00-20:00'], tuesday: ['10:00-12:00'], wednesday: [], thursday: [], friday: [], saturday: ['10:00-24:00'], sunday: [],
+    });
+  });
+
+  it('gives every day empty for no timetables', () => {
+    assert.deepEqual(Object.values(mergeWeeklyHours([])).flat(), []);
   });
 });
