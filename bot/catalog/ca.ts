@@ -5,7 +5,7 @@ export const ca: Catalog = {
   welcome: 'Hola! Et puc ajudar amb les teves cites. Què vols fer?',
   menu: 'Què vols fer?',
   ask_name: 'Abans de continuar, quin és el teu nom complet?',
-  ask_phone: 'Gràcies. A quin número de mòbil et pot trucar la clínica?',
+  ask_phone: 'A quin número de mòbil et pot trucar la clínica?',
   invalid_phone: "Això no sembla un número de telèfon. Escriu-lo amb el prefix del país, per exemple +34 612 345 678.",
   nice_to_meet: 'Gràcies, {name}.',
   ask_specialty: 'Quina especialitat necessites? Respon amb un número.',

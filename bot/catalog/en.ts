@@ -5,7 +5,7 @@ export const en: Catalog = {
   welcome: 'Hello! I can help you with your appointments. What would you like to do?',
   menu: 'What would you like to do?',
   ask_name: 'Before we go on, what is your full name?',
-  ask_phone: 'Thanks. What mobile number can the clinic reach you on?',
+  ask_phone: 'What mobile number can the clinic reach you on?',
   invalid_phone: "That doesn't look like a phone number. Please write it with the country code, e.g. +34 612 345 678.",
   nice_to_meet: 'Thank you, {name}.',
   ask_specialty: 'Which specialty do you need? Reply with a number.',

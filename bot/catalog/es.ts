@@ -5,7 +5,7 @@ export const es: Catalog = {
   welcome: '¡Hola! Puedo ayudarte con tus citas. ¿Qué te gustaría hacer?',
   menu: '¿Qué te gustaría hacer?',
   ask_name: 'Antes de seguir, ¿cuál es tu nombre completo?',
-  ask_phone: 'Gracias. ¿En qué número de móvil puede localizarte la clínica?',
+  ask_phone: '¿En qué número de móvil puede localizarte la clínica?',
   invalid_phone: 'Eso no parece un número de teléfono. Escríbelo con el prefijo del país, por ejemplo +34 612 345 678.',
   nice_to_meet: 'Gracias, {name}.',
   ask_specialty: '¿Qué especialidad necesitas? Responde con un número.',
