@@ -36,6 +36,7 @@ export const ca: Catalog = {
   reminder: "Recordatori: la teva cita amb {doctor} és el {date} a les {time}. Respon 1 per confirmar, 2 per canviar-la, 3 per cancel·lar-la.",
   reminder_options: "Respon 1 per confirmar, 2 per canviar l'hora o 3 per cancel·lar.",
   reminder_confirmed: "Gràcies! La teva cita del {date_time} està confirmada. T'esperem.",
+  no_medical_advice: 'No puc donar consell mèdic per aquí, així que passo la teva pregunta al nostre equip.',
   handoff_told: "He passat el teu missatge al nostre equip. Una persona et respondrà aquí al més aviat possible. La teva referència és {ticket}.",
   emergency: "Això pot ser una emergència. Truca ara al {emergency_number} o ves a les urgències més properes. No puc donar consell mèdic.",
   emergency_ticket: "També he avisat el nostre equip (referència {ticket}). Si estàs en perill, truca ara al {emergency_number}.",

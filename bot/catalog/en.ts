@@ -36,6 +36,7 @@ export const en: Catalog = {
   reminder: 'Reminder: your appointment with {doctor} is on {date} at {time}. Reply 1 to confirm, 2 to change it, 3 to cancel it.',
   reminder_options: 'Reply 1 to confirm, 2 to change the time, or 3 to cancel.',
   reminder_confirmed: 'Thank you! Your appointment on {date_time} is confirmed. See you then.',
+  no_medical_advice: "I can't give medical advice here, so I'm passing your question to our team.",
   handoff_told: 'I have passed your message to our team. A person will reply here as soon as possible. Your reference is {ticket}.',
   emergency: 'This may be an emergency. Please call {emergency_number} now or go to the nearest emergency department. I cannot give medical advice.',
   emergency_ticket: 'I have also alerted our team (reference {ticket}). If you are in danger, call {emergency_number} now.',

@@ -36,6 +36,7 @@ export const es: Catalog = {
   reminder: 'Recordatorio: tu cita con {doctor} es el {date} a las {time}. Responde 1 para confirmar, 2 para cambiarla, 3 para cancelarla.',
   reminder_options: 'Responde 1 para confirmar, 2 para cambiar la hora o 3 para cancelar.',
   reminder_confirmed: '¡Gracias! Tu cita del {date_time} está confirmada. Te esperamos.',
+  no_medical_advice: 'No puedo dar consejo médico por aquí, así que paso tu pregunta a nuestro equipo.',
   handoff_told: 'He pasado tu mensaje a nuestro equipo. Una persona te responderá aquí lo antes posible. Tu referencia es {ticket}.',
   emergency: 'Esto puede ser una emergencia. Llama ahora al {emergency_number} o ve a urgencias más cercanas. No puedo dar consejo médico.',
   emergency_ticket: 'También he avisado a nuestro equipo (referencia {ticket}). Si estás en peligro, llama ahora al {emergency_number}.',

@@ -6,7 +6,7 @@ export const REPLY_KEYS = [
   'appointments_list', 'appointments_none', 'choose_cancel', 'confirm_cancel', 'cancelled', 'cancel_kept', 'cancel_refused',
   'appointment_not_found', 'choose_reschedule', 'confirm_reschedule', 'rescheduled', 'reschedule_refused', 'reschedule_conflict',
   'choose_confirm', 'reminder', 'reminder_options', 'reminder_confirmed',
-  'handoff_told', 'emergency', 'emergency_ticket', 'opted_out', 'opted_in', 'help', 'not_understood', 'offer_person', 'thanks_bye',
+  'no_medical_advice', 'handoff_told', 'emergency', 'emergency_ticket', 'opted_out', 'opted_in', 'help', 'not_understood', 'offer_person', 'thanks_bye',
   'flow_stopped', 'action_failed',
   'clinic_address', 'clinic_hours', 'clinic_phone', 'clinic_info_missing', 'clinic_info_unknown', 'hours_days', 'hours_closed',
   'opt_book', 'opt_list', 'opt_reschedule', 'opt_cancel', 'opt_person', 'opt_menu', 'opt_yes', 'opt_no', 'opt_other_day',

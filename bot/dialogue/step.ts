@@ -11,7 +11,7 @@ import type { DialogueContext, DialogueEvent, DialogueState, HandoffPriority, St
 export const MISUNDERSTOOD_LIMIT = 3;
 const SUMMARY_TEXT_LIMIT = 140;
 const PRIORITY: Record<HandoffCategory | 'emergency', HandoffPriority> = {
-  emergency: 'urgent', complaint: 'high', billing: 'medium', results: 'medium', human: 'medium', other: 'medium',
+  emergency: 'urgent', complaint: 'high', late: 'high', billing: 'medium', results: 'medium', medical: 'medium', human: 'medium', other: 'medium',
 };
 
 export function initialState(lang: Lang): DialogueState {
@@ -59,7 +59,11 @@ function global(t: Turn, u: Understanding): boolean {
     askMenu(t);
     return true;
   }
-  if (u.intent === 'handoff') { handoff(t, u.handoffCategory ?? 'human', 'the patient asked for it'); return true; }
+  if (u.intent === 'handoff') {
+    if (u.handoffCategory === 'medical') say(t, 'no_medical_advice');
+    handoff(t, u.handoffCategory ?? 'human', 'the patient asked for it');
+    return true;
+  }
   if (u.intent === 'menu') { askMenu(t); return true; }
   return false;
 }

@@ -63,6 +63,7 @@ function seedOf(id: string): number {
 
 const TICKET_CATEGORY: Record<HandoffCategory | 'emergency', TicketCategory> = {
   human: 'general', other: 'general', billing: 'billing', results: 'results', complaint: 'complaint', emergency: 'emergency',
+  late: 'appointment', medical: 'medical',
 };
 
 const TICKET_TITLE: Record<HandoffCategory | 'emergency', string> = {
@@ -72,6 +73,8 @@ const TICKET_TITLE: Record<HandoffCategory | 'emergency', string> = {
   billing: 'Billing question from a patient',
   results: 'Patient asks about test results',
   complaint: 'Complaint from a patient',
+  late: 'Patient running late',
+  medical: 'Medical question from a patient',
 };
 
 /** The AppError's code and details.reason, or rethrows anything that is not a domain refusal. */

@@ -4,7 +4,7 @@ import { MONTHS, WEEKDAYS } from './dateWords.js';
 import { words } from './normalize.js';
 import { LANGS, type Lang } from './types.js';
 
-const TABLES: lexicon.Table[] = [lexicon.EMERGENCY, lexicon.OPT_OUT, lexicon.OPT_IN, ...lexicon.HANDOFF.map(([, t]) => t),
+const TABLES: lexicon.Table[] = [lexicon.EMERGENCY, lexicon.OPT_OUT, lexicon.OPT_IN, ...lexicon.HANDOFF.map(([, t]) => t), ...lexicon.CLINIC_INFO.map(([, t]) => t),
   lexicon.RESCHEDULE, lexicon.CANCEL, lexicon.CONFIRM, lexicon.BOOK_STRONG, lexicon.BOOK_WEAK, lexicon.LIST, lexicon.HELP,
   lexicon.MENU, lexicon.THANKS, lexicon.GREET, lexicon.AFFIRM, lexicon.DENY, lexicon.LANGUAGE_WORDS];
 

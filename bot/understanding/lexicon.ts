@@ -76,6 +76,25 @@ export const HANDOFF: [Exclude<HandoffCategory, 'other'>, Table][] = [
     ca: ['resultats', 'resultat', 'analítica', 'informe'],
     hi: ['report', 'reports', 'result', 'jaanch ki report', 'रिपोर्ट', 'रिजल्ट', 'नतीजे'],
   }],
+  // A patient on the way but late: time-sensitive, so the desk hears of it at once (a high-priority ticket).
+  ['late', {
+    en: ['running late', "i'm late", 'i am late', "i'll be late", 'i will be late', 'be a bit late', 'minutes late', 'stuck in traffic',
+      'late for my appointment'],
+    es: ['llego tarde', 'llegaré tarde', 'voy a llegar tarde', 'voy tarde', 'me retraso', 'me voy a retrasar', 'minutos tarde'],
+    ca: ['arribo tard', 'arribaré tard', 'faré tard', 'vaig tard', 'em retardo', 'minuts tard'],
+    hi: ['late ho jaunga', 'late ho jaungi', 'late ho raha', 'late ho rahi', 'der ho jayegi', 'der se aaunga', 'der se aaungi',
+      'thoda late', 'देर हो', 'लेट हो'],
+  }],
+  // Prescriptions, medication and "what should I take": questions for the clinical team, never for the bot.
+  ['medical', {
+    en: ['prescription', 'prescriptions', 'refill', 'my medication', 'medication', 'my medicine', 'my pills', 'what should i take',
+      'what can i take', 'side effect', 'side effects', 'dosage', 'dose', 'is it normal'],
+    es: ['receta', 'recetas', 'medicación', 'medicamento', 'medicamentos', 'mis pastillas', 'qué tomo', 'qué puedo tomar',
+      'qué debo tomar', 'efectos secundarios', 'efecto secundario', 'dosis', 'es normal'],
+    ca: ['recepta', 'receptes', 'medicació', 'medicament', 'medicaments', 'les meves pastilles', 'què prenc', 'què puc prendre',
+      'què he de prendre', 'efectes secundaris', 'efecte secundari', 'dosi', 'és normal'],
+    hi: ['dawai', 'dawa', 'dava', 'davai', 'dawaai', 'parchi', 'kya khaun', 'kya loon', 'side effect', 'दवा', 'दवाई', 'पर्ची'],
+  }],
   ['human', {
     en: ['person', 'human', 'agent', 'receptionist', 'staff', 'real person', 'operator', 'representative', 'talk to someone',
       'speak to someone', 'speak with someone'],

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { INFO_TOPICS, type Understander, type Understanding, type UnderstandContext, type Intent, type HandoffCategory, type Lang } from './types.js';
 
 const INTENTS = ['greet', 'book', 'list_appointments', 'cancel', 'reschedule', 'confirm', 'handoff', 'help', 'menu', 'affirm', 'deny', 'thanks', 'choose', 'provide_info', 'clinic_info', 'unknown'] as const satisfies readonly Intent[];
-const CATEGORIES = ['human', 'billing', 'results', 'complaint', 'other'] as const satisfies readonly HandoffCategory[];
+const CATEGORIES = ['human', 'billing', 'results', 'complaint', 'late', 'medical', 'other'] as const satisfies readonly HandoffCategory[];
 const LANGS = ['en', 'es', 'ca', 'hi'] as const satisfies readonly Lang[];
 
 const argsSchema = z.object({
@@ -57,7 +57,7 @@ function systemPrompt(ctx: UnderstandContext): string {
     `Today is ${today} in the clinic's time zone ${ctx.timeZone}; resolve relative dates ("tomorrow", "next Tuesday", "mañana", "demà", "kal") to YYYY-MM-DD.`,
     'Languages: en, es, ca, hi (Hindi, in Devanagari or romanized).',
     `Specializations: ${ctx.specializations.join(', ') || 'none'}. Doctors: ${doctors || 'none'}. Use only these exact values.`,
-    'intent "handoff" when the patient wants a person or raises billing, test results or a complaint (set handoff_category).',
+    'intent "handoff" when the patient wants a person or raises billing or prices, test results, a complaint, being late for an appointment, or prescriptions, medication or symptoms (set handoff_category).',
     'intent "choose" with choice=N when the message picks option N of a numbered list.',
     'intent "clinic_info" when the patient asks where the clinic is, when it is open or its phone number (set info_topics: address, hours, phone).',
   ].join('\n');

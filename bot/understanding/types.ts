@@ -11,7 +11,7 @@ export type Intent =
 export type InfoTopic = 'address' | 'hours' | 'phone';
 export const INFO_TOPICS: readonly InfoTopic[] = ['address', 'hours', 'phone'];
 
-export type HandoffCategory = 'human' | 'billing' | 'results' | 'complaint' | 'other';
+export type HandoffCategory = 'human' | 'billing' | 'results' | 'complaint' | 'late' | 'medical' | 'other';
 export type PartOfDay = 'morning' | 'afternoon' | 'evening';
 
 export interface Understanding {

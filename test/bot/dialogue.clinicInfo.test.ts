@@ -11,7 +11,7 @@ function visitor(lang: Lang): Conversation {
   return c;
 }
 
-describe('bot/dialogue: questions about the clinic', () => {
+describe('bot/dialogue: questions about the clinic, and what only staff answer', () => {
   for (const lang of LANGS) {
     const p = PHRASES[lang];
     describe(`in ${lang}`, () => {
@@ -43,6 +43,21 @@ describe('bot/dialogue: questions about the clinic', () => {
         const c = visitor(lang);
         c.say(p.price);
         assert.equal(actionsOf(c, 'handoff')[0]?.category, 'billing');
+      });
+
+      it(`hands a patient running late ('${p.late}') to staff at once, as a high-priority ticket`, () => {
+        const c = visitor(lang);
+        c.say(p.late);
+        const [handoff] = actionsOf(c, 'handoff');
+        assert.deepEqual([handoff?.category, handoff?.priority], ['late', 'high']);
+        assert.deepEqual(c.keys, ['handoff_told']);
+      });
+
+      it(`answers a prescription or medication question ('${p.medical}') with no advice, only a handoff to the team`, () => {
+        const c = visitor(lang);
+        c.say(p.medical);
+        assert.equal(actionsOf(c, 'handoff')[0]?.category, 'medical');
+        assert.deepEqual(c.keys, ['no_medical_advice', 'handoff_told']);
       });
 
       it('offers a person when the clinic has not given its address, and the ticket says what was asked', () => {

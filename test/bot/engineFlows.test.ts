@@ -39,6 +39,21 @@ describe('conversation engine: handoff, emergencies, opt-out, language', functio
     assert.equal((await chat.inbound()).length, 3, 'messages in a handed-off conversation are still stored');
   });
 
+  for (const [phrase, category, priority, title, keysExpected] of [
+    ["I'm running 15 minutes late, sorry", 'appointment', 'high', 'Patient running late', ['handoff_told']],
+    ['necesito una receta para mis pastillas', 'medical', 'medium', 'Medical question from a patient', ['no_medical_advice', 'handoff_told']],
+  ] as const) {
+    it(`"${phrase}" opens a ${priority}-priority ${category} ticket ("${title}") and hands the conversation to staff`, async () => {
+      const t = await buildClinic(svc);
+      const ana = await buildPatient(t, { preferred_language: 'en' });
+      const chat = new Chat(svc, t.org.id, 'whatsapp', ana.phone!);
+      assert.deepEqual(keys(await chat.say(phrase)), keysExpected);
+      const ticket = (await Ticket.query(svc.deps.db.knex).where({ organization_id: t.org.id }).first())!;
+      assert.deepEqual([ticket.category, ticket.priority, ticket.title], [category, priority, title]);
+      assert.equal((await chat.conversation()).status, 'handoff');
+    });
+  }
+
   for (const [phrase, lang] of [['tengo dolor en el pecho', 'es'], ["I can't breathe", 'en'], ['सीने में दर्द', 'hi'], ['no puc respirar', 'ca']] as const) {
     it(`"${phrase}" queues emergency guidance first, then opens an urgent ticket`, async () => {
       const t = await buildClinic(svc, { emergency_number: '061' });

@@ -7,6 +7,8 @@ export interface Phrases {
   optIn: string; name: string; gibberish: string; thanks: string; menu: string;
   /** Questions about the clinic: where it is, when it is open, its phone number, and the price of a visit (billing). */
   where: string; hours: string; phone: string; price: string;
+  /** Running late for an appointment; a prescription or medication question (both handed to staff). */
+  late: string; medical: string;
 }
 
 export const PHRASES: Record<Lang, Phrases> = {
@@ -17,7 +19,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     results: 'are my test results ready?', complaint: 'I want to make a complaint', emergency: ['I have chest pain', "I can't breathe"],
     optOut: 'STOP', optIn: 'START', name: 'my name is Ana López', gibberish: 'qwerty zxcv', thanks: 'thank you', menu: 'menu',
     where: 'where are you located?', hours: 'what are your opening hours?', phone: "what's your phone number?",
-    price: 'how much does a consultation cost?',
+    price: 'how much does a consultation cost?', late: "I'm running 15 minutes late", medical: 'I need a repeat prescription',
   },
   es: {
     hello: 'buenos días', book: 'quiero pedir cita', bookFull: 'quiero una cita con el cardiólogo mañana por la tarde', specialty: 'cardiología',
@@ -26,6 +28,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     complaint: 'quiero poner una queja', emergency: ['tengo dolor en el pecho', 'no puedo respirar'], optOut: 'BAJA', optIn: 'ALTA',
     name: 'me llamo Ana López', gibberish: 'qwerty zxcv', thanks: 'gracias', menu: 'inicio',
     where: '¿dónde estáis?', hours: '¿qué horario tenéis?', phone: '¿cuál es vuestro teléfono?', price: '¿cuánto cuesta la consulta?',
+    late: 'voy a llegar tarde, hay mucho tráfico', medical: 'necesito una receta para mis pastillas',
   },
   ca: {
     hello: 'bon dia', book: 'vull demanar hora', bookFull: 'vull una cita amb cardiologia demà a la tarda', specialty: 'cardiologia',
@@ -34,6 +37,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     results: 'els meus resultats', complaint: 'vull fer una queixa', emergency: ['tinc dolor al pit', 'no puc respirar'], optOut: 'PROU',
     optIn: 'ALTA', name: 'em dic Ana López', gibberish: 'qwerty zxcv', thanks: 'gràcies', menu: 'inici',
     where: 'on sou?', hours: 'quin horari teniu?', phone: 'quin és el vostre telèfon?', price: 'quant costa una visita?',
+    late: 'arribaré tard, hi ha molt trànsit', medical: 'necessito una recepta',
   },
   hi: {
     hello: 'namaste', book: 'appointment chahiye', bookFull: 'kal dopahar cardiology ka appointment chahiye', specialty: 'cardiology',
@@ -42,5 +46,6 @@ export const PHRASES: Record<Lang, Phrases> = {
     results: 'meri report aayi kya', complaint: 'mujhe shikayat karni hai', emergency: ['seene mein dard hai', 'saans nahi aa rahi'],
     optOut: 'band karo', optIn: 'shuru', name: 'mera naam Ana hai', gibberish: 'qwerty zxcv', thanks: 'dhanyavad', menu: 'मेनू',
     where: 'clinic kahan hai?', hours: 'clinic kab khulta hai?', phone: 'aapka phone number kya hai?', price: 'consultation ki fees kitni hai?',
+    late: 'main thoda late ho jaunga', medical: 'mujhe dawai ki parchi chahiye',
   },
 };

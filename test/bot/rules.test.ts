@@ -74,6 +74,15 @@ const HANDOFFS: [HandoffCategory, Record<Lang, string[]>][] = [
     ca: ['la factura', 'el pagament', 'quant costa una visita?', 'quin preu té?'],
     hi: ['bhugtan', 'bill ke baare mein', 'consultation ki fees kitni hai', 'kitne paise lagenge', 'फीस कितनी है'],
   }],
+  ['late', {
+    en: ["I'm running late", 'I will be 10 minutes late', 'stuck in traffic, sorry'], es: ['llego tarde', 'me voy a retrasar un poco'],
+    ca: ['faré tard', 'arribaré tard'], hi: ['thoda late ho jaunga', 'der ho jayegi'],
+  }],
+  ['medical', {
+    en: ['I need a prescription refill', 'what should I take for a fever?', 'is it normal to feel dizzy?', 'side effects of my medication'],
+    es: ['necesito una receta', '¿qué puedo tomar para la fiebre?', 'efectos secundarios'], ca: ['necessito una recepta', 'què puc prendre?'],
+    hi: ['dawai khatam ho gayi', 'parchi chahiye', 'दवा'],
+  }],
   ['results', { en: ['are my test results ready?', 'lab results'], es: ['mis resultados'], ca: ['els meus resultats'], hi: ['meri report', 'रिपोर्ट'] }],
   ['complaint', { en: ['I want to make a complaint'], es: ['quiero poner una queja', 'reclamación'], ca: ['tinc una queixa'], hi: ['shikayat karni hai', 'शिकायत'] }],
 ];
@@ -115,6 +124,7 @@ describe('bot/understanding/rules', () => {
       });
     }
     const others: [string, Intent][] = [
+      ['can I take the 10:00 slot?', 'book'], ['book internal medicine tomorrow', 'book'], ['quiero cita mañana por la tarde', 'book'],
       ['my phone number is +34 612 345 678', 'provide_info'], ['where is my appointment?', 'list_appointments'],
       ['I want to book, what are your hours?', 'book'], ['I have chest pain, where are you?', 'emergency'],
       ['me cuesta respirar', 'emergency'], ['I moved house, please update my address on file', 'unknown'],
@@ -132,7 +142,8 @@ describe('bot/understanding/rules', () => {
       ['please stop sending messages about the bill', 'handoff'],
       ['cancel all', 'cancel'],
       ['I got a sun burn', 'unknown'],
-      ['llegaré tarde', 'provide_info'],
+      ['llegaré tarde', 'handoff'],
+      ['por la tarde', 'provide_info'],
     ];
     for (const [text, intent] of cases) it(`understands '${text}' as ${intent}`, () => assert.equal(u(text).intent, intent));
   });
