@@ -10,25 +10,12 @@ import type { Db, OrgScope } from '../../models/base.js';
 import { createPatient, findPatientByPhone, getPatient, Patient, updatePatient } from '../../models/patients.js';
 import { linkConversationPatient } from '../../models/conversations.js';
 import { AppError } from '../../lib/errors.js';
-import { toE164 } from '../../lib/phone.js';
+import { toE164, toE164InZone } from '../../lib/phone.js';
 
 /** Channels whose sender address is the patient's phone number. */
 export const PHONE_CHANNELS = new Set(['sms', 'whatsapp', 'voice']);
 
 export const isPhoneChannel = (channel: string): boolean => PHONE_CHANNELS.has(channel);
-
-/** A country for numbers written without "+", guessed from the clinic's time zone (the few zones we serve). */
-const COUNTRY_BY_ZONE: Record<string, string> = {
-  'Europe/Madrid': 'ES', 'Atlantic/Canary': 'ES', 'Africa/Ceuta': 'ES', 'Europe/Andorra': 'AD',
-  'Asia/Kolkata': 'IN', 'Asia/Calcutta': 'IN', 'Europe/London': 'GB', 'Europe/Paris': 'FR', 'Europe/Lisbon': 'PT',
-  'America/New_York': 'US', 'America/Chicago': 'US', 'America/Denver': 'US', 'America/Los_Angeles': 'US',
-  'America/Mexico_City': 'MX', 'America/Bogota': 'CO', 'America/Argentina/Buenos_Aires': 'AR',
-};
-
-/** E.164 of a typed number: as written (with +), else in the clinic's country; null when it is no phone number. */
-export function normalizePhone(raw: string, timeZone: string): string | null {
-  return toE164(raw) ?? (COUNTRY_BY_ZONE[timeZone] ? toE164(raw, COUNTRY_BY_ZONE[timeZone]) : null);
-}
 
 export async function findLivePatient(db: Db, scope: OrgScope, id: string | null | undefined): Promise<Patient | undefined> {
   if (!id) return undefined;
@@ -101,7 +88,7 @@ export interface IdentifyInput {
 type IdentifyStep = { kind: 'phone'; phone: string } | { kind: 'rename'; patient: Patient; name: string } | { kind: 'without_phone'; name: string } | null;
 
 function identifyStep(input: IdentifyInput): IdentifyStep {
-  const phone = input.phone ? normalizePhone(input.phone, input.timeZone) : isPhoneChannel(input.channel) ? toE164(input.address) : null;
+  const phone = input.phone ? toE164InZone(input.phone, input.timeZone) : isPhoneChannel(input.channel) ? toE164(input.address) : null;
   const patient = input.current;
   if (phone && phone !== patient?.phone) return { kind: 'phone', phone };
   if (patient && input.name && patient.name !== input.name && (patient.name === 'Unknown' || !patient.name)) return { kind: 'rename', patient, name: input.name };

@@ -9,6 +9,7 @@
  */
 import OpenAI from 'openai';
 import { z } from 'zod';
+import { toE164InZone } from '../../lib/phone.js';
 import { INFO_TOPICS, type Understander, type Understanding, type UnderstandContext, type Intent, type HandoffCategory, type Lang } from './types.js';
 
 const INTENTS = ['greet', 'book', 'list_appointments', 'cancel', 'reschedule', 'confirm', 'handoff', 'help', 'menu', 'affirm', 'deny', 'thanks', 'choose', 'provide_info', 'clinic_info', 'unknown'] as const satisfies readonly Intent[];
@@ -113,7 +114,7 @@ export class LlmUnderstander implements Understander {
     if (a.handoff_category) u.handoffCategory = a.handoff_category;
     if (u.intent === 'clinic_info') u.infoTopics = INFO_TOPICS.filter((topic) => a.info_topics?.includes(topic));
     if (a.name) u.name = a.name;
-    if (a.phone) u.phone = a.phone;
+    if (a.phone && toE164InZone(a.phone, ctx.timeZone)) u.phone = a.phone;
     if (u.intent === 'choose' && u.choice == null) u.choice = ruled.choice;
     return u;
   }

@@ -1,5 +1,6 @@
 /** The default understander: keyword tables, numbers, dates and times in en, es, ca and hi; no network. */
 import { localDate } from '../../models/workingHours.js';
+import { toE164InZone } from '../../lib/phone.js';
 import { parseWhen } from './dates.js';
 import { findChoice, findDoctor, findName, findPhone, findSpecialization } from './extract.js';
 import { detectLanguage } from './language.js';
@@ -79,7 +80,8 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   const choice = findChoice(text);
   if (choice !== undefined) u.choice = choice;
   const phone = findPhone(text);
-  if (phone) u.phone = phone;
+  // Only a number the clinic could dial: "612345678" at a clinic whose country is unknown is asked again, with the country code.
+  if (phone && toE164InZone(phone, ctx.timeZone)) u.phone = phone;
   // A phone number's digit groups must not be read as dates or times.
   const when = parseWhen(phone ? text.replace(phone, ' ') : text, ctx.now, ctx.timeZone);
   Object.assign(u, when);

@@ -8,7 +8,7 @@ import { Patient } from '../../models/patients.js';
 import { bookAppointment } from '../../models/appointments.js';
 import { CLINIC_CHANGED_CHANNEL } from '../../models/clinicChanges.js';
 import { updateDoctor } from '../../models/doctors.js';
-import { buildAppointment, buildDoctor, buildPatient, buildWebchatSession, uniquePhone } from '../support/factories.js';
+import { buildAppointment, buildDoctor, buildPatient, buildWebchatSession, createTestOrg, uniquePhone } from '../support/factories.js';
 import { buildClinic, Chat, keys, NOW, startEngineService, TZ } from './engineSupport.js';
 import { VisitorClient } from '../support/webchat.js';
 
@@ -256,6 +256,25 @@ describe('conversation engine: booking, changes, identity and concurrency', func
     assert.equal((await Patient.query(knex).where({ organization_id: t.org.id })).length, 1, 'no second patient was created');
     assert.equal((await chat.conversation()).patient_id, ana.id);
     assert.equal((await knex('webchat_sessions').where({ id: session.sessionId }).first()).patient_id, ana.id);
+  });
+
+  it('asks again, with the country code, for a number the clinic could not dial, and never asks a known number again', async () => {
+    // A clinic whose zone says nothing of its country: a number without "+" cannot be dialled.
+    const t = await createTestOrg({ svc, timeZone: 'UTC' });
+    await buildDoctor(t, { name: 'Dr. Elena García', specialization: 'Cardiology' });
+    const session = await buildWebchatSession(t, NOW);
+    const chat = new Chat(svc, t.org.id, 'webchat', session.sessionId);
+    chat.conversationId = session.conversationId;
+    assert.deepEqual(keys(await chat.say('I want to book an appointment')), ['ask_name']);
+    assert.deepEqual(keys(await chat.say('Ana López')), ['nice_to_meet', 'ask_phone']);
+    assert.deepEqual(keys(await chat.say('612 345 678')), ['invalid_phone']);
+    assert.equal((await Patient.query(svc.deps.db.knex).where({ organization_id: t.org.id })).length, 0, 'nobody is made without a number yet');
+    const phone = uniquePhone();
+    assert.deepEqual(keys(await chat.say(phone)), ['ask_day']);
+    const [patient] = await Patient.query(svc.deps.db.knex).where({ organization_id: t.org.id });
+    assert.equal(patient!.phone, phone);
+    assert.deepEqual(keys(await chat.say('menu')), ['menu']);
+    assert.deepEqual(keys(await chat.say('show my appointments')), ['appointments_none'], 'the number is not asked for again');
   });
 
   it('four web chat visitors giving the same new phone number at once become one patient, and every conversation is linked to it', async () => {

@@ -179,10 +179,18 @@ describe('bot/understanding/rules', () => {
     for (const [text, name] of names) it(`finds the name '${name}' in '${text}'`, () => assert.equal(u(text).name, name));
     it("does not take 'I'm sick' as a name", () => assert.equal(u("I'm sick").name, undefined));
     const phones: [string, string | undefined][] = [
-      ['+34 612 345 678', '+34 612 345 678'], ['my number is 612-345-678', '612-345-678'],
-      ['98765 43210', '98765 43210'], ['2026-12-25', undefined], ['25/12/2026', undefined], ['12', undefined],
+      ['+34 612 345 678', '+34 612 345 678'], ['my number is 612-345-678', '612-345-678'], ['+91 98765 43210', '+91 98765 43210'],
+      ['2026-12-25', undefined], ['25/12/2026', undefined], ['12', undefined], ['+34 612', undefined],
     ];
-    for (const [text, phone] of phones) it(`finds phone ${phone ?? 'none'} in '${text}'`, () => assert.equal(u(text).phone, phone));
+    for (const [text, phone] of phones) it(`finds phone ${phone ?? 'none'} in '${text}' (a clinic in Madrid)`, () => assert.equal(u(text).phone, phone));
+    // A number without its country code is read in the clinic's country, and only a number the clinic could dial counts.
+    const inZone: [string, string, string | undefined][] = [
+      ['98765 43210', 'Asia/Kolkata', '98765 43210'], ['98765 43210', 'Europe/Madrid', undefined],
+      ['612345678', 'UTC', undefined], ['+34612345678', 'UTC', '+34612345678'],
+    ];
+    for (const [text, timeZone, phone] of inZone) {
+      it(`finds phone ${phone ?? 'none'} in '${text}' at a clinic in ${timeZone}`, () => assert.equal(understandByRules(text, { ...CTX, timeZone }).phone, phone));
+    }
   });
 
   describe('specializations and doctors', () => {
