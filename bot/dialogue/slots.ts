@@ -108,6 +108,9 @@ export function onSlotAnswer(t: Turn, u: Understanding): boolean {
       askConfirmSlot(t);
       return true;
     }
+    // A time of the same day that was not among the five offered: look for it (and the times nearest it).
+    const day = d.searchDate ?? d.date;
+    if (day) return search(t, { date: day, time: u.time });
   }
   if (u.date) return search(t, u);
   return false;

@@ -97,7 +97,9 @@ const TIME_PATTERNS: readonly RegExp[] = [
   /(?:^|\s)(\d{1,2}):(\d{2})\s*(am|pm|a\.m\.|p\.m\.)?(?=\s|$|[,.!?])/,
   /(?:^|\s)(\d{1,2})()\s*(am|pm|a\.m\.|p\.m\.)(?=\s|$|[,.!?])/,
   /(?:^|\s)(\d{1,2})h(\d{2})?(?=\s|$)/,
-  /(?:^|\s)(?:at|a las|a la|a les|sobre las|cap a les|around|about)\s+(\d{1,2})(?:[.:](\d{2}))?(?=\s|$|[,!?])/,
+  /(?:^|\s)(?:at|a las|a la|a les|sobre las|cap a les|around|about|de las|de les|las|les)\s+(\d{1,2})(?:[.:](\d{2}))?(?=\s|$|[,!?])/,
+  // "10.30": a dot only before the quarters a clinic books, so "10.12" (a date, a price) is not a time.
+  /(?:^|\s)(\d{1,2})\.(00|15|30|45)(?=\s|$|[,!?])/,
   /(?:^|\s)(\d{1,2})(?:[.:](\d{2}))?\s*(?:baje|bje|bajey|bajay|बजे)(?=\s|$)/,
 ];
 

@@ -19,6 +19,8 @@ const OPTION_PREFIX = new Set(OPTION_WORDS.map(words));
 export function findChoice(text: string): number | undefined {
   const bare = /^\s*#?\s*(\d{1,2})\s*[.)]?\s*$/.exec(normalize(text));
   if (bare) return Number(bare[1]);
+  // "the 11:00 one", "la de les 10.30": a clock time, not option 11 or 10.
+  if (/\d{1,2}[:.h]\d{2}/.test(text)) return undefined;
   const tokens = words(text).split(' ').filter(Boolean);
   if (tokens.length === 0) return undefined;
   if (tokens.length === 1 && NUMBER_INDEX.has(tokens[0]!)) return NUMBER_INDEX.get(tokens[0]!);

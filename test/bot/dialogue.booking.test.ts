@@ -137,6 +137,21 @@ describe('bot/dialogue: booking', () => {
     assert.equal(actionsOf(c, 'book')[0]?.startTime, at('2026-03-12', '16:30'));
   });
 
+  it('at the times offered, takes one by its time, and looks for a time of the same day that was not offered', () => {
+    const c = talk('ca');
+    c.say('vull una cita amb la Dra. Puig dijous');
+    assert.deepEqual(c.keys, ['offer_slots']);
+    assert.equal(c.last.options.length, 6, 'five times and another day');
+    c.say('la de les 10');
+    assert.deepEqual(c.keys, ['confirm_booking'], 'an offered time, by its hour');
+    c.say('no');
+    c.say('i a les 18:00?');
+    assert.deepEqual(c.keys, ['confirm_booking'], '18:00 was free but not among the five offered');
+    c.say('sí');
+    assert.equal(actionsOf(c, 'book')[0]?.startTime, at('2026-03-12', '18:00'));
+    assert.equal(actionsOf(c, 'find_slots').at(-1)?.date, '2026-03-12', 'the same day was searched again');
+  });
+
   it('searches the next days when the asked day is full', () => {
     const c = talk('en');
     c.fullDays.add('2026-03-11');

@@ -155,7 +155,7 @@ describe('bot/understanding/rules', () => {
       ['तीसरा', 3], ['two', 2], ['dos', 2], ['ek', 1], ['२', 2],
     ];
     for (const [text, choice] of cases) it(`understands '${text}' as choice ${choice}`, () => assert.equal(u(text).choice, choice));
-    for (const text of ['at 2', 'a las 5', 'a la 1', '5 baje', 'I have 2 questions about a very long topic here']) {
+    for (const text of ['at 2', 'a las 5', 'a la 1', '5 baje', 'I have 2 questions about a very long topic here', 'the 11:00 one', 'la de les 10.30']) {
       it(`does not read '${text}' as a choice`, () => assert.equal(u(text).choice, undefined));
     }
   });
