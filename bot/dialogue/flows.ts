@@ -23,6 +23,8 @@ export function startBook(t: Turn, u: Info): void {
     d.doctorId = t.ctx.doctors[0]!.id;
     d.specialization = t.ctx.doctors[0]!.specialization;
   }
+  // Kept while the doctor is asked for, so "tomorrow afternoon" is still searched once the doctor is chosen.
+  if (u.date) d.date = u.date;
   if (u.partOfDay) d.partOfDay = u.partOfDay;
   if (u.time) d.time = u.time;
   if (!d.doctorId && !d.specialization) return askDoctor(t);
@@ -45,7 +47,7 @@ export function onDoctorAnswer(t: Turn, u: Understanding): boolean {
     if (d.choiceKind === 'doctor') doctorId = choices[u.choice - 1]; else specialization = choices[u.choice - 1];
   }
   if (!doctorId && !specialization) return false;
-  const keep = { date: u.date, partOfDay: u.partOfDay ?? d.partOfDay, time: u.time ?? d.time };
+  const keep = { date: u.date ?? d.date, partOfDay: u.partOfDay ?? d.partOfDay, time: u.time ?? d.time };
   startBook(t, { ...keep, doctorId, specialization });
   return true;
 }

@@ -67,7 +67,8 @@ export function findName(text: string): string | undefined {
 const SPECIALTY_SYNONYMS: Record<string, readonly string[]> = {
   cardio: ['cardio', 'corazon', 'cor', 'heart', 'hriday', 'dil', 'हृदय', 'दिल', 'कार्डियो'],
   dermat: ['dermat', 'piel', 'pell', 'skin', 'twacha', 'त्वचा', 'चर्म'],
-  pediat: ['pediat', 'paediat', 'child', 'children', 'kids', 'ninos', 'nens', 'bachche', 'bachcha', 'bacho', 'बच्चों', 'बाल'],
+  pediat: ['pediat', 'paediat', 'child', 'children', 'kid', 'kids', 'baby', 'ninos', 'nino', 'nina', 'ninas', 'nens', 'nen', 'nena', 'bebe',
+    'bachch', 'bacch', 'bacho', 'बच्चों', 'बच्चे', 'बाल'],
   gyn: ['gyn', 'gine', 'gin', 'women', 'mujer', 'dona', 'stri', 'स्त्री'],
   dent: ['dent', 'teeth', 'tooth', 'diente', 'muela', 'dents', 'queixal', 'daant', 'दांत'],
   ophthal: ['ophthal', 'oftalm', 'eye', 'ojos', 'ulls', 'aankh', 'आंख'],

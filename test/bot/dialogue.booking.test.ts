@@ -152,6 +152,22 @@ describe('bot/dialogue: booking', () => {
     assert.equal(actionsOf(c, 'find_slots').at(-1)?.date, '2026-03-12', 'the same day was searched again');
   });
 
+  it('keeps the day asked for while it asks for the specialty, and through identification', () => {
+    const c = talk('en');
+    c.say('I want to book tomorrow afternoon');
+    assert.deepEqual(c.keys, ['ask_specialty']);
+    c.say('1');
+    assert.deepEqual(actionsOf(c, 'find_slots').at(-1), { type: 'find_slots', date: '2026-03-11', doctorId: 'doc_garcia', partOfDay: 'afternoon' });
+    const visitor = new Conversation('hi', { patient: { identified: false, name: null, hasPhone: false, optedOut: false }, channel: { name: 'webchat', needsPhone: true } });
+    visitor.say('mujhe kal shaam ko bachchon ke doctor se milna hai');
+    assert.deepEqual(visitor.keys, ['ask_name']);
+    visitor.say('Rahul Sharma');
+    visitor.say('+91 98765 43210');
+    assert.deepEqual(visitor.keys, ['ask_specialty']);
+    visitor.say('2');
+    assert.deepEqual(actionsOf(visitor, 'find_slots').at(-1), { type: 'find_slots', date: '2026-03-11', specialization: 'Dermatology', partOfDay: 'evening' });
+  });
+
   it('searches the next days when the asked day is full', () => {
     const c = talk('en');
     c.fullDays.add('2026-03-11');

@@ -197,7 +197,8 @@ describe('bot/understanding/rules', () => {
     const specs: [string, string][] = [
       ['cardiology', 'Cardiology'], ['cardiólogo', 'Cardiology'], ['cardiologia', 'Cardiology'], ['a heart doctor', 'Cardiology'],
       ['dermatóloga', 'Dermatology'], ['dermatòleg', 'Dermatology'], ['pediatra', 'Pediatrics'], ['medicina general', 'General Practice'],
-      ['कार्डियोलॉजी', 'Cardiology'],
+      ['कार्डियोलॉजी', 'Cardiology'], ['bachchon ka doctor', 'Pediatrics'], ['un médico para mi niño', 'Pediatrics'], ['per a la nena', 'Pediatrics'],
+      ['बच्चे के डॉक्टर', 'Pediatrics'],
     ];
     for (const [text, spec] of specs) it(`matches '${text}' to ${spec}`, () => assert.equal(u(text).specialization, spec));
     it("matches 'Dr. Patel' to doc_patel", () => assert.equal(u('con el Dr. Patel').doctorId, 'doc_patel'));
