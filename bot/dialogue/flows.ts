@@ -60,10 +60,11 @@ export function onBooked(t: Turn, a: AppointmentSummary): void {
 export type AppointmentFlow = 'list' | 'cancel' | 'reschedule' | 'confirm';
 
 /** Every appointment flow starts by fetching the patient's appointments. */
-export function startAppointments(t: Turn, flow: AppointmentFlow, u: Info & { appointmentId?: string }): void {
+export function startAppointments(t: Turn, flow: AppointmentFlow, u: Info & { appointmentId?: string; fromDate?: string }): void {
   if (flow === 'list') go(t, 'idle', 'listing', false); else go(t, flow, 'loading', false);
   const d = data(t);
   if (u.appointmentId) d.appointmentId = u.appointmentId;
+  if (u.fromDate) d.fromDate = u.fromDate;
   if (u.date) d.date = u.date;
   if (u.partOfDay) d.partOfDay = u.partOfDay;
   if (u.time) d.time = u.time;
@@ -87,7 +88,9 @@ export function onAppointments(t: Turn, all: AppointmentSummary[]): void {
     return select(t, found);
   }
   if (list.length === 0) return askOfferBook(t);
-  const sameDay = d.date && t.s.flow !== 'reschedule' ? list.filter((a) => localDate(t, a.startTime) === d.date) : [];
+  // The day names the appointment, but a reschedule's day is the new one: its appointment is named by fromDate.
+  const day = t.s.flow === 'reschedule' ? d.fromDate : d.date;
+  const sameDay = day ? list.filter((a) => localDate(t, a.startTime) === day) : [];
   if (list.length === 1 || sameDay.length === 1) return select(t, sameDay[0] ?? list[0]!);
   d.appointments = list;
   askChooseAppointment(t);
@@ -124,6 +127,7 @@ function select(t: Turn, a: AppointmentSummary): void {
   d.doctorId = a.doctorId;
   const date = d.date;
   delete d.date;
+  delete d.fromDate;
   continueToDay(t, { date, partOfDay: d.partOfDay, time: d.time });
 }
 

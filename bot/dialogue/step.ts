@@ -90,7 +90,7 @@ function start(t: Turn, p: Pending): void {
 
 function pendingFrom(intent: Pending['intent'], u: Understanding, appointmentId?: string): Pending {
   const p: Pending = { intent };
-  for (const key of ['date', 'partOfDay', 'time', 'specialization', 'doctorId'] as const) if (u[key]) Object.assign(p, { [key]: u[key] });
+  for (const key of ['date', 'partOfDay', 'time', 'specialization', 'doctorId', 'fromDate'] as const) if (u[key]) Object.assign(p, { [key]: u[key] });
   if (appointmentId) p.appointmentId = appointmentId;
   return p;
 }

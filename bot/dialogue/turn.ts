@@ -28,6 +28,8 @@ export interface FlowData {
   appointments?: AppointmentSummary[];
   appointment?: AppointmentSummary;
   appointmentId?: string;
+  /** Rescheduling: the day of the appointment to move, when the request named it. */
+  fromDate?: string;
   pending?: Pending;
   /** Why the bot offers a person (for the handoff summary). */
   reason?: string;
@@ -37,6 +39,8 @@ export interface FlowData {
 export interface Pending {
   intent: 'book' | 'list_appointments' | 'cancel' | 'reschedule' | 'confirm';
   date?: string; partOfDay?: PartOfDay; time?: string; specialization?: string; doctorId?: string; appointmentId?: string;
+  /** Rescheduling: the day of the appointment to move, when the request named it ("my Monday appointment"). */
+  fromDate?: string;
 }
 
 export interface Turn {

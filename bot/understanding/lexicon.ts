@@ -158,6 +158,14 @@ export const RESCHEDULE: Table = {
   hi: ['badalna', 'badalni', 'badal do', 'badlo', 'reschedule', 'change karna', 'change karni', 'बदलना', 'बदलनी', 'बदल दो'],
 };
 
+/** Verbs that, with a word for an appointment in the same message ("move my Monday appointment"), ask to reschedule. */
+export const RESCHEDULE_VERBS: Table = {
+  en: ['move', 'change', 'shift', 'switch', 'push back', 'bring forward'],
+  es: ['mover', 'muevo', 'pasar', 'cambiar', 'cambio', 'adelantar', 'retrasar'],
+  ca: ['moure', 'passar', 'canviar', 'canvio', 'avançar', 'endarrerir'],
+  hi: ['badal', 'badlo', 'shift', 'aage', 'peeche', 'बदल'],
+};
+
 export const CANCEL: Table = {
   en: ['cancel', 'call off', "can't come", 'cannot come', "can't make it", 'cant make it', "won't make it"],
   es: ['cancelar', 'anular', 'no puedo ir', 'no podré ir', 'cancela'],

@@ -21,6 +21,7 @@ const argsSchema = z.object({
   language: z.enum(LANGS).nullable().optional(),
   choice: z.number().int().min(0).max(20).nullable().optional(),
   date: z.iso.date().nullable().optional(),
+  from_date: z.iso.date().nullable().optional(),
   part_of_day: z.enum(['morning', 'afternoon', 'evening']).nullable().optional(),
   time: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/).nullable().optional(),
   specialization: z.string().nullable().optional(),
@@ -56,6 +57,7 @@ function systemPrompt(ctx: UnderstandContext): string {
     'You classify messages that patients send to a medical clinic\'s booking assistant.',
     'Call classify_message exactly once. Do not write any other text and never give medical advice.',
     `Today is ${today} in the clinic's time zone ${ctx.timeZone}; resolve relative dates ("tomorrow", "next Tuesday", "mañana", "demà", "kal") to YYYY-MM-DD.`,
+    'For a reschedule, date is the new day; from_date is the day of the appointment to move, only when the patient names it.',
     'Languages: en, es, ca, hi (Hindi, in Devanagari or romanized).',
     `Specializations: ${ctx.specializations.join(', ') || 'none'}. Doctors: ${doctors || 'none'}. Use only these exact values.`,
     'intent "handoff" when the patient wants a person or raises billing or prices, test results, a complaint, being late for an appointment, or prescriptions, medication or symptoms (set handoff_category).',
@@ -104,6 +106,7 @@ export class LlmUnderstander implements Understander {
     const u: Understanding = { intent: a.intent, language: a.language ?? ruled.language };
     if (a.choice != null) u.choice = a.choice;
     if (a.date) u.date = a.date;
+    if (a.from_date && u.intent === 'reschedule') u.fromDate = a.from_date;
     if (a.part_of_day) u.partOfDay = a.part_of_day;
     if (a.time) u.time = a.time;
     if (a.specialization) {

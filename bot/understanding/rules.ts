@@ -17,7 +17,7 @@ const T = {
   handoff: lx.HANDOFF.map(([category, table]) => [category, flatten(table)] as const),
   clinicInfo: lx.CLINIC_INFO.map(([topic, table]) => [topic, flatten(table)] as const),
   clinicInfoWords: lx.CLINIC_INFO_WORDS.map(([topic, list]) => [topic, [...new Set(list.map(words))]] as const),
-  reschedule: flatten(lx.RESCHEDULE), cancel: flatten(lx.CANCEL), confirm: flatten(lx.CONFIRM), bookStrong: flatten(lx.BOOK_STRONG),
+  reschedule: flatten(lx.RESCHEDULE), rescheduleVerbs: flatten(lx.RESCHEDULE_VERBS), cancel: flatten(lx.CANCEL), confirm: flatten(lx.CONFIRM), bookStrong: flatten(lx.BOOK_STRONG),
   bookWeak: flatten(lx.BOOK_WEAK), list: flatten(lx.LIST), help: flatten(lx.HELP), menu: flatten(lx.MENU), thanks: flatten(lx.THANKS),
   greet: flatten(lx.GREET), affirm: flatten(lx.AFFIRM), deny: flatten(lx.DENY),
 };
@@ -54,7 +54,7 @@ function classify(w: string, choice: number | undefined, hasInfo: boolean): Inte
   if (T.optOut.includes(bare)) return 'opt_out';
   if (T.optIn.includes(bare)) return 'opt_in';
   if (T.handoff.some(([, phrases]) => any(w, phrases))) return 'handoff';
-  if (any(w, T.reschedule)) return 'reschedule';
+  if (any(w, T.reschedule) || (any(w, T.rescheduleVerbs) && any(w, T.bookWeak))) return 'reschedule';
   if (any(w, T.cancel)) return 'cancel';
   if (any(w, T.confirm)) return 'confirm';
   if (any(w, T.bookStrong)) return 'book';
@@ -71,6 +71,28 @@ function classify(w: string, choice: number | undefined, hasInfo: boolean): Inte
   if (hasInfo) return 'provide_info';
   if (any(w, T.greet)) return 'greet';
   return 'unknown';
+}
+
+/**
+ * The two days of "move my Monday appointment to Tuesday at 12" ("del lunes
+ * al martes", "somvar wali appointment mangalvar ko"): in every language the
+ * appointment's day comes first, so the message is cut at the first place
+ * with a day on each side; the first is the appointment's (fromDate), the
+ * second with its time the new one. Nothing when no cut has two different days.
+ */
+function fromAndTo(text: string, phone: string | undefined, ctx: UnderstandContext): Partial<Understanding> {
+  const tokens = words(phone ? text.replace(phone, ' ') : text).split(' ').filter(Boolean);
+  for (let i = 1; i < tokens.length; i++) {
+    const before = parseWhen(tokens.slice(0, i).join(' '), ctx.now, ctx.timeZone);
+    if (!before.date) continue;
+    const after = parseWhen(tokens.slice(i).join(' '), ctx.now, ctx.timeZone);
+    if (!after.date || after.date === before.date) return {};
+    const to: Partial<Understanding> = { fromDate: before.date, date: after.date };
+    if (after.partOfDay) to.partOfDay = after.partOfDay;
+    if (after.time) to.time = after.time;
+    return to;
+  }
+  return {};
 }
 
 /** Understands one message with the keyword tables; pure and synchronous underneath. */
@@ -93,6 +115,7 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   if (doctorId) u.doctorId = doctorId;
   const hasInfo = Boolean(u.date || u.partOfDay || u.time || u.name || u.phone || u.specialization || u.doctorId);
   u.intent = classify(w, choice, hasInfo);
+  if (u.intent === 'reschedule') Object.assign(u, fromAndTo(text, phone, ctx));
   if (u.intent === 'handoff') u.handoffCategory = T.handoff.find(([, phrases]) => any(w, phrases))?.[0] ?? 'other';
   if (u.intent === 'clinic_info') u.infoTopics = infoTopics(w);
   return u;

@@ -20,8 +20,10 @@ export interface Understanding {
   language: Lang | null;
   /** 1-based option number; 0 means "main menu". */
   choice?: number;
-  /** YYYY-MM-DD in the organization's time zone. */
+  /** YYYY-MM-DD in the organization's time zone; in a reschedule request, the new day. */
   date?: string;
+  /** A reschedule request naming two days ("move my Monday appointment to Tuesday"): the day of the appointment to move. */
+  fromDate?: string;
   partOfDay?: PartOfDay;
   /** HH:mm, 24-hour, organization time zone. */
   time?: string;

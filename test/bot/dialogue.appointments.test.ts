@@ -87,6 +87,15 @@ describe('bot/dialogue: appointments, handoff, emergency, opt-out', () => {
         assert.deepEqual(c.keys, ['rescheduled']);
       });
 
+      it(`reschedules from one message naming both days: '${p.move}'`, () => {
+        const c = patient(lang);
+        c.say(p.move);
+        assert.deepEqual(c.keys, ['confirm_reschedule'], 'Thursday names the appointment, Friday 16:00 is free');
+        assert.deepEqual(actionsOf(c, 'find_slots')[0], { type: 'find_slots', date: '2026-03-13', doctorId: 'doc_garcia', partOfDay: 'afternoon' });
+        c.say(p.yes);
+        assert.deepEqual(actionsOf(c, 'reschedule'), [{ type: 'reschedule', appointmentId: 'apt_a', doctorId: 'doc_garcia', startTime: at('2026-03-13', '16:00'), durationMinutes: 30 }]);
+      });
+
       for (const [kind, text, priority] of [['human', p.human, 'medium'], ['billing', p.billing, 'medium'], ['results', p.results, 'medium'], ['complaint', p.complaint, 'high']] as const) {
         it(`hands off '${text}' as ${kind} (${priority}) and tells the ticket number`, () => {
           const c = patient(lang);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { RunningService } from '../../main.js';
+import { Appointment } from '../../models/appointments.js';
 import { Message } from '../../models/messages.js';
 import { Patient } from '../../models/patients.js';
 import { Ticket } from '../../models/tickets.js';
@@ -37,6 +38,23 @@ describe('conversation engine: handoff, emergencies, opt-out, language', functio
     assert.deepEqual(await chat.say('hola? sigue ahí alguien?'), []);
     assert.deepEqual(await chat.say('1'), []);
     assert.equal((await chat.inbound()).length, 3, 'messages in a handed-off conversation are still stored');
+  });
+
+  it('"move my Monday appointment to Thursday at 12" moves that appointment (of two), and books nothing new', async () => {
+    const t = await buildClinic(svc);
+    const bob = await buildPatient(t, { name: 'Bob Stone', preferred_language: 'en' });
+    const at = (date: string, time: string) => DateTime.fromISO(`${date}T${time}`, { zone: 'Europe/Madrid' }).toJSDate();
+    const monday = await buildAppointment(t, { patientId: bob.id, doctorId: t.dermatology.id, startTime: at('2030-03-11', '10:00') });
+    const wednesday = await buildAppointment(t, { patientId: bob.id, doctorId: t.cardiology.id, startTime: at('2030-03-13', '10:00') });
+    const chat = new Chat(svc, t.org.id, 'whatsapp', bob.phone!);
+    const confirm = await chat.say('move my Monday appointment to Thursday at 12');
+    assert.deepEqual(keys(confirm), ['confirm_reschedule']);
+    assert.match(confirm[0]!.content, /from Monday 11 March, 10:00 to Thursday 7 March, 12:00/);
+    assert.deepEqual(keys(await chat.say('yes')), ['rescheduled']);
+    const rows = await Appointment.query(svc.deps.db.knex).where({ patient_id: bob.id }).orderBy('start_time');
+    assert.deepEqual(rows.map((r) => [r.id, DateTime.fromJSDate(r.start_time, { zone: 'Europe/Madrid' }).toFormat('yyyy-MM-dd HH:mm')]), [
+      [monday.id, '2030-03-07 12:00'], [wednesday.id, '2030-03-13 10:00'],
+    ]);
   });
 
   for (const [phrase, category, priority, title, keysExpected] of [

@@ -9,6 +9,8 @@ export interface Phrases {
   where: string; hours: string; phone: string; price: string;
   /** Running late for an appointment; a prescription or medication question (both handed to staff). */
   late: string; medical: string;
+  /** Rescheduling in one message, naming the appointment's day (Thursday) and the new one (Friday at 16:00). */
+  move: string;
 }
 
 export const PHRASES: Record<Lang, Phrases> = {
@@ -20,6 +22,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     optOut: 'STOP', optIn: 'START', name: 'my name is Ana López', gibberish: 'qwerty zxcv', thanks: 'thank you', menu: 'menu',
     where: 'where are you located?', hours: 'what are your opening hours?', phone: "what's your phone number?",
     price: 'how much does a consultation cost?', late: "I'm running 15 minutes late", medical: 'I need a repeat prescription',
+    move: 'can you move my Thursday appointment to Friday at 4pm?',
   },
   es: {
     hello: 'buenos días', book: 'quiero pedir cita', bookFull: 'quiero una cita con el cardiólogo mañana por la tarde', specialty: 'cardiología',
@@ -29,6 +32,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     name: 'me llamo Ana López', gibberish: 'qwerty zxcv', thanks: 'gracias', menu: 'inicio',
     where: '¿dónde estáis?', hours: '¿qué horario tenéis?', phone: '¿cuál es vuestro teléfono?', price: '¿cuánto cuesta la consulta?',
     late: 'voy a llegar tarde, hay mucho tráfico', medical: 'necesito una receta para mis pastillas',
+    move: '¿puedes pasar mi cita del jueves al viernes a las 16:00?',
   },
   ca: {
     hello: 'bon dia', book: 'vull demanar hora', bookFull: 'vull una cita amb cardiologia demà a la tarda', specialty: 'cardiologia',
@@ -38,6 +42,7 @@ export const PHRASES: Record<Lang, Phrases> = {
     optIn: 'ALTA', name: 'em dic Ana López', gibberish: 'qwerty zxcv', thanks: 'gràcies', menu: 'inici',
     where: 'on sou?', hours: 'quin horari teniu?', phone: 'quin és el vostre telèfon?', price: 'quant costa una visita?',
     late: 'arribaré tard, hi ha molt trànsit', medical: 'necessito una recepta',
+    move: 'vull canviar la cita de dijous a divendres a les 16:00',
   },
   hi: {
     hello: 'namaste', book: 'appointment chahiye', bookFull: 'kal dopahar cardiology ka appointment chahiye', specialty: 'cardiology',
@@ -47,5 +52,6 @@ export const PHRASES: Record<Lang, Phrases> = {
     optOut: 'band karo', optIn: 'shuru', name: 'mera naam Ana hai', gibberish: 'qwerty zxcv', thanks: 'dhanyavad', menu: 'मेनू',
     where: 'clinic kahan hai?', hours: 'clinic kab khulta hai?', phone: 'aapka phone number kya hai?', price: 'consultation ki fees kitni hai?',
     late: 'main thoda late ho jaunga', medical: 'mujhe dawai ki parchi chahiye',
+    move: 'guruvar wali appointment shukravar ko 4 baje badal do',
   },
 };

@@ -45,7 +45,8 @@ const INTENTS: [Intent, Record<Lang, string[]>][] = [
     ca: ['cancel·lar', 'vull cancel·lar la cita', 'no puc venir'], hi: ['radd karna hai', 'appointment cancel karna hai', 'रद्द करना है'],
   }],
   ['reschedule', {
-    en: ['reschedule', 'can I change my appointment?'], es: ['quiero cambiar mi cita', 'aplazar la cita'],
+    en: ['reschedule', 'can I change my appointment?', 'move my Monday appointment to Tuesday', 'can I shift the appointment?'],
+    es: ['quiero cambiar mi cita', 'aplazar la cita', 'pasar mi cita del lunes al martes'],
     ca: ['vull canviar la cita', 'ajornar la cita'], hi: ['appointment badalna hai', 'बदलना है'],
   }],
   ['confirm', { en: ['I confirm'], es: ['confirmo la cita'], ca: ['confirmo'], hi: ['pakka aaunga'] }],
@@ -204,6 +205,27 @@ describe('bot/understanding/rules', () => {
     it("matches 'Dr. Patel' to doc_patel", () => assert.equal(u('con el Dr. Patel').doctorId, 'doc_patel'));
     it("matches 'doctora Elena García' to doc_garcia over the other Garcia", () => assert.equal(u('doctora Elena García').doctorId, 'doc_garcia'));
     it("leaves 'Dr. Garcia' unmatched when two doctors share the name", () => assert.equal(u('Dr. Garcia').doctorId, undefined));
+  });
+
+  describe('a reschedule naming two days: the first is the appointment\'s, the second the new one', () => {
+    const cases: [string, string, string, string | undefined][] = [
+      ['move my Monday appointment to Tuesday at 12', '2026-03-16', '2026-03-17', '12:00'],
+      ['pasar mi cita del lunes al martes', '2026-03-16', '2026-03-17', undefined],
+      ['canviar la cita de dijous a divendres a les 10', '2026-03-12', '2026-03-13', '10:00'],
+      ['somvar wali appointment mangalvar ko badal do', '2026-03-16', '2026-03-17', undefined],
+    ];
+    for (const [text, fromDate, date, time] of cases) {
+      it(`'${text}': from ${fromDate} to ${date}${time ? ` at ${time}` : ''}`, () => {
+        const r = u(text);
+        assert.equal(r.intent, 'reschedule');
+        assert.deepEqual([r.fromDate, r.date, r.time], [fromDate, date, time]);
+      });
+    }
+    it('one day is the new day', () => assert.deepEqual([u('move my appointment to Friday').fromDate, u('move my appointment to Friday').date], [undefined, '2026-03-13']));
+    it("'change my phone number' and 'change doctor' are not reschedules", () => {
+      assert.notEqual(u('can I change my phone number?').intent, 'reschedule');
+      assert.notEqual(u('I want to change doctor').intent, 'reschedule');
+    });
   });
 
   it('parses a full booking request in one message', () => {
