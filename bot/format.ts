@@ -27,14 +27,23 @@ const rememberedDateTime = memoByKey(20_000, (key) => {
 function computeDateTime(iso: string | Date, lang: Lang, timeZone: string): string {
   const dt = (iso instanceof Date ? DateTime.fromJSDate(iso) : DateTime.fromISO(iso)).setZone(timeZone).setLocale(lang);
   if (!dt.isValid) return String(iso);
+  return `${dayText(dt, lang)}, ${dt.toFormat('HH:mm')}`;
+}
+
+/** A calendar date (YYYY-MM-DD) as the bot writes days: "Friday 27 November", "viernes 27 de noviembre". */
+export function formatDay(isoDate: string, lang: Lang): string {
+  const dt = DateTime.fromISO(isoDate, { zone: 'UTC' }).setLocale(lang);
+  return dt.isValid ? dayText(dt, lang) : isoDate;
+}
+
+function dayText(dt: DateTime, lang: Lang): string {
   const weekday = dt.toFormat('cccc');
   const day = dt.toFormat('d');
   const month = dt.toFormat('LLLL');
-  const time = dt.toFormat('HH:mm');
   switch (lang) {
-    case 'es': return `${weekday} ${day} de ${month}, ${time}`;
-    case 'ca': return `${weekday} ${day} ${catalanMonth(month)}, ${time}`;
-    default: return `${weekday} ${day} ${month}, ${time}`;
+    case 'es': return `${weekday} ${day} de ${month}`;
+    case 'ca': return `${weekday} ${day} ${catalanMonth(month)}`;
+    default: return `${weekday} ${day} ${month}`;
   }
 }
 

@@ -2,10 +2,15 @@
 import type { Understanding } from '../understanding/types.js';
 import { askChooseAppointment, askConfirmCancel, askDay, askDoctor, askMenu, askOfferBook, askOfferPerson } from './ask.js';
 import { search } from './slots.js';
-import { appointmentLabel, data, go, localDate, say, upcoming, when, type Turn } from './turn.js';
+import { appointmentLabel, data, go, localDate, say, todayDate, upcoming, when, type Turn } from './turn.js';
 import type { AppointmentSummary, DialogueEvent } from './types.js';
 
-type Info = Pick<Understanding, 'date' | 'partOfDay' | 'time' | 'specialization' | 'doctorId'>;
+type Info = Pick<Understanding, 'date' | 'soonest' | 'partOfDay' | 'time' | 'specialization' | 'doctorId'>;
+
+/** The day a request names; "as soon as possible" is today, and a full day moves the search on to the next ones. */
+function dayOf(t: Turn, u: Pick<Understanding, 'date' | 'soonest'>): string | undefined {
+  return u.date ?? (u.soonest ? todayDate(t) : undefined);
+}
 
 /** Booking skips whatever the message already said: the doctor, the specialization, the day. */
 export function startBook(t: Turn, u: Info): void {
@@ -24,11 +29,12 @@ export function startBook(t: Turn, u: Info): void {
     d.specialization = t.ctx.doctors[0]!.specialization;
   }
   // Kept while the doctor is asked for, so "tomorrow afternoon" is still searched once the doctor is chosen.
-  if (u.date) d.date = u.date;
+  const day = dayOf(t, u);
+  if (day) d.date = day;
   if (u.partOfDay) d.partOfDay = u.partOfDay;
   if (u.time) d.time = u.time;
   if (!d.doctorId && !d.specialization) return askDoctor(t);
-  continueToDay(t, u);
+  continueToDay(t, { ...u, date: day });
 }
 
 function continueToDay(t: Turn, u: Info): void {
@@ -65,7 +71,8 @@ export function startAppointments(t: Turn, flow: AppointmentFlow, u: Info & { ap
   const d = data(t);
   if (u.appointmentId) d.appointmentId = u.appointmentId;
   if (u.fromDate) d.fromDate = u.fromDate;
-  if (u.date) d.date = u.date;
+  const day = dayOf(t, u);
+  if (day) d.date = day;
   if (u.partOfDay) d.partOfDay = u.partOfDay;
   if (u.time) d.time = u.time;
   t.actions.push({ type: 'list_appointments' });

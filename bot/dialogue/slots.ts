@@ -43,6 +43,8 @@ export function search(t: Turn, u: Pick<Understanding, 'date' | 'partOfDay' | 't
 export function onDayAnswer(t: Turn, u: Understanding): boolean {
   const d = data(t);
   if (u.date) return search(t, u);
+  // "As soon as possible": from today on (a full day moves the search to the next ones).
+  if (u.soonest) return search(t, { date: todayDate(t), partOfDay: u.partOfDay ?? d.partOfDay, time: u.time ?? d.time });
   const days = d.days ?? [];
   if (u.choice !== undefined && u.choice >= 1 && u.choice <= days.length) {
     return search(t, { date: days[u.choice - 1], partOfDay: u.partOfDay ?? d.partOfDay, time: u.time ?? d.time });
@@ -99,6 +101,12 @@ export function onSlotAnswer(t: Turn, u: Understanding): boolean {
   }
   if (u.choice === offered.length + 1 || u.intent === 'deny') {
     askDay(t);
+    return true;
+  }
+  // "Any time is fine", "the earliest": the first time offered.
+  if (u.soonest && !u.date && !u.time && offered[0]) {
+    d.chosen = offered[0];
+    askConfirmSlot(t);
     return true;
   }
   if (u.time && !u.date) {

@@ -90,7 +90,7 @@ function start(t: Turn, p: Pending): void {
 
 function pendingFrom(intent: Pending['intent'], u: Understanding, appointmentId?: string): Pending {
   const p: Pending = { intent };
-  for (const key of ['date', 'partOfDay', 'time', 'specialization', 'doctorId', 'fromDate'] as const) if (u[key]) Object.assign(p, { [key]: u[key] });
+  for (const key of ['date', 'soonest', 'partOfDay', 'time', 'specialization', 'doctorId', 'fromDate'] as const) if (u[key]) Object.assign(p, { [key]: u[key] });
   if (appointmentId) p.appointmentId = appointmentId;
   return p;
 }
@@ -170,7 +170,7 @@ function starters(t: Turn, u: Understanding): boolean {
   }
   if (intent) { start(t, pendingFrom(intent, u)); return true; }
   // A specialty, doctor or day with nothing else pending is a booking request ("cardiology tomorrow").
-  if (t.s.flow === 'idle' && u.intent === 'provide_info' && (u.specialization || u.doctorId || u.date)) {
+  if (t.s.flow === 'idle' && u.intent === 'provide_info' && (u.specialization || u.doctorId || u.date || u.soonest)) {
     start(t, pendingFrom('book', u));
     return true;
   }

@@ -3,8 +3,9 @@ import { DateTime } from 'luxon';
 import { memoByKey } from '../../lib/memo.js';
 import { localDate as zonedDate, localTime as zonedTime } from '../../models/workingHours.js';
 import { render } from '../catalog/index.js';
+import { formatDay } from '../format.js';
 import type { ReplyKey } from '../catalog/keys.js';
-import type { PartOfDay } from '../understanding/types.js';
+import type { Lang, PartOfDay } from '../understanding/types.js';
 import type { AppointmentSummary, DialogueAction, DialogueContext, DialogueState, Flow, ReplyOption, SlotOffer } from './types.js';
 
 /** What the flows keep in `state.data`; every field is JSON. */
@@ -39,6 +40,8 @@ export interface FlowData {
 export interface Pending {
   intent: 'book' | 'list_appointments' | 'cancel' | 'reschedule' | 'confirm';
   date?: string; partOfDay?: PartOfDay; time?: string; specialization?: string; doctorId?: string; appointmentId?: string;
+  /** "As soon as possible": the search starts today. */
+  soonest?: boolean;
   /** Rescheduling: the day of the appointment to move, when the request named it ("my Monday appointment"). */
   fromDate?: string;
 }
@@ -99,12 +102,13 @@ export function dayLabel(t: Turn, isoDate: string): string {
   const diff = Math.round((Date.parse(`${isoDate}T00:00:00Z`) - Date.parse(`${todayDate(t)}T00:00:00Z`)) / 86_400_000);
   if (diff === 0) return label(t, 'opt_today');
   if (diff === 1) return label(t, 'opt_tomorrow');
-  return longDayName(`${isoDate}|${t.s.language}|${t.ctx.timeZone}`);
+  return longDayName(`${isoDate}|${t.s.language}`);
 }
 
+/** Written as the offered times write their day ("Friday 27 November, 10:00"). */
 const longDayName = memoByKey(5_000, (key) => {
-  const [isoDate, lang, zone] = key.split('|');
-  return DateTime.fromISO(isoDate, { zone }).setLocale(lang).toLocaleString({ weekday: 'long', day: 'numeric', month: 'long' });
+  const [isoDate, lang] = key.split('|');
+  return formatDay(isoDate!, lang as Lang);
 });
 
 const INACTIVE = new Set(['cancelled', 'canceled', 'completed', 'no_show', 'rescheduled']);

@@ -26,7 +26,8 @@ export const MONTHS: Record<Lang, readonly (readonly string[])[]> = {
     ['navambar', 'नवंबर', 'नवम्बर'], ['disambar', 'दिसंबर', 'दिसम्बर']],
 };
 
-export type DayTag = 'd0' | 'd1' | 'd2' | PartOfDay;
+/** d0-d2: today to the day after tomorrow; soon: the first free time, whatever the day. */
+export type DayTag = 'd0' | 'd1' | 'd2' | 'soon' | PartOfDay;
 
 /**
  * Phrases replaced by tags before anything else, longest first, so "pasado mañana" is not "mañana"
@@ -50,6 +51,11 @@ export const DAY_PHRASES: readonly [string, readonly DayTag[]][] = [
   ['shaam', ['evening']], ['sham', ['evening']], ['raat', ['evening']], ['शाम', ['evening']], ['रात', ['evening']],
   ['tomorrow', ['d1']], ['tmrw', ['d1']], ['tmr', ['d1']], ['mañana', ['d1']], ['demà', ['d1']], ['kal', ['d1']], ['कल', ['d1']],
   ['today', ['d0']], ['hoy', ['d0']], ['avui', ['d0']], ['aaj', ['d0']], ['आज', ['d0']],
+  ...(['as soon as possible', 'asap', 'earliest', 'first available', 'soonest', 'any day', 'any time', 'anytime', 'whenever',
+    'lo antes posible', 'cuanto antes', 'lo más pronto', 'el primer hueco', 'la primera disponible', 'cualquier día', 'cualquier hora',
+    'cuando sea', 'me da igual', 'com més aviat millor', 'al més aviat possible', 'el primer forat', 'la primera disponible',
+    'qualsevol dia', 'qualsevol hora', 'quan sigui', 'tant me fa', 'jaldi se jaldi', 'jitna jaldi', 'jaldi', 'kabhi bhi', 'koi bhi din',
+    'koi bhi time', 'जल्दी', 'कभी भी'] as const).map((p) => [p, ['soon']] as [string, DayTag[]]),
 ];
 
 /** Greetings that contain part-of-day words but say nothing about when to book. */

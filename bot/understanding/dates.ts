@@ -6,7 +6,11 @@ import { DAY_PHRASES, GREETINGS_WITH_TIME, IN_DAYS_PATTERNS, MONTHS, WEEKDAYS, t
 import { normalize, words } from './normalize.js';
 import { LANGS, type PartOfDay } from './types.js';
 
-export interface When { date?: string; partOfDay?: PartOfDay; time?: string }
+export interface When {
+  date?: string; partOfDay?: PartOfDay; time?: string;
+  /** "As soon as possible", "any day": the first free time, with no day given. */
+  soonest?: boolean;
+}
 
 const PHRASES = [...DAY_PHRASES].map(([p, tags]) => [words(p), tags] as const).sort((a, b) => b[0].length - a[0].length);
 
@@ -142,6 +146,7 @@ export function parseWhen(text: string, now: Date, timeZone: string): When {
     else if (tags.has('d0')) date = today;
   }
   if (date) when.date = date.toISODate() ?? undefined;
+  else if (tags.has('soon')) when.soonest = true;
 
   const time = findTime(norm, when.partOfDay);
   if (time) when.time = time;

@@ -113,7 +113,7 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   if (specialization) u.specialization = specialization;
   const doctorId = findDoctor(text, ctx);
   if (doctorId) u.doctorId = doctorId;
-  const hasInfo = Boolean(u.date || u.partOfDay || u.time || u.name || u.phone || u.specialization || u.doctorId);
+  const hasInfo = Boolean(u.date || u.soonest || u.partOfDay || u.time || u.name || u.phone || u.specialization || u.doctorId);
   u.intent = classify(w, choice, hasInfo);
   if (u.intent === 'reschedule') Object.assign(u, fromAndTo(text, phone, ctx));
   if (u.intent === 'handoff') u.handoffCategory = T.handoff.find(([, phrases]) => any(w, phrases))?.[0] ?? 'other';

@@ -25,6 +25,8 @@ export interface Understanding {
   /** A reschedule request naming two days ("move my Monday appointment to Tuesday"): the day of the appointment to move. */
   fromDate?: string;
   partOfDay?: PartOfDay;
+  /** "As soon as possible", "any day": the first free time, with no day given. */
+  soonest?: boolean;
   /** HH:mm, 24-hour, organization time zone. */
   time?: string;
   /** An entry of ctx.specializations, as spelled there. */

@@ -168,6 +168,38 @@ describe('bot/dialogue: booking', () => {
     assert.deepEqual(actionsOf(visitor, 'find_slots').at(-1), { type: 'find_slots', date: '2026-03-11', specialization: 'Dermatology', partOfDay: 'evening' });
   });
 
+  it("'as soon as possible' searches from today on, and 'any time is fine' takes the first time offered", () => {
+    const c = talk('en');
+    c.fullDays.add('2026-03-10');
+    c.say('book cardiology as soon as possible');
+    assert.deepEqual(actionsOf(c, 'find_slots').map((a) => a.date), ['2026-03-10', '2026-03-11'], 'today is full: tomorrow');
+    assert.deepEqual(c.keys, ['no_slots_day', 'offer_slots']);
+    c.say('any time is fine');
+    assert.deepEqual(c.keys, ['confirm_booking']);
+    c.say('yes');
+    assert.equal(actionsOf(c, 'book')[0]?.startTime, at('2026-03-11', '09:00'));
+
+    const es = talk('es');
+    es.say('quiero pedir cita');
+    es.say('cardiología');
+    assert.deepEqual(es.keys, ['ask_day']);
+    es.say('lo antes posible');
+    assert.equal(actionsOf(es, 'find_slots')[0]?.date, '2026-03-10');
+    const hi = talk('hi');
+    hi.say('jaldi se jaldi dermatology ka appointment chahiye');
+    assert.deepEqual(actionsOf(hi, 'find_slots')[0], { type: 'find_slots', date: '2026-03-10', specialization: 'Dermatology' });
+  });
+
+  it('writes the days it offers as it writes the times ("Thursday 12 March", "jueves 12 de marzo")', () => {
+    for (const [lang, third] of [['en', 'Thursday 12 March'], ['es', 'jueves 12 de marzo'], ['ca', 'dijous 12 de març'], ['hi', 'गुरुवार 12 मार्च']] as const) {
+      const c = talk(lang);
+      c.say(PHRASES[lang].book);
+      c.say('1');
+      assert.deepEqual(c.keys, ['ask_day']);
+      assert.equal(c.last.options[2], third, lang);
+    }
+  });
+
   it('searches the next days when the asked day is full', () => {
     const c = talk('en');
     c.fullDays.add('2026-03-11');
