@@ -112,7 +112,7 @@ export const HANDOFF: [Exclude<HandoffCategory, 'other'>, Table][] = [
 export const CLINIC_INFO: [InfoTopic, Table][] = [
   ['address', {
     en: ['where are you', 'where is the clinic', 'where is your clinic', 'where is the practice', 'where is it', 'your address',
-      'what is the address', "what's the address", 'clinic address', 'address of the clinic', 'located', 'location', 'directions', 'how do i get there',
+      'what is the address', "what's the address", 'clinic address', 'address of the clinic', 'where is it located', 'location', 'directions', 'how do i get there',
       'how to get there', 'how do i get to', 'how can i get to'],
     es: ['dónde estáis', 'dónde están', 'dónde está la clínica', 'dónde está el centro', 'dónde se encuentra', 'dónde queda',
       'vuestra dirección', 'su dirección', 'cuál es la dirección', 'dirección de la clínica', 'cómo llegar', 'cómo se llega', 'ubicación'],
