@@ -15,8 +15,8 @@ function flatten(table: lx.Table): string[] {
 const T = {
   emergency: flatten(lx.EMERGENCY), optOut: flatten(lx.OPT_OUT), optIn: flatten(lx.OPT_IN),
   handoff: lx.HANDOFF.map(([category, table]) => [category, flatten(table)] as const),
-  clinicInfo: lx.CLINIC_INFO.map(([topic, table]) => [topic, flatten(table)] as const),
-  clinicInfoWords: lx.CLINIC_INFO_WORDS.map(([topic, list]) => [topic, [...new Set(list.map(words))]] as const),
+  clinicInfo: Object.fromEntries(lx.CLINIC_INFO.map(([topic, table]) => [topic, flatten(table)])) as Record<InfoTopic, string[]>,
+  clinicInfoWords: Object.fromEntries(lx.CLINIC_INFO_WORDS.map(([topic, list]) => [topic, [...new Set(list.map(words))]])) as Record<InfoTopic, string[]>,
   reschedule: flatten(lx.RESCHEDULE), rescheduleVerbs: flatten(lx.RESCHEDULE_VERBS), cancel: flatten(lx.CANCEL), confirm: flatten(lx.CONFIRM), bookStrong: flatten(lx.BOOK_STRONG),
   bookWeak: flatten(lx.BOOK_WEAK), list: flatten(lx.LIST), help: flatten(lx.HELP), menu: flatten(lx.MENU), thanks: flatten(lx.THANKS),
   greet: flatten(lx.GREET), affirm: flatten(lx.AFFIRM), deny: flatten(lx.DENY),
@@ -44,8 +44,7 @@ function shortAnswer(w: string, phrases: readonly string[]): boolean {
 /** The clinic_info topics a message asks about: by phrase, or by a bare topic word in a message of four words at most. */
 function infoTopics(w: string): InfoTopic[] {
   const short = withoutFillers(w).split(' ').length <= 4;
-  return INFO_TOPICS.filter((topic) => any(w, T.clinicInfo.find(([t]) => t === topic)![1])
-    || (short && any(w, T.clinicInfoWords.find(([t]) => t === topic)![1])));
+  return INFO_TOPICS.filter((topic) => any(w, T.clinicInfo[topic]) || (short && any(w, T.clinicInfoWords[topic])));
 }
 
 function classify(w: string, choice: number | undefined, hasInfo: boolean): Intent {
@@ -117,6 +116,7 @@ export function understandByRules(text: string, ctx: UnderstandContext): Underst
   u.intent = classify(w, choice, hasInfo);
   if (u.intent === 'reschedule') Object.assign(u, fromAndTo(text, phone, ctx));
   if (u.intent === 'handoff') u.handoffCategory = T.handoff.find(([, phrases]) => any(w, phrases))?.[0] ?? 'other';
+  // Read again only for the rare clinic question: classify stops at the first intent that matches.
   if (u.intent === 'clinic_info') u.infoTopics = infoTopics(w);
   return u;
 }

@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { initialState, step } from '../../bot/dialogue/index.js';
 import { LANGS } from '../../bot/understanding/types.js';
-import { actionsOf, appointment, at, Conversation } from './harness.js';
+import { actionsOf, appointment, at, Conversation, talk } from './harness.js';
 import { PHRASES } from './phrases.js';
-
-/** Starts a conversation in `lang` whose state already speaks it. */
-function talk(lang: (typeof LANGS)[number], patch: ConstructorParameters<typeof Conversation>[1] = {}): Conversation {
-  const c = new Conversation(lang, patch);
-  c.state = initialState(lang);
-  return c;
-}
 
 describe('bot/dialogue: booking', () => {
   for (const lang of LANGS) {

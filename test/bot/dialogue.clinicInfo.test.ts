@@ -1,29 +1,22 @@
 import assert from 'node:assert/strict';
-import { initialState } from '../../bot/dialogue/index.js';
 import { weeklyHoursText } from '../../bot/dialogue/clinicInfo.js';
-import { LANGS, type Lang } from '../../bot/understanding/types.js';
-import { actionsOf, Conversation } from './harness.js';
+import { LANGS } from '../../bot/understanding/types.js';
+import { actionsOf, talk } from './harness.js';
 import { PHRASES } from './phrases.js';
-
-function visitor(lang: Lang): Conversation {
-  const c = new Conversation(lang);
-  c.state = initialState(lang);
-  return c;
-}
 
 describe('bot/dialogue: questions about the clinic, and what only staff answer', () => {
   for (const lang of LANGS) {
     const p = PHRASES[lang];
     describe(`in ${lang}`, () => {
       it(`tells the address on '${p.where}', then shows the menu`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.where);
         assert.deepEqual(c.keys, ['clinic_address', 'menu']);
         assert.match(c.turnReplies[0]!.text, /Carrer Major 1, Barcelona/);
       });
 
       it(`tells the opening hours on '${p.hours}', a line per run of days`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.hours);
         assert.deepEqual(c.keys, ['clinic_hours', 'menu']);
         const lines = c.turnReplies[0]!.text.split('\n').slice(1);
@@ -33,20 +26,20 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
       });
 
       it(`tells the phone number on '${p.phone}'`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.phone);
         assert.deepEqual(c.keys, ['clinic_phone', 'menu']);
         assert.match(c.turnReplies[0]!.text, /\+34 931 23 45 67/);
       });
 
       it(`hands a price question ('${p.price}') to staff as billing`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.price);
         assert.equal(actionsOf(c, 'handoff')[0]?.category, 'billing');
       });
 
       it(`hands a patient running late ('${p.late}') to staff at once, as a high-priority ticket`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.late);
         const [handoff] = actionsOf(c, 'handoff');
         assert.deepEqual([handoff?.category, handoff?.priority], ['late', 'high']);
@@ -54,15 +47,14 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
       });
 
       it(`answers a prescription or medication question ('${p.medical}') with no advice, only a handoff to the team`, () => {
-        const c = visitor(lang);
+        const c = talk(lang);
         c.say(p.medical);
         assert.equal(actionsOf(c, 'handoff')[0]?.category, 'medical');
         assert.deepEqual(c.keys, ['no_medical_advice', 'handoff_told']);
       });
 
       it('offers a person when the clinic has not given its address, and the ticket says what was asked', () => {
-        const c = new Conversation(lang, { clinic: { address: null, phone: null, openingHours: null } });
-        c.state = initialState(lang);
+        const c = talk(lang, { clinic: { address: null, phone: null, openingHours: null } });
         c.say(p.where);
         assert.deepEqual(c.keys, ['clinic_info_missing']);
         assert.equal(c.last.options.length, 2);
@@ -75,7 +67,7 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
   }
 
   it('answers every topic asked in one message, and all three when none is named', () => {
-    const c = visitor('en');
+    const c = talk('en');
     c.say('address and phone please');
     assert.deepEqual(c.keys, ['clinic_address', 'clinic_phone', 'menu']);
     c.say('contact details');
@@ -83,7 +75,7 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
   });
 
   it('answers in the middle of a booking and asks the booking question again, losing nothing', () => {
-    const c = visitor('en');
+    const c = talk('en');
     c.say('I want to book an appointment');
     c.say('cardiology');
     assert.deepEqual(c.keys, ['ask_day']);
@@ -97,8 +89,7 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
   });
 
   it('in the middle of a booking, says what it does not know and goes on (no person offered, the booking kept)', () => {
-    const c = new Conversation('en', { clinic: { address: 'Carrer Major 1', phone: null, openingHours: null } });
-    c.state = initialState('en');
+    const c = talk('en', { clinic: { address: 'Carrer Major 1', phone: null, openingHours: null } });
     c.say('I want to book an appointment');
     c.say('cardiology');
     c.say('what are your opening hours?');
@@ -107,8 +98,7 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
   });
 
   it('answers a visitor it does not know yet without asking their name first, then asks it again where it was', () => {
-    const c = new Conversation('en', { patient: { identified: false, name: null, hasPhone: false, optedOut: false }, channel: { name: 'webchat', needsPhone: true } });
-    c.state = initialState('en');
+    const c = talk('en', { patient: { identified: false, name: null, hasPhone: false, optedOut: false }, channel: { name: 'webchat', needsPhone: true } });
     c.say('I want to book an appointment');
     assert.deepEqual(c.keys, ['ask_name']);
     c.say("what's the address?");
@@ -118,8 +108,7 @@ describe('bot/dialogue: questions about the clinic, and what only staff answer',
   });
 
   it('after offering a person for one question, answers the next one and shows the menu', () => {
-    const c = new Conversation('en', { clinic: { address: null, phone: '+34 931 23 45 67', openingHours: null } });
-    c.state = initialState('en');
+    const c = talk('en', { clinic: { address: null, phone: '+34 931 23 45 67', openingHours: null } });
     c.say('where are you?');
     assert.deepEqual(c.keys, ['clinic_info_missing']);
     c.say('and your phone number?');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DateTime } from 'luxon';
 import { renderText } from '../../bot/catalog/index.js';
 import type { ReplyKey } from '../../bot/catalog/keys.js';
-import { step } from '../../bot/dialogue/index.js';
+import { initialState, step } from '../../bot/dialogue/index.js';
 import type { AppointmentSummary, ClinicInfo, DialogueAction, DialogueContext, DialogueEvent, DialogueState, SlotOffer } from '../../bot/dialogue/types.js';
 import { understandByRules } from '../../bot/understanding/rules.js';
 import type { Lang, Understanding } from '../../bot/understanding/types.js';
@@ -171,4 +171,11 @@ export class Conversation {
 
 export function actionsOf<T extends DialogueAction['type']>(c: Conversation, type: T): Extract<DialogueAction, { type: T }>[] {
   return c.actions.filter((a): a is Extract<DialogueAction, { type: T }> => a.type === type);
+}
+
+/** Starts a conversation in `lang` whose state already speaks it. */
+export function talk(lang: Lang, patch: ConstructorParameters<typeof Conversation>[1] = {}): Conversation {
+  const c = new Conversation(lang, patch);
+  c.state = initialState(lang);
+  return c;
 }
